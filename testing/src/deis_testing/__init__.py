@@ -1,0 +1,13 @@
+"""Real servers for the test session: PostgreSQL, nats-server with JetStream, moto's S3.
+
+The pytest plugin (`deis_testing.plugin`) turns these into fixtures. The classes are usable on
+their own, for benchmarks that need the same servers outside pytest.
+"""
+
+from deis_testing.naming import unique_name
+from deis_testing.nats import NatsServer
+from deis_testing.ports import free_port
+from deis_testing.postgres import PostgresServer
+from deis_testing.s3 import S3Server
+
+__all__ = ["NatsServer", "PostgresServer", "S3Server", "free_port", "unique_name"]

@@ -1,0 +1,139 @@
+"""pytest plugin: real servers started once per session, unique names per test, strictness.
+
+Loaded from the root configuration with `-p deis_testing.plugin`. Servers start in synchronous
+session fixtures (subprocesses and threads), so no async fixture needs a session-wide event
+loop; tests build their own clients and close them.
+
+Every test that uses a server fixture is marked `integration` and gets the configured timeout
+(60 s); other tests get 5 s. Coroutine tests also get a guard that fails them when they leave
+asyncio tasks running.
+"""
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import asyncpg
+import pytest
+
+from deis_testing.naming import unique_name
+from deis_testing.nats import NatsServer
+from deis_testing.postgres import PostgresServer
+from deis_testing.s3 import S3Server
+
+UNIT_TIMEOUT = 5.0
+SERVER_FIXTURES = frozenset(
+    {"postgres_server", "pg_dsn", "nats_server", "nats_server_factory", "s3_server"}
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--e2e", action="store_true", help="run end-to-end tests (marker e2e)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_e2e = pytest.mark.skip(reason="end-to-end test: run with --e2e")
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & SERVER_FIXTURES and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
+        if (
+            item.get_closest_marker("timeout") is None
+            and item.get_closest_marker("integration") is None
+            and item.get_closest_marker("e2e") is None
+        ):
+            item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT))
+        if item.get_closest_marker("e2e") is not None and not config.getoption("--e2e"):
+            item.add_marker(skip_e2e)
+        function = getattr(item, "function", None)
+        if function is not None and inspect.iscoroutinefunction(function):
+            item.fixturenames.insert(0, "_no_leaked_tasks")  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def _no_leaked_tasks() -> AsyncIterator[None]:
+    """Fail a test that leaves asyncio tasks behind (after a few loop turns to let them end)."""
+    before = asyncio.all_tasks()
+    yield
+    leaked: list[asyncio.Task[object]] = []
+    for _ in range(20):
+        current = asyncio.current_task()
+        leaked = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
+        if not leaked:
+            return
+        await asyncio.sleep(0.005)
+    for task in leaked:
+        task.cancel()
+    await asyncio.gather(*leaked, return_exceptions=True)
+    names = ", ".join(sorted(f"{t.get_name()} ({t.get_coro()!r})" for t in leaked))
+    pytest.fail(f"test left {len(leaked)} asyncio task(s) running: {names}")
+
+
+@pytest.fixture
+def unique() -> str:
+    """A name no other test uses: for streams, buckets, schemas, databases, apps."""
+    return unique_name()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for the whole session."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def pg_dsn(postgres_server: PostgresServer) -> AsyncIterator[str]:
+    """A connection URL to a fresh database of this test's own, dropped afterwards."""
+    name = unique_name("db_")
+    admin = await asyncpg.connect(postgres_server.dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield postgres_server.dsn(name)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[NatsServer]:
+    """A nats-server with JetStream for the whole session. Tests must use unique names on it."""
+    server = NatsServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def nats_server_factory() -> Iterator[Callable[[], NatsServer]]:
+    """Start private nats-servers: for tests that restart them or need the fixed topology."""
+    servers: list[NatsServer] = []
+
+    def start() -> NatsServer:
+        server = NatsServer()
+        servers.append(server)
+        server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server for the whole session. Tests create uniquely named buckets."""
+    server = S3Server()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
