@@ -22,7 +22,9 @@ def default_data_dir() -> Path:
 class ServiceSettings(BaseSettings):
     """Fields common to every service: environment, logging, NATS, Postgres, object store, health."""
 
-    model_config = SettingsConfigDict(env_prefix="DEIS_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="DEIS_", extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
     service_name: str = "deis"
     """Name in logs, metrics and NATS connection names; each service sets its own default."""

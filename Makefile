@@ -1,0 +1,41 @@
+# One command surface; CI (.ci/run) calls these targets verbatim.
+UV ?= uv
+PYTEST_ARGS ?=
+
+.PHONY: sync fmt lint typecheck imports tree test test-integration test-e2e bench check
+
+sync:  ## install every member and the dev tools into .venv
+	$(UV) sync --frozen --all-packages
+
+fmt:  ## rewrite code into shape
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+lint: tree imports typecheck  ## every static gate
+	$(UV) lock --check
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck:
+	$(UV) run mypy
+
+imports:
+	$(UV) run lint-imports
+
+tree:  ## member layout and module sizes
+	$(UV) run python scripts/check_tree.py
+
+test:  ## the whole suite against real servers the session starts itself
+	$(UV) run pytest $(PYTEST_ARGS)
+
+test-integration:
+	$(UV) run pytest -m integration $(PYTEST_ARGS)
+
+test-e2e:
+	$(UV) run pytest --e2e -m e2e $(PYTEST_ARGS)
+
+bench:  ## print the benchmark figures
+	$(UV) run python bench/bus.py
+	$(UV) run python bench/outbox.py
+
+check: lint test
