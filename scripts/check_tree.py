@@ -23,7 +23,9 @@ def members() -> list[Path]:
 
 def check_member(member: Path) -> list[str]:
     name = member.relative_to(ROOT)
-    problems = [f"{name}: missing {f}" for f in ("pyproject.toml", "README.md") if not (member / f).exists()]
+    problems = [
+        f"{name}: missing {f}" for f in ("pyproject.toml", "README.md") if not (member / f).exists()
+    ]
     if problems:
         return problems
     config = tomllib.loads((member / "pyproject.toml").read_text())
@@ -31,7 +33,9 @@ def check_member(member: Path) -> list[str]:
         if (member / "src").exists():
             problems.append(f"{name}: has src/ but is marked `package = false`")
         return problems
-    packages = [p for p in (member / "src").glob("*") if p.is_dir()] if (member / "src").exists() else []
+    packages = (
+        [p for p in (member / "src").glob("*") if p.is_dir()] if (member / "src").exists() else []
+    )
     if not packages:
         problems.append(f"{name}: no package under src/")
     for package in packages:

@@ -1,4 +1,5 @@
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,7 +18,7 @@ async def _get(port: int, path: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-async def served() -> "asyncio.AsyncGenerator[tuple[Health, int]]":
+async def served() -> AsyncIterator[tuple[Health, int]]:
     health = Health(service="svc")
     server = HealthServer(health=health, host="127.0.0.1", port=0)
     await server.start()

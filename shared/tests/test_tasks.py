@@ -14,7 +14,7 @@ async def test_an_eternal_task_that_returns_is_fatal() -> None:
     tasks.spawn(quits(), name="quitter")
     await asyncio.wait_for(tasks.failed.wait(), timeout=1)
     assert tasks.failure == "task 'quitter' ended"
-    await tasks.stop(timeout=1)
+    await tasks.stop(grace=1)
 
 
 async def test_an_eternal_task_that_raises_is_fatal_with_its_error() -> None:
@@ -28,7 +28,7 @@ async def test_an_eternal_task_that_raises_is_fatal_with_its_error() -> None:
     assert tasks.failure is not None
     assert "relay" in tasks.failure
     assert "lost the database" in tasks.failure
-    await tasks.stop(timeout=1)
+    await tasks.stop(grace=1)
 
 
 async def test_a_one_shot_task_ending_is_not_fatal() -> None:
@@ -46,7 +46,7 @@ async def test_a_one_shot_task_ending_is_not_fatal() -> None:
     await done.wait()
     await asyncio.gather(failing, return_exceptions=True)
     assert not tasks.failed.is_set()
-    await tasks.stop(timeout=1)
+    await tasks.stop(grace=1)
 
 
 async def test_stop_cancels_running_tasks_and_is_idempotent() -> None:
@@ -62,8 +62,8 @@ async def test_stop_cancels_running_tasks_and_is_idempotent() -> None:
     tasks.spawn(forever(), name="watcher")
     await asyncio.sleep(0)
     assert tasks.names == ["watcher"]
-    await tasks.stop(timeout=1)
-    await tasks.stop(timeout=1)
+    await tasks.stop(grace=1)
+    await tasks.stop(grace=1)
     assert cancelled.is_set()
     assert tasks.state is SupervisorState.STOPPED
     assert tasks.names == []
@@ -72,13 +72,13 @@ async def test_stop_cancels_running_tasks_and_is_idempotent() -> None:
 
 async def test_stop_before_any_task_is_fine() -> None:
     tasks = Supervisor()
-    await tasks.stop(timeout=1)
+    await tasks.stop(grace=1)
     assert tasks.state is SupervisorState.STOPPED
 
 
 async def test_spawn_after_stop_is_refused() -> None:
     tasks = Supervisor()
-    await tasks.stop(timeout=1)
+    await tasks.stop(grace=1)
 
     async def late() -> None:
         return None

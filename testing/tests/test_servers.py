@@ -15,7 +15,8 @@ async def test_pg_dsn_is_a_fresh_database(pg_dsn: str) -> None:
     try:
         version = await conn.fetchval("SHOW server_version_num")
         tables = await conn.fetchval(
-            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+            "SELECT count(*) FROM pg_tables"
+            " WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
         )
     finally:
         await conn.close()
@@ -23,7 +24,9 @@ async def test_pg_dsn_is_a_fresh_database(pg_dsn: str) -> None:
     assert tables == 0
 
 
-async def test_two_tests_never_share_a_database(postgres_server: PostgresServer, pg_dsn: str) -> None:
+async def test_two_tests_never_share_a_database(
+    postgres_server: PostgresServer, pg_dsn: str
+) -> None:
     assert pg_dsn != postgres_server.dsn()
     assert pg_dsn.rsplit("/", 1)[1].startswith("db_")
 

@@ -38,7 +38,10 @@ class Health:
         self.ready = False
         self._checks: dict[str, ReadinessCheck] = {}
         self._ready_gauge = Gauge(
-            "deis_ready", "1 when the service is ready to serve", ["service"], registry=self.registry
+            "deis_ready",
+            "1 when the service is ready to serve",
+            ["service"],
+            registry=self.registry,
         )
 
     def add_check(self, *, name: str, check: ReadinessCheck) -> None:
@@ -58,7 +61,9 @@ class Health:
         return failing
 
     async def _healthz(self, _: Request) -> Response:
-        return PlainTextResponse("OK" if self.live else "failed", status_code=200 if self.live else 503)
+        return PlainTextResponse(
+            "OK" if self.live else "failed", status_code=200 if self.live else 503
+        )
 
     async def _readyz(self, _: Request) -> Response:
         if not self.ready:

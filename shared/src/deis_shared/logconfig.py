@@ -25,6 +25,7 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
+        """Render `record` as one JSON line."""
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -44,6 +45,7 @@ class ConsoleFormatter(logging.Formatter):
     """A readable line for people at a terminal: time, level, logger, event, extras."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """Render `record` as one readable line (a traceback follows on its own lines)."""
         time = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S.%f")[:-3]
         extras = " ".join(
             f"{key}={value}"
@@ -59,7 +61,11 @@ class ConsoleFormatter(logging.Formatter):
 
 
 def configure_logging(
-    *, service: str, level: str = "INFO", json_lines: bool | None = None, stream: TextIO | None = None
+    *,
+    service: str,
+    level: str = "INFO",
+    json_lines: bool | None = None,
+    stream: TextIO | None = None,
 ) -> logging.Handler:
     """Send every log record of the process to `stream` (stderr by default), one line each.
 

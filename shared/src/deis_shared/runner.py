@@ -35,7 +35,7 @@ from deis_shared.health import Health, HealthServer
 from deis_shared.logconfig import configure_logging
 from deis_shared.objectstore import opening as store_opening
 from deis_shared.objectstore.base import ObjectStore
-from deis_shared.outbox import OUTBOX_MIGRATIONS, relay as outbox_relay
+from deis_shared.outbox import relay as outbox_relay, schema as outbox_schema
 from deis_shared.settings import ServiceSettings
 from deis_shared.tasks import Supervisor
 
@@ -99,7 +99,9 @@ class ServiceRunner:
         self.schema = schema
         self.migrations = list(migrations)
         if outbox:
-            self.migrations.append(MigrationSet("outbox", OUTBOX_MIGRATIONS))
+            self.migrations.append(
+                MigrationSet(outbox_schema.COMPONENT, outbox_schema.OUTBOX_MIGRATIONS)
+            )
         self.outbox = outbox
         self.nats = nats
         self.service: Service | None = None
@@ -152,7 +154,7 @@ class ServiceRunner:
             self._stack.push_async_callback(self._drain_bus, service.bus)
             await topology.ensure_topology(service.bus.js)
             bus = service.bus
-            service.health.add_check(name="nats", check=lambda: _true(bus.nc.is_connected))
+            service.health.add_check(name="nats", check=lambda: _connected(bus))
         if settings.object_store != "none":
             service.store = await self._stack.enter_async_context(
                 store_opening.open_store_from_settings(settings)
@@ -178,7 +180,7 @@ class ServiceRunner:
             await asyncio.wait_for(callback(), timeout=self._remaining())
 
     async def _stop_tasks(self, tasks: Supervisor) -> None:
-        await tasks.stop(timeout=self._remaining())
+        await tasks.stop(grace=self._remaining())
 
     async def _drain_bus(self, bus: bus_connection.Bus) -> None:
         try:
@@ -188,11 +190,7 @@ class ServiceRunner:
         await bus.close()
 
     async def _close_pool(self, pool: asyncpg.Pool) -> None:
-        try:
-            await asyncio.wait_for(pool.close(), timeout=self._remaining())
-        except TimeoutError:
-            logger.warning("pool did not close in time; terminating connections")
-            pool.terminate()
+        await db_pool.close_pool(pool, grace=self._remaining())
 
     async def close(self) -> None:
         """Close everything opened, in reverse order, within `shutdown_timeout`; idempotent."""
@@ -209,13 +207,11 @@ class ServiceRunner:
         logger.info("service stopped", extra={"service": self.settings.service_name})
 
 
-async def _true(value: bool) -> bool:
-    return value
+async def _connected(bus: bus_connection.Bus) -> bool:
+    return bus.state is bus_connection.BusState.CONNECTED and bus.nc.is_connected
 
 
-async def serve(
-    runner: ServiceRunner, start: Callable[[Service], Awaitable[None]]
-) -> int:
+async def serve(runner: ServiceRunner, start: Callable[[Service], Awaitable[None]]) -> int:
     """Run a service until SIGTERM/SIGINT or a dead eternal task; return the exit code.
 
     Args:

@@ -20,7 +20,7 @@ def default_data_dir() -> Path:
 
 
 class ServiceSettings(BaseSettings):
-    """Fields common to every service: environment, logging, NATS, Postgres, object store, health."""
+    """Fields every service shares: environment, logging, NATS, Postgres, object store, health."""
 
     model_config = SettingsConfigDict(
         env_prefix="DEIS_", extra="ignore", frozen=True, use_attribute_docstrings=True
@@ -89,7 +89,7 @@ class ServiceSettings(BaseSettings):
             return self
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
-            if field.annotation in (SecretStr, SecretStr | None) and value is not None:
-                if value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
-                    raise ValueError(f"DEIS_{name.upper()} holds a placeholder secret")
+            is_secret = field.annotation in (SecretStr, SecretStr | None) and value is not None
+            if is_secret and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"DEIS_{name.upper()} holds a placeholder secret")
         return self

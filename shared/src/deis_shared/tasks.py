@@ -84,8 +84,8 @@ class Supervisor:
             self.failure = reason
             self.failed.set()
 
-    async def stop(self, *, timeout: float) -> None:
-        """Cancel every task and wait up to `timeout` seconds for them to finish.
+    async def stop(self, *, grace: float) -> None:
+        """Cancel every task and wait up to `grace` seconds for them to finish.
 
         Safe to call twice. Tasks still running after the deadline are reported and left to
         the event loop's shutdown.
@@ -97,7 +97,7 @@ class Supervisor:
         for task in tasks:
             task.cancel()
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            done, pending = await asyncio.wait(tasks, timeout=grace)
             for task in done:
                 if not task.cancelled() and (exc := task.exception()) is not None:
                     logger.warning(

@@ -4,5 +4,5 @@ import secrets
 
 
 def unique_name(prefix: str = "t") -> str:
-    """Return `prefix` plus 10 random hex digits: valid as a stream, bucket, schema or database name."""
+    """Return `prefix` and 10 random hex digits: a valid stream, bucket, schema or database name."""
     return f"{prefix}{secrets.token_hex(5)}"

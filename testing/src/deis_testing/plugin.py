@@ -28,10 +28,12 @@ SERVER_FIXTURES = frozenset(
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register `--e2e`."""
     parser.addoption("--e2e", action="store_true", help="run end-to-end tests (marker e2e)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark server tests `integration`, set unit timeouts, gate e2e, guard async tests."""
     skip_e2e = pytest.mark.skip(reason="end-to-end test: run with --e2e")
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
@@ -130,7 +132,7 @@ def nats_server_factory() -> Iterator[Callable[[], NatsServer]]:
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
-    """moto's S3 server for the whole session. Tests create uniquely named buckets."""
+    """Moto's S3 server for the whole session. Tests create uniquely named buckets."""
     server = S3Server()
     server.start()
     try:

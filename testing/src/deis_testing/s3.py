@@ -9,7 +9,7 @@ class S3Server:
     """An S3-compatible endpoint at `endpoint_url`; credentials are not checked."""
 
     access_key = "testing"
-    secret_key = "testing"  # noqa: S105 -- moto accepts any credentials
+    secret_key = "testing"
     region = "us-east-1"
 
     def __init__(self) -> None:

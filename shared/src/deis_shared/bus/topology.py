@@ -1,0 +1,164 @@
+"""The fixed streams and KV buckets of DESIGN.md, and how to make a server match them.
+
+`ensure_topology()` runs at every service start, so it must be idempotent and safe to race:
+two services starting at once may both find a stream missing and both create it. Creating an
+identical stream twice is accepted by the server; when a create loses a race against a
+different configuration, the loop reads the stream again and updates it.
+"""
+
+import logging
+
+import nats.errors
+import nats.js
+import nats.js.api
+import nats.js.errors
+
+from deis_shared.bus import errors
+
+logger = logging.getLogger(__name__)
+
+EVENTS_STREAM = "EVENTS"
+EVENTS_SUBJECTS = ("deis.events.>",)
+EVENTS_DUPLICATE_WINDOW = 120.0
+"""Seconds during which a repeated `Nats-Msg-Id` is dropped (the outbox relay relies on it)."""
+
+LOGS_STREAM = "LOGS"
+LOGS_SUBJECTS = ("deis.logs.>",)
+LOGS_MAX_PER_SUBJECT = 10_000
+LOGS_MAX_AGE = 7 * 86400.0
+
+BUCKET_HISTORY = {"desired": 5, "routes": 1, "endpoints": 1, "procs": 1}
+"""KV buckets and how many revisions each keeps (`desired` keeps a few for debugging)."""
+
+_ATTEMPTS = 3
+
+
+def events_stream_config() -> nats.js.api.StreamConfig:
+    """The `EVENTS` stream: durable facts, de-duplicated by `Nats-Msg-Id` for two minutes."""
+    return nats.js.api.StreamConfig(
+        name=EVENTS_STREAM,
+        subjects=list(EVENTS_SUBJECTS),
+        storage=nats.js.api.StorageType.FILE,
+        duplicate_window=EVENTS_DUPLICATE_WINDOW,
+    )
+
+
+def logs_stream_config(*, max_per_subject: int, max_age: float) -> nats.js.api.StreamConfig:
+    """The `LOGS` stream: one ring buffer of `max_per_subject` lines per app subject."""
+    return nats.js.api.StreamConfig(
+        name=LOGS_STREAM,
+        subjects=list(LOGS_SUBJECTS),
+        storage=nats.js.api.StorageType.FILE,
+        max_msgs_per_subject=max_per_subject,
+        max_age=max_age,
+    )
+
+
+def bucket_stream_config(*, name: str, history: int) -> nats.js.api.StreamConfig:
+    """The stream behind KV bucket `name`, shaped as nats-py's `create_key_value` makes it."""
+    return nats.js.api.StreamConfig(
+        name=f"KV_{name}",
+        subjects=[f"$KV.{name}.>"],
+        storage=nats.js.api.StorageType.FILE,
+        max_msgs_per_subject=history,
+        allow_rollup_hdrs=True,
+        deny_delete=True,
+        allow_direct=True,
+        discard=nats.js.api.DiscardPolicy.NEW,
+        duplicate_window=120.0,
+        max_msgs=-1,
+        max_consumers=-1,
+        num_replicas=1,
+    )
+
+
+def _differences(
+    *, desired: nats.js.api.StreamConfig, current: nats.js.api.StreamConfig
+) -> list[str]:
+    want = desired.as_dict()
+    have = current.as_dict()
+    # nats-py sends duplicate_window=0 to mean "server default" (2 minutes); not a difference.
+    if want.get("duplicate_window") == 0:
+        want.pop("duplicate_window")
+    return sorted(k for k, v in want.items() if have.get(k) != v)
+
+
+async def ensure_stream(js: nats.js.JetStreamContext, *, config: nats.js.api.StreamConfig) -> None:
+    """Create the stream, or update it where it differs from `config`; idempotent.
+
+    Only the fields set in `config` are compared, so server defaults do not cause updates.
+
+    Args:
+        js: The JetStream context.
+        config: The wanted configuration (with `name`).
+
+    Raises:
+        ServerRejected: The server refused the configuration (e.g. a storage change).
+        BusUnavailable: The server did not answer.
+    """
+    name = config.name
+    if name is None:
+        raise ValueError("a stream config needs a name")
+    context = f"ensure stream {name}"
+    for _ in range(_ATTEMPTS):
+        try:
+            try:
+                info = await js.stream_info(name)
+            except nats.js.errors.NotFoundError:
+                try:
+                    await js.add_stream(config)
+                    logger.info("created stream %s", name)
+                    return
+                except nats.js.errors.BadRequestError:
+                    continue  # lost a creation race to another config: read it and update
+            diff = _differences(desired=config, current=info.config)
+            if not diff:
+                return
+            await js.update_stream(config)
+            logger.info("updated stream %s: %s", name, ", ".join(diff))
+            return
+        except nats.js.errors.NotFoundError:
+            continue  # deleted under us: start over
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            raise errors.translate(exc, context=context) from exc
+    raise errors.ServerRejected(f"{context}: did not settle after {_ATTEMPTS} attempts")
+
+
+async def ensure_bucket(js: nats.js.JetStreamContext, *, name: str, history: int = 1) -> None:
+    """Create KV bucket `name` (file storage) or fix its history; idempotent.
+
+    Args:
+        js: The JetStream context.
+        name: The bucket name.
+        history: Revisions kept per key.
+
+    Raises:
+        ServerRejected: The server refused the configuration.
+        BusUnavailable: The server did not answer.
+    """
+    await ensure_stream(js, config=bucket_stream_config(name=name, history=history))
+
+
+async def ensure_topology(
+    js: nats.js.JetStreamContext,
+    *,
+    logs_max_per_subject: int = LOGS_MAX_PER_SUBJECT,
+    logs_max_age: float = LOGS_MAX_AGE,
+) -> None:
+    """Make the server hold the streams and buckets of DESIGN.md; idempotent and race-safe.
+
+    Args:
+        js: The JetStream context.
+        logs_max_per_subject: Lines kept per app in `LOGS`.
+        logs_max_age: Seconds a log line is kept.
+
+    Raises:
+        ServerRejected: The server refused a configuration.
+        BusUnavailable: The server did not answer.
+    """
+    await ensure_stream(js, config=events_stream_config())
+    await ensure_stream(
+        js, config=logs_stream_config(max_per_subject=logs_max_per_subject, max_age=logs_max_age)
+    )
+    for bucket, history in BUCKET_HISTORY.items():
+        await ensure_bucket(js, name=bucket, history=history)

@@ -1,0 +1,120 @@
+"""The named security boundary of the object store: which keys exist, and where they live on disk.
+
+Keys come from app names, git shas and dates that users influence, so every backend calls
+`validate_key` (or `validate_prefix`) before any I/O, and the filesystem backend joins keys to
+its root only through `path_under`. The grammar is deliberately smaller than what S3 allows:
+`/`-separated segments of `[A-Za-z0-9._-]`, never `.` or `..`, never empty, at most 1024
+characters. That one grammar is safe as a relative path on every filesystem we run on and as an
+S3 key, so both backends accept exactly the same keys.
+"""
+
+import re
+from pathlib import Path
+
+from deis_shared.objectstore import errors
+
+MAX_KEY_LENGTH = 1024
+"""Longest key accepted, in characters (S3's own limit, in bytes, for ASCII keys)."""
+
+_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _check_segments(text: str, *, what: str) -> None:
+    if not text:
+        raise errors.InvalidKey(f"{what} is empty")
+    if len(text) > MAX_KEY_LENGTH:
+        raise errors.InvalidKey(f"{what} is longer than {MAX_KEY_LENGTH} characters")
+    for segment in text.split("/"):
+        if segment in {"", ".", ".."}:
+            raise errors.InvalidKey(f"{what} {text!r} has an empty, '.' or '..' segment")
+        if _SEGMENT.fullmatch(segment) is None:
+            raise errors.InvalidKey(
+                f"{what} {text!r} has characters outside [A-Za-z0-9._-] in {segment!r}"
+            )
+
+
+def validate_key(key: str) -> str:
+    """Check that `key` names an object safely on every backend.
+
+    Args:
+        key: a relative, `/`-separated key such as `slugs/myapp/0a1b2c.tar.gz`.
+
+    Returns:
+        The key, unchanged.
+
+    Raises:
+        InvalidKey: the key is empty, too long, absolute, ends with `/`, or has an empty, `.` or
+            `..` segment or a character outside `[A-Za-z0-9._-]` (backslash, NUL, controls,
+            spaces, non-ASCII letters).
+    """
+    if not isinstance(key, str):
+        raise errors.InvalidKey(f"key must be a string, not {type(key).__name__}")
+    _check_segments(key, what="key")
+    return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """Check that `prefix` is a key, or a key followed by `/`, as `list` and `delete_prefix` take.
+
+    The empty prefix is refused on purpose: `delete_prefix("")` would empty the whole store.
+
+    Args:
+        prefix: such as `logs/myapp/` (only keys under that folder) or `logs/myapp` (also
+            `logs/myapp2/...`: prefixes match characters, as in S3).
+
+    Returns:
+        The prefix, unchanged.
+
+    Raises:
+        InvalidKey: the prefix is empty, or its part before a trailing `/` is not a valid key.
+    """
+    if not isinstance(prefix, str):
+        raise errors.InvalidKey(f"prefix must be a string, not {type(prefix).__name__}")
+    _check_segments(prefix.removesuffix("/"), what="prefix")
+    return prefix
+
+
+def path_under(root: Path, key: str) -> Path:
+    """Join `key` to `root`, refusing any result that resolves outside `root`.
+
+    The key is validated first; then both paths are resolved (following symlinks that exist),
+    so a symlink inside the store that points elsewhere cannot be used to read or write outside
+    it. The check is made at call time: the store's directory must not be writable by anyone who
+    could race it with a new symlink.
+
+    Args:
+        root: the store's directory.
+        key: the object's key.
+
+    Returns:
+        `root / key` (not resolved, so that replacing it replaces a symlink, not its target).
+
+    Raises:
+        InvalidKey: the key is invalid or resolves outside `root`.
+    """
+    validate_key(key)
+    joined = root / key
+    resolved_root = root.resolve()
+    try:
+        resolved = joined.resolve()
+    except (OSError, RuntimeError) as exc:  # symlink loops
+        raise errors.InvalidKey(f"key {key!r} cannot be resolved under the store") from exc
+    if resolved == resolved_root or not resolved.is_relative_to(resolved_root):
+        raise errors.InvalidKey(f"key {key!r} resolves outside the store")
+    return joined
+
+
+def is_valid_key(key: str) -> bool:
+    """Return whether `validate_key` accepts `key`: for skipping foreign names when listing.
+
+    Args:
+        key: any string.
+
+    Returns:
+        True for a valid key.
+    """
+    try:
+        validate_key(key)
+    except errors.InvalidKey:
+        return False
+    return True

@@ -1,0 +1,1 @@
+INSERT INTO things (name, colour) VALUES ('first', 'red');
