@@ -36,6 +36,5 @@ test-e2e:
 
 bench:  ## print the benchmark figures
 	$(UV) run python bench/bus.py
-	$(UV) run python bench/outbox.py
 
 check: lint test

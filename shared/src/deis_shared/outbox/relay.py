@@ -18,7 +18,6 @@ import contextlib
 import enum
 import logging
 import time
-import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -248,48 +247,3 @@ async def drain(pool: Pool, *, js: JetStreamContext, schema: str, batch_size: in
     ):
         total += published
     return total
-
-
-async def measure_throughput(
-    pool: Pool,
-    *,
-    js: JetStreamContext,
-    schema: str,
-    subject: str,
-    rows: int = 5000,
-    payload_size: int = 256,
-    batch_size: int = 500,
-) -> float:
-    """Enqueue `rows` events, then time draining them; the relay's throughput in rows/s.
-
-    The outbox table must exist in `schema` and a stream must capture `subject`.
-
-    Args:
-        pool: A pool on the database holding the outbox.
-        js: The JetStream context to publish with.
-        schema: The schema of the outbox table.
-        subject: The subject to publish on.
-        rows: How many events to enqueue and relay.
-        payload_size: Bytes per event.
-        batch_size: Rows per round.
-
-    Returns:
-        Rows published per second while draining.
-
-    Raises:
-        RuntimeError: If fewer rows than enqueued were published.
-    """
-    payload = b"x" * payload_size
-    async with pool.acquire() as conn:
-        for start in range(0, rows, 1000):
-            async with conn.transaction():
-                for _ in range(start, min(rows, start + 1000)):
-                    await outbox.enqueue_event(
-                        conn, subject=subject, message=payload, msg_id=uuid.uuid4()
-                    )
-    began = time.perf_counter()
-    published = await drain(pool, js=js, schema=schema, batch_size=batch_size)
-    elapsed = time.perf_counter() - began
-    if published != rows:
-        raise RuntimeError(f"published {published} of {rows} rows")
-    return published / elapsed
