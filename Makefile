@@ -2,7 +2,7 @@
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: sync fmt lint typecheck imports tree test test-integration test-e2e bench check
+.PHONY: sync fmt lint typecheck imports tree deps test test-integration test-e2e bench check
 
 sync:  ## install every member and the dev tools into .venv
 	$(UV) sync --frozen --all-packages
@@ -11,7 +11,7 @@ fmt:  ## rewrite code into shape
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-lint: tree imports typecheck  ## every static gate
+lint: tree deps imports typecheck  ## every static gate
 	$(UV) lock --check
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
@@ -24,6 +24,10 @@ imports:
 
 tree:  ## member layout and module sizes
 	$(UV) run python scripts/check_tree.py
+
+deps:  ## each member imports with only its declared dependencies
+	$(UV) run --isolated --frozen --no-dev --package deis-shared python scripts/import_all.py deis_shared
+	$(UV) run --isolated --frozen --no-dev --package deis-testing python scripts/import_all.py deis_testing
 
 test:  ## the whole suite against real servers the session starts itself
 	$(UV) run pytest $(PYTEST_ARGS)
