@@ -26,6 +26,8 @@ async def _double(req: Ask) -> Answer:
         raise NotFound(f"nothing at {req.n}")
     if req.n == 0:
         raise deis_errors.PermanentError("zero")
+    if req.n == 7:
+        raise deis_errors.TransientError("database away")
     if req.n == 13:
         raise RuntimeError("secret internals")
     return Answer(doubled=2 * req.n)
@@ -66,6 +68,12 @@ async def test_permanent_error_code_from_exception(bus, responder):
     with pytest.raises(errors.RpcRemoteError) as info:
         await _call(bus, responder, 0)
     assert info.value.code == "error"
+
+
+async def test_transient_failure_reaches_the_caller_as_transient(bus, responder):
+    with pytest.raises(errors.RpcUnavailable, match="database away") as info:
+        await _call(bus, responder, 7)
+    assert isinstance(info.value, deis_errors.TransientError)
 
 
 async def test_crash_answers_internal_without_details(bus, responder):

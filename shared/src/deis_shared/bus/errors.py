@@ -5,6 +5,7 @@
         ├── BusUnavailable (TransientError)   cannot connect, disconnected, timed out, 503
         ├── RpcTimeout (TransientError)       no reply before the deadline
         ├── NoResponders (TransientError)     nobody subscribes to the RPC subject (yet)
+        ├── RpcUnavailable (TransientError)   the responder could not serve now: `.message`
         ├── ServerRejected (PermanentError)   JetStream refused the call (bad config, wrong stream)
         ├── RpcRemoteError (PermanentError)   the responder answered with an error: `.code`
         └── InvalidMessage (PermanentError)   a payload that does not validate
@@ -35,6 +36,10 @@ class RpcTimeout(BusError, errors.TransientError):
 
 class NoResponders(BusError, errors.TransientError):
     """Nobody listens on the RPC subject: the responder may be starting or restarting."""
+
+
+class RpcUnavailable(BusError, errors.TransientError):
+    """The responder met a transient failure (its database away, say): retry later."""
 
 
 class ServerRejected(BusError, errors.PermanentError):

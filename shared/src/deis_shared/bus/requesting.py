@@ -7,6 +7,7 @@ with the header `Deis-Error: 1`, an envelope `{"error": {"code": ..., "message":
     invalid    the request did not validate against the responder's model
     internal   the handler crashed (details stay in the responder's log)
     expired    the deadline passed before the handler started
+    unavailable  the handler raised a TransientError; the caller gets RpcUnavailable (retry)
     <code>     a PermanentError raised by the handler, its `.code` attribute or "error"
 
 Responders subscribe in a queue group so that replicas share the load.
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 DEADLINE_HEADER = "Deis-Deadline"
 ERROR_HEADER = "Deis-Error"
+UNAVAILABLE = "unavailable"
+"""Error code of a transient failure in the responder; callers raise `RpcUnavailable`."""
 
 Req = TypeVar("Req", bound=pydantic.BaseModel)
 Rep = TypeVar("Rep", bound=pydantic.BaseModel)
@@ -95,6 +98,8 @@ async def request(
             envelope = ErrorEnvelope.model_validate_json(msg.data)
         except pydantic.ValidationError as exc:
             raise errors.InvalidMessage(f"malformed error reply on {subject}") from exc
+        if envelope.error.code == UNAVAILABLE:
+            raise errors.RpcUnavailable(f"{subject}: {envelope.error.message}")
         raise errors.RpcRemoteError(code=envelope.error.code, message=envelope.error.message)
     try:
         return reply_type.model_validate_json(msg.data)
@@ -186,6 +191,8 @@ class Responder(Generic[Req, Rep]):
             return _error(code="invalid", message=_summary(exc)), True
         try:
             reply = await self._handler(req)
+        except deis_errors.TransientError as exc:
+            return _error(code=UNAVAILABLE, message=str(exc)), True
         except deis_errors.PermanentError as exc:
             code = getattr(exc, "code", None)
             return _error(code=code if isinstance(code, str) else "error", message=str(exc)), True
