@@ -54,7 +54,7 @@ class Health:
         for name, check in self._checks.items():
             try:
                 ok = await asyncio.wait_for(check(), timeout=2.0)
-            except (Exception, TimeoutError):  # noqa: BLE001 -- any failure means not ready
+            except Exception:  # noqa: BLE001 -- any failure means not ready
                 ok = False
             if not ok:
                 failing.append(name)

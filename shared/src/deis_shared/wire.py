@@ -58,13 +58,8 @@ Username = Annotated[str, Field(pattern=r"^[\w.@+-]+$", min_length=1, max_length
 """A Deis username: letters, digits and `@.+-_`, at most 150 characters (API.md §2.1)."""
 
 
-class Message(BaseModel):
-    """The base of every payload: identity, time of writing and schema version.
-
-    Subclasses pin their version with `schema_version: Literal[N] = Field(N, alias="schema")`.
-    The Python name is `schema_version` because `schema` would shadow a `BaseModel` method; on
-    the wire it is `schema`.
-    """
+class Part(BaseModel):
+    """The strictness every wire model shares: the base of nested models, and of `Message`."""
 
     model_config = ConfigDict(
         frozen=True,
@@ -74,6 +69,15 @@ class Message(BaseModel):
         serialize_by_alias=True,
         use_attribute_docstrings=True,
     )
+
+
+class Message(Part):
+    """The base of every payload: identity, time of writing and schema version.
+
+    Subclasses pin their version with `schema_version: Literal[N] = Field(N, alias="schema")`.
+    The Python name is `schema_version` because `schema` would shadow a `BaseModel` method; on
+    the wire it is `schema`.
+    """
 
     # `int` here so that subclasses may pin any `Literal[N]` (mypy refuses Literal[2] over
     # Literal[1]); a contract test checks that every concrete model pins one.
@@ -85,19 +89,6 @@ class Message(BaseModel):
 
     ts: UtcDatetime = Field(default_factory=utc_now)
     """When the message was written."""
-
-
-class Part(BaseModel):
-    """The base of models nested inside a `Message`: same strictness, no identity of their own."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
-        use_attribute_docstrings=True,
-    )
 
 
 M = TypeVar("M", bound=Message)

@@ -1,6 +1,7 @@
 """Free TCP ports on the loopback interface."""
 
 import socket
+import time
 
 
 def free_port() -> int:
@@ -17,8 +18,6 @@ def wait_for_port(port: int, *, timeout: float, host: str = "127.0.0.1") -> None
     Raises:
         TimeoutError: nothing accepted within `timeout` seconds.
     """
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         try:
