@@ -218,7 +218,7 @@ def test_log_line_format() -> None:
     )
     assert line.format() == "2024-05-01T12:00:00.123456Z myapp[web.1]: listening on 5000"
     platform = logs.LogLine(app="myapp", process="controller", message="bob deployed abc1234")
-    assert platform.format().endswith(" myapp[controller]: bob deployed abc1234")
+    assert platform.format().endswith(" deis[controller]: bob deployed abc1234")
 
 
 @pytest.mark.parametrize("process", ["", "web 1", "web.1]", "Web.1", "web.1\n"])

@@ -42,7 +42,8 @@ class LogLine(wire.Message):
 
     app: appnames.AppName
     process: str = Field(pattern=r"^[a-z0-9]+([.-][a-z0-9]+)*$", max_length=128)
-    """`<type>.<index>` for app processes (`web.1`), or a platform source (`controller`)."""
+    """`<type>.<index>` for app processes (`web.1`), or a platform source without a dot
+    (`controller`, `builder`), which Deis prints as `deis[<source>]`."""
     message: str
     """The line, without its line ending."""
 
@@ -51,7 +52,14 @@ class LogLine(wire.Message):
 
         Returns:
             `<RFC 3339 time> <app>[<process>]: <message>`, e.g.
-            `2024-05-01T12:00:00.123456Z myapp[web.1]: listening on 5000`.
+            `2024-05-01T12:00:00.123456Z myapp[web.1]: listening on 5000`; a platform line
+            (process without a dot) as `... deis[controller]: bob deployed abc1234`.
         """
         stamp = self.ts.isoformat(timespec="microseconds").replace("+00:00", "Z")
-        return f"{stamp} {self.app}[{self.process}]: {self.message}"
+        source = self.app if self.is_app_output else "deis"
+        return f"{stamp} {source}[{self.process}]: {self.message}"
+
+    @property
+    def is_app_output(self) -> bool:
+        """Whether an app process wrote the line (`web.1`), rather than the platform."""
+        return "." in self.process

@@ -1,0 +1,1 @@
+"""The Deis v2 controller: REST API, builder RPCs and the build-event consumer."""

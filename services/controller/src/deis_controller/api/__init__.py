@@ -1,0 +1,1 @@
+"""The HTTP layer: FastAPI routes, Deis-compatible errors, authentication."""

@@ -1,0 +1,1 @@
+"""Use cases: what each API call does to the database and the outbox; no HTTP here."""

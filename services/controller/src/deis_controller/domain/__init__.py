@@ -1,0 +1,1 @@
+"""Pure rules of the Deis data model: validation, formats, credentials; no I/O."""

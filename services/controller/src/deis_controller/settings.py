@@ -1,0 +1,66 @@
+"""Settings of the controller, read once from `DEIS_*` environment variables."""
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from deis_shared.settings import ServiceSettings
+
+API_VERSION = "2.3"
+"""`DEIS_API_VERSION` on every response: the `deis` CLI compares it with its own (API.md §1.3)."""
+
+PLATFORM_VERSION = "2.3.0"
+"""`DEIS_PLATFORM_VERSION` on every response."""
+
+
+class ControllerSettings(ServiceSettings):
+    """The controller's own fields on top of the shared ones."""
+
+    service_name: str = "controller"
+    """Name in logs and NATS connection names."""
+
+    object_store: Literal["filesystem", "s3", "none"] = "none"
+    """The controller stores no objects."""
+
+    api_host: str = "127.0.0.1"
+    """Address the REST API listens on."""
+
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    """Port of the REST API; 0 picks a free one."""
+
+    platform_domain: str = "localhost"
+    """Apps are served at `<app>.<platform_domain>`."""
+
+    registration_mode: Literal["enabled", "disabled", "admin_only"] = "enabled"
+    """Who may register: anyone, nobody, or admins only (anyone while no admin exists)."""
+
+    reserved_names: list[str] = Field(default_factory=list)
+    """App names nobody may create (comma-separated or a JSON list)."""
+
+    builder_key: SecretStr = SecretStr("")
+    """Shared secret the builder sends as `X-Deis-Builder-Auth` on `/v2/hooks/*`; empty
+    disables the HTTP hooks (the builder of this platform uses NATS RPCs instead)."""
+
+    password_time_cost: int = Field(default=2, ge=1)
+    """argon2id iterations for password hashes."""
+
+    password_memory_cost: int = Field(default=19_456, ge=8)
+    """argon2id memory per hash, KiB (OWASP's minimum recommendation is 19 MiB)."""
+
+    deploy_procfile_missing_remove: bool = True
+    """Scale to 0 the process types absent from a new build's Procfile."""
+
+    deploy_reject_if_procfile_missing: bool = False
+    """Refuse a build without a Procfile after one with a Procfile (409)."""
+
+    default_config_tags: dict[str, str] = Field(default_factory=dict)
+    """Tags applied to a config that has none (JSON object)."""
+
+    rpc_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the logger's or scheduler's answer to a quick RPC."""
+
+    run_timeout: float = Field(default=300.0, gt=0)
+    """Seconds a `deis run` process may take before the scheduler kills it."""
+
+    follow_max_seconds: float = Field(default=3600.0, gt=0)
+    """Longest a `logs?follow=true` stream stays open."""

@@ -1,0 +1,1 @@
+"""Background work beside the API: builder RPCs and the build-event consumer."""

@@ -1,0 +1,161 @@
+"""Fixtures: a real controller (its FastAPI app with its lifespan) on a fresh database and the
+session's nats-server, and an HTTP client talking to it in process."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from deis_controller.service import build_app
+from deis_controller.settings import ControllerSettings
+from deis_testing import NatsServer, free_port
+
+Register = Callable[..., Awaitable[str]]
+
+
+def make_settings(*, dsn: str, nats_url: str, **overrides: Any) -> ControllerSettings:
+    """Settings for a controller under test: cheap password hashing, no health server."""
+    values: dict[str, Any] = {
+        "database_url": dsn,
+        "nats_url": nats_url,
+        "password_time_cost": 1,
+        "password_memory_cost": 8,
+        "db_pool_max_size": 5,
+        "shutdown_timeout": 5.0,
+        "builder_key": "builder-secret",
+    }
+    values.update(overrides)
+    return ControllerSettings(**values)
+
+
+@pytest.fixture
+def controller_overrides() -> dict[str, Any]:
+    """Settings a test module overrides (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def controller_settings(
+    pg_dsn: str, nats_server: NatsServer, controller_overrides: dict[str, Any]
+) -> ControllerSettings:
+    """The controller's settings for this test."""
+    return make_settings(dsn=pg_dsn, nats_url=nats_server.url, **controller_overrides)
+
+
+@pytest.fixture
+async def controller(controller_settings: ControllerSettings) -> AsyncIterator[FastAPI]:
+    """A running controller: migrations applied, NATS connected, workers started."""
+    app = build_app(controller_settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(controller: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the controller, sending JSON as the SDK does."""
+    transport = httpx.ASGITransport(app=controller)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://deis.testserver",
+        headers={"Content-Type": "application/json", "User-Agent": "Deis Client v2.18.0"},
+    ) as http:
+        yield http
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"token {token}"}
+
+
+@pytest.fixture
+def auth() -> Callable[[str], dict[str, str]]:
+    """Headers authenticating as the holder of a token: `auth(token)`."""
+    return _auth
+
+
+@pytest.fixture
+def register(client: httpx.AsyncClient) -> Register:
+    """Register a user (the first becomes admin) and log in; their token."""
+
+    async def make(username: str, password: str = "s3cret-pw", **extra: Any) -> str:
+        body = {"username": username, "password": password, **extra}
+        created = await client.post("/v2/auth/register/", json=body)
+        assert created.status_code == 201, created.text
+        login = await client.post(
+            "/v2/auth/login/", json={"username": username, "password": password}
+        )
+        assert login.status_code == 200, login.text
+        token: str = login.json()["token"]
+        return token
+
+    return make
+
+
+@dataclass
+class ControllerProcess:
+    """A `deis-controller` process serving on `port`."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        """Its base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the controller exited with {process.returncode}"
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"the controller never listened on {port}")
+
+
+@pytest.fixture
+def start_controller_process(
+    pg_dsn: str, nats_server: NatsServer, tmp_path: Any
+) -> Iterator[Callable[..., Awaitable[ControllerProcess]]]:
+    """Start the controller as a real process (`python -m deis_controller.main`)."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    async def start(**env: str) -> ControllerProcess:
+        port = free_port()
+        environment = {
+            **os.environ,
+            "DEIS_DATABASE_URL": pg_dsn,
+            "DEIS_NATS_URL": nats_server.url,
+            "DEIS_API_PORT": str(port),
+            "DEIS_PASSWORD_TIME_COST": "1",
+            "DEIS_PASSWORD_MEMORY_COST": "8",
+            "DEIS_SHUTDOWN_TIMEOUT": "10",
+            **env,
+        }
+        log = tmp_path / f"controller-{port}.log"
+        with log.open("wb") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "deis_controller.main"], env=environment, stderr=stderr
+            )
+        started.append(process)
+        try:
+            await asyncio.to_thread(_wait_for_port, port, process)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {log.read_text()[-3000:]}") from None
+        return ControllerProcess(port=port, process=process)
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
