@@ -85,3 +85,21 @@ async def test_spawn_after_stop_is_refused() -> None:
 
     with pytest.raises(RuntimeError, match="supervisor is stopped"):
         tasks.spawn(late(), name="late")
+
+
+async def test_an_eternal_task_ending_after_quiesce_is_not_a_failure() -> None:
+    tasks = Supervisor()
+    finish = asyncio.Event()
+
+    async def worker() -> None:
+        await finish.wait()
+
+    task = tasks.spawn(worker(), name="relay")
+    tasks.quiesce()
+    assert tasks.state is SupervisorState.STOPPING
+    finish.set()
+    await task
+    await asyncio.sleep(0)
+    assert not tasks.failed.is_set()
+    await tasks.stop(grace=1)
+    assert tasks.state is SupervisorState.STOPPED

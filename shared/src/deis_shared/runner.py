@@ -165,18 +165,18 @@ class ServiceRunner:
             )
             await self.health_server.start()
             self._stack.push_async_callback(self.health_server.close)
-        relay: outbox_relay.OutboxRelay | None = None
+        self._stack.push_async_callback(self._stop_tasks, service.tasks)
         if self.outbox and service.pool is not None and service.bus is not None:
             relay = outbox_relay.OutboxRelay(
                 pool=service.pool, js=service.bus.js, schema=self.schema or ""
             )
-            # Closed after the supervisor has stopped its task: a relay closed while the
-            # supervisor still runs would look like an eternal task ending on its own.
-            self._stack.push_async_callback(relay.close)
-        self._stack.push_async_callback(self._stop_tasks, service.tasks)
-        self._stack.push_async_callback(self._stop_accepting, service)
-        if relay is not None:
             service.tasks.spawn(relay.run(), name="outbox-relay")
+            # The relay closes gracefully (finishing its round rather than being cancelled in
+            # a query) after the supervisor is told the shutdown began, so its task ending is
+            # not taken for a failure.
+            self._stack.push_async_callback(relay.close)
+        self._stack.callback(service.tasks.quiesce)
+        self._stack.push_async_callback(self._stop_accepting, service)
 
     async def _stop_accepting(self, service: Service) -> None:
         service.health.ready = False

@@ -84,6 +84,15 @@ class Supervisor:
             self.failure = reason
             self.failed.set()
 
+    def quiesce(self) -> None:
+        """Enter shutdown without cancelling: tasks that now end on their own are not failures.
+
+        The runner calls this before closing workers gracefully (the outbox relay finishes its
+        round instead of being cancelled mid-query); `stop` then cancels whatever remains.
+        """
+        if self.state is SupervisorState.RUNNING:
+            self.state = SupervisorState.STOPPING
+
     async def stop(self, *, grace: float) -> None:
         """Cancel every task and wait up to `grace` seconds for them to finish.
 

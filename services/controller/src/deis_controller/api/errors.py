@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from deis_controller import errors
+from deis_controller.app import access
 from deis_controller.api.headers import VERSION_HEADERS
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,35 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404)
     if exc.status_code == 405:
+        refused = await _unauthenticated(request)
+        if refused is not None:
+            return refused
         return JSONResponse(
             {"detail": f'Method "{request.method}" not allowed.'},
             status_code=405,
             headers=exc.headers,
         )
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+PUBLIC_PATHS = ("/v2/auth/register", "/v2/auth/login", "/healthz", "/readiness")
+"""Paths anyone may call: a wrong method there is a plain 405."""
+
+
+async def _unauthenticated(request: Request) -> Response | None:
+    """DRF authenticates before it checks the method: an anonymous wrong method is a 401."""
+    path = request.url.path
+    if not path.startswith("/v2") or path.startswith(PUBLIC_PATHS):
+        return None
+    context = getattr(request.app.state, "context", None)
+    if context is None:
+        return None
+    try:
+        async with context.pool.acquire() as conn:
+            await access.authenticate(conn, header=request.headers.get("authorization"))
+    except errors.NotAuthenticated as refused:
+        return await api_error(request, refused)
+    return None
 
 
 async def validation_error(_request: Request, exc: Exception) -> Response:
