@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import uvloop
 
 from deis_testing import NatsServer, PostgresServer
 from deis_testing.ports import free_port
@@ -252,4 +253,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    uvloop.run(main())

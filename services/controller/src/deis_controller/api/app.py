@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import PlainTextResponse, Response
 
-from deis_controller.api import bodies, errors as api_errors, headers, routes
+from deis_controller.api import bodies, errors as api_errors, headers, routes, routing
 from deis_controller.app.context import Context
 from deis_controller.domain.credentials import Passwords
 from deis_controller.settings import PLATFORM_VERSION, ControllerSettings
@@ -106,6 +106,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     document = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
+    document["paths"] = {
+        routing.document_path(path): item for path, item in document["paths"].items()
+    }
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, model in bodies.DOCUMENTED.items():
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

@@ -5,6 +5,7 @@ dependency raises the controller's own errors; `api.errors` renders them. Authen
 resolves before the body is read, so a bad token is a 401 whatever the body holds.
 """
 
+import contextlib
 import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated, cast
@@ -18,8 +19,11 @@ from deis_controller.app.context import Context
 from deis_controller.app.records import AppAccess, User
 
 
-def context(request: Request) -> Context:
-    """The controller's context, put on the app by the lifespan."""
+async def context(request: Request) -> Context:
+    """The controller's context, put on the app by the lifespan.
+
+    Async on purpose, as every dependency here: FastAPI runs plain functions in a thread pool.
+    """
     ctx: Context = request.app.state.context
     return ctx
 
@@ -27,27 +31,44 @@ def context(request: Request) -> Context:
 Ctx = Annotated[Context, Depends(context)]
 
 
+@contextlib.asynccontextmanager
+async def acquire(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, typed as the `Connection` the use cases take."""
+    async with ctx.pool.acquire() as conn:
+        # A pool proxy forwards every Connection method.
+        yield cast(asyncpg.Connection, conn)
+
+
 async def connection(ctx: Ctx) -> AsyncIterator[asyncpg.Connection]:
     """One pooled connection for the whole request."""
-    async with ctx.pool.acquire() as conn:
-        # A pool proxy forwards every Connection method; use cases are typed on Connection.
-        yield cast(asyncpg.Connection, conn)
+    async with acquire(ctx) as conn:
+        yield conn
 
 
 Conn = Annotated[asyncpg.Connection, Depends(connection)]
 
 
-async def current_user(request: Request, conn: Conn) -> User:
-    """The authenticated caller; 401 otherwise."""
-    return await access.authenticate(conn, header=request.headers.get("authorization"))
+async def current_user(request: Request) -> User:
+    """The authenticated caller; 401 otherwise.
+
+    The authentication dependencies take a pooled connection of their own for their one
+    query and give it back at once, rather than depending on `Conn`: FastAPI's
+    dependency machinery (a yield dependency above all) costs more per request than the
+    query, and most reads need nothing else.
+    """
+    ctx: Context = request.app.state.context
+    async with acquire(ctx) as conn:
+        return await access.authenticate(conn, header=request.headers.get("authorization"))
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def optional_user(request: Request, conn: Conn) -> User | None:
+async def optional_user(request: Request) -> User | None:
     """The caller if the token is valid, else anonymous (never 401)."""
-    return await access.optional_user(conn, header=request.headers.get("authorization"))
+    ctx: Context = request.app.state.context
+    async with acquire(ctx) as conn:
+        return await access.optional_user(conn, header=request.headers.get("authorization"))
 
 
 OptionalUser = Annotated[User | None, Depends(optional_user)]
@@ -64,9 +85,16 @@ AdminUser = Annotated[User, Depends(admin_user)]
 AppId = Annotated[str, Path(pattern=r"^[a-z0-9-]+$", description="The app's name.")]
 
 
-async def usable_app(app_id: AppId, conn: Conn, user: CurrentUser) -> AppAccess:
-    """The app in the path, which the caller may use (owner, collaborator or admin)."""
-    return await access.app_for(conn, app_id=app_id, user=user)
+async def usable_app(request: Request, app_id: AppId) -> AppAccess:
+    """The app in the path, which the caller may use (owner, collaborator or admin).
+
+    One query checks the token and finds the app; routes read the caller from `.user`.
+    """
+    ctx: Context = request.app.state.context
+    async with acquire(ctx) as conn:
+        return await access.authenticated_app(
+            conn, header=request.headers.get("authorization"), app_id=app_id
+        )
 
 
 UsableApp = Annotated[AppAccess, Depends(usable_app)]
@@ -81,7 +109,7 @@ async def owned_app(app: UsableApp) -> AppAccess:
 OwnedApp = Annotated[AppAccess, Depends(owned_app)]
 
 
-def builder(request: Request, ctx: Ctx) -> None:
+async def builder(request: Request, ctx: Ctx) -> None:
     """Only the builder, with the right `X-Deis-Builder-Auth`, may call the hooks.
 
     Raises:

@@ -9,8 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from deis_controller import errors
-from deis_controller.app import access
 from deis_controller.api.headers import VERSION_HEADERS
+from deis_controller.app import access
 
 logger = logging.getLogger(__name__)
 

@@ -1,14 +1,43 @@
 """Route registration with Deis's trailing-slash rules (API.md §1.1).
 
 Almost every Deis route takes an optional trailing slash, a few require it and a few forbid
-it; nothing redirects. `route` registers both forms where the slash is optional and documents
-the form the SDK uses.
+it; nothing redirects. An optional slash is one route whose path ends in a `slash` convertor
+(regex `/?`), not two routes: routing tries routes one by one, so their number is per-request
+cost. The OpenAPI document shows such a path with the slash (the form the SDK uses) or
+without it (`documented="bare"`); see `document_path`.
 """
 
 from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter
+from starlette.convertors import Convertor, register_url_convertor
+
+
+class OptionalSlash(Convertor[str]):
+    """Matches an optional trailing slash."""
+
+    regex = "/?"
+
+    def convert(self, value: str) -> str:
+        """The slash, or an empty string."""
+        return value
+
+    def to_string(self, value: str) -> str:
+        """As given."""
+        return value
+
+
+register_url_convertor("slash", OptionalSlash())
+
+SLASH = "{_slash:slash}"
+BARE = "{_bare:slash}"
+
+
+def document_path(path: str) -> str:
+    """The path as the OpenAPI document shows it: the optional slash spelled out or dropped."""
+    return path.replace("{_slash}", "/").replace("{_bare}", "")
+
 
 Slash = Literal["optional", "required", "absent"]
 
@@ -39,23 +68,15 @@ def route(
         A decorator returning the endpoint unchanged.
     """
     bare = path.rstrip("/")
-    forms: list[tuple[str, bool]]
     if slash == "required":
-        forms = [(bare + "/", True)]
+        form = bare + "/"
     elif slash == "absent":
-        forms = [(bare, True)]
+        form = bare
     else:
-        forms = [(bare + "/", documented == "slash"), (bare, documented == "bare")]
+        form = bare + (SLASH if documented == "slash" else BARE)
 
     def register(endpoint: Endpoint) -> Endpoint:
-        for form, in_schema in forms:
-            router.add_api_route(
-                form,
-                endpoint,
-                methods=methods,
-                include_in_schema=in_schema,
-                **kwargs,
-            )
+        router.add_api_route(form, endpoint, methods=methods, **kwargs)
         return endpoint
 
     return register

@@ -10,6 +10,19 @@ _USER_BY_TOKEN = f"""
 SELECT {USER_COLUMNS} FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1
 """
 
+_USER_AND_APP = f"""
+SELECT {USER_COLUMNS},
+       a.uuid AS app_uuid, a.id AS app_id, a.owner_id AS app_owner_id, o.username AS app_owner,
+       a.structure AS app_structure, a.created AS app_created, a.updated AS app_updated,
+       EXISTS (SELECT 1 FROM app_perms p WHERE p.app_uuid = a.uuid AND p.user_id = u.id)
+           AS shared
+FROM tokens t
+JOIN users u ON u.id = t.user_id
+LEFT JOIN apps a ON a.id = $2
+LEFT JOIN users o ON o.id = a.owner_id
+WHERE t.token_hash = $1
+"""
+
 _APP_WITH_SHARE = f"""
 SELECT {APP_COLUMNS},
        EXISTS (SELECT 1 FROM app_perms p WHERE p.app_uuid = a.uuid AND p.user_id = $2) AS shared
@@ -102,6 +115,42 @@ async def app_for(conn: asyncpg.Connection, *, app_id: str, user: User) -> AppAc
     if row is None:
         raise errors.NotFound("App")
     app = App.from_row(row)
+    role = role_of(app=app, user=user, shared=row["shared"])
+    if role is None:
+        raise errors.PermissionDenied()
+    return AppAccess(app=app, user=user, role=role)
+
+
+async def authenticated_app(
+    conn: asyncpg.Connection, *, header: str | None, app_id: str
+) -> AppAccess:
+    """`authenticate` and `app_for` in one round trip: the hot path of every app route.
+
+    Raises:
+        NotAuthenticated: Missing, malformed or unknown credentials.
+        NotFound: No such app.
+        PermissionDenied: The user may not use it.
+    """
+    token = parse_authorization(header)
+    if token is None:
+        raise errors.NotAuthenticated()
+    row = await conn.fetchrow(_USER_AND_APP, token_hash(token), app_id)
+    if row is None:
+        raise errors.NotAuthenticated("Invalid token.")
+    user = User.from_row(row)
+    if not user.is_active:
+        raise errors.NotAuthenticated("User inactive or deleted.")
+    if row["app_uuid"] is None:
+        raise errors.NotFound("App")
+    app = App(
+        uuid=row["app_uuid"],
+        id=row["app_id"],
+        owner_id=row["app_owner_id"],
+        owner=row["app_owner"],
+        structure=row["app_structure"],
+        created=row["app_created"],
+        updated=row["app_updated"],
+    )
     role = role_of(app=app, user=user, shared=row["shared"])
     if role is None:
         raise errors.PermissionDenied()
