@@ -109,6 +109,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     document["paths"] = {
         routing.document_path(path): item for path, item in document["paths"].items()
     }
+    for item in document["paths"].values():
+        for operation in item.values():
+            # FastAPI documents its own 422 validation body on every route with parameters;
+            # this API never sends it (bad parameters are a 404 or a Deis-shaped 400).
+            responses = operation.get("responses", {})
+            unprocessable = responses.get("422", {})
+            if "HTTPValidationError" in str(unprocessable):
+                del responses["422"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        document.get("components", {}).get("schemas", {}).pop(name, None)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name, model in bodies.DOCUMENTED.items():
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")

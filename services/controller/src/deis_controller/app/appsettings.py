@@ -1,0 +1,279 @@
+"""App settings, whitelist and TLS: append-only histories, read and changed (API.md §2.11).
+
+Every change appends a row (owned by the caller) to `app_settings` or `tls`, never updates
+one, and within the same transaction takes the app's lock, recomputes the app's `desired` and
+`routes` KV values (maintenance, routing, whitelist, HTTPS and autoscale live there) and logs a
+platform line. A request that would change nothing is refused with 409, as Deis does.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from deis_controller import errors
+from deis_controller.app import state
+from deis_controller.app.context import Context
+from deis_controller.app.records import AppAccess
+from deis_controller.domain import appsettings as rules
+from deis_controller.domain.formats import timestamp
+
+_SETTINGS = """
+SELECT s.uuid, u.username AS owner, s.maintenance, s.routable, s.whitelist, s.autoscale,
+       s.label, s.created, s.updated
+FROM app_settings s JOIN users u ON u.id = s.owner_id
+WHERE s.app_uuid = $1 ORDER BY s.seq DESC LIMIT 1
+"""
+
+_INSERT_SETTINGS = """
+INSERT INTO app_settings (uuid, app_uuid, owner_id, maintenance, routable, whitelist, autoscale,
+                          label)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING uuid, created, updated
+"""
+
+_TLS = """
+SELECT t.uuid, u.username AS owner, t.https_enforced, t.created, t.updated
+FROM tls t JOIN users u ON u.id = t.owner_id
+WHERE t.app_uuid = $1 ORDER BY t.seq DESC LIMIT 1
+"""
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """One row of an app's settings history."""
+
+    uuid: UUID
+    owner: str
+    app: str
+    maintenance: bool
+    routable: bool
+    whitelist: list[str]
+    autoscale: dict[str, dict[str, int]]
+    label: dict[str, Any]
+    created: datetime
+    updated: datetime
+
+    def public(self) -> dict[str, Any]:
+        """The AppSettings object of API.md §3.1."""
+        return {
+            "uuid": str(self.uuid),
+            "owner": self.owner,
+            "app": self.app,
+            "maintenance": self.maintenance,
+            "routable": self.routable,
+            "whitelist": self.whitelist,
+            "autoscale": self.autoscale,
+            "label": self.label,
+            "created": timestamp(self.created),
+            "updated": timestamp(self.updated),
+        }
+
+    def values(self) -> dict[str, Any]:
+        """The changeable fields (`rules.FIELDS`)."""
+        return {field: getattr(self, field) for field in rules.FIELDS}
+
+
+@dataclass(frozen=True)
+class Tls:
+    """One row of an app's TLS history."""
+
+    uuid: UUID
+    owner: str
+    app: str
+    https_enforced: bool | None
+    created: datetime
+    updated: datetime
+
+    def public(self) -> dict[str, Any]:
+        """The TLS object of API.md §3.1."""
+        return {
+            "uuid": str(self.uuid),
+            "owner": self.owner,
+            "app": self.app,
+            "https_enforced": self.https_enforced,
+            "created": timestamp(self.created),
+            "updated": timestamp(self.updated),
+        }
+
+
+def changed_nothing(user: str) -> errors.Conflict:
+    """Deis's 409 for a change that changes nothing."""
+    return errors.Conflict(f"{user} changed nothing")
+
+
+async def current_settings(conn: asyncpg.Connection, *, app: AppAccess) -> AppSettings:
+    """The app's latest settings.
+
+    Raises:
+        NotFound: The app has no settings row (not one created through the API).
+    """
+    row = await conn.fetchrow(_SETTINGS, app.app.uuid)
+    if row is None:
+        raise errors.NotFound("AppSettings")
+    return AppSettings(app=app.app.id, **dict(row))
+
+
+async def _append(
+    conn: asyncpg.Connection,
+    *,
+    ctx: Context,
+    app: AppAccess,
+    values: dict[str, Any],
+    parts: list[str],
+) -> AppSettings:
+    """Insert the next settings row and publish what it changes (inside a transaction)."""
+    row = await conn.fetchrow(
+        _INSERT_SETTINGS,
+        uuid.uuid4(),
+        app.app.uuid,
+        app.user.id,
+        values["maintenance"],
+        values["routable"],
+        values["whitelist"],
+        values["autoscale"],
+        values["label"],
+    )
+    assert row is not None
+    await state.sync(conn, settings=ctx.settings, app_uuid=app.app.uuid)
+    await state.platform_log(
+        conn, app_id=app.app.id, message=f"{app.user.username} {', '.join(parts)}"
+    )
+    return AppSettings(
+        uuid=row["uuid"],
+        owner=app.user.username,
+        app=app.app.id,
+        created=row["created"],
+        updated=row["updated"],
+        **values,
+    )
+
+
+async def change_settings(
+    conn: asyncpg.Connection, *, ctx: Context, app: AppAccess, data: dict[str, Any]
+) -> AppSettings:
+    """Append settings with the posted fields changed; the others carried forward.
+
+    Raises:
+        FieldErrors, BareListError, Unprocessable: See `apply`.
+        Conflict: Nothing would change.
+    """
+    async with conn.transaction():
+        await state.lock_app(conn, app_uuid=app.app.uuid)
+        current = await current_settings(conn, app=app)
+        values = rules.apply(current.values(), data)
+        parts = rules.describe(current.values(), values)
+        if not parts:
+            raise changed_nothing(app.user.username)
+        return await _append(conn, ctx=ctx, app=app, values=values, parts=parts)
+
+
+async def whitelist(conn: asyncpg.Connection, *, app: AppAccess) -> list[str]:
+    """The addresses allowed to reach the app (all when empty)."""
+    return (await current_settings(conn, app=app)).whitelist
+
+
+async def add_addresses(
+    conn: asyncpg.Connection, *, ctx: Context, app: AppAccess, data: dict[str, Any]
+) -> list[str]:
+    """Add `data["addresses"]` to the whitelist; the whole whitelist after.
+
+    Raises:
+        FieldErrors: `addresses` is not a list.
+        BareListError: An invalid address.
+        Conflict: Every address is already there.
+    """
+    addresses = rules.parse_addresses(data.get("addresses"))
+    async with conn.transaction():
+        await state.lock_app(conn, app_uuid=app.app.uuid)
+        current = await current_settings(conn, app=app)
+        new = rules.unique([*current.whitelist, *addresses])
+        if len(new) == len(current.whitelist):
+            raise changed_nothing(app.user.username)
+        values = {**current.values(), "whitelist": new}
+        parts = rules.whitelist_changes(current.whitelist, new)
+        return (await _append(conn, ctx=ctx, app=app, values=values, parts=parts)).whitelist
+
+
+async def remove_addresses(
+    conn: asyncpg.Connection, *, ctx: Context, app: AppAccess, data: dict[str, Any]
+) -> None:
+    """Remove `data["addresses"]` from the whitelist (owner or admin only).
+
+    Raises:
+        PermissionDenied: The caller is a collaborator.
+        FieldErrors, BareListError: As `add_addresses`.
+        Unprocessable: An address is not in the whitelist.
+    """
+    if not app.may_delete:
+        raise errors.PermissionDenied()
+    addresses = rules.parse_addresses(data.get("addresses"))
+    async with conn.transaction():
+        await state.lock_app(conn, app_uuid=app.app.uuid)
+        current = await current_settings(conn, app=app)
+        missing = sorted(set(addresses) - set(current.whitelist))
+        if missing:
+            listed = ", ".join(repr(address) for address in missing)
+            raise errors.Unprocessable(f"addresses {{{listed}}} does not exist in whitelist")
+        if not addresses:
+            return
+        new = [address for address in current.whitelist if address not in addresses]
+        values = {**current.values(), "whitelist": new}
+        parts = rules.whitelist_changes(current.whitelist, new)
+        await _append(conn, ctx=ctx, app=app, values=values, parts=parts)
+
+
+async def current_tls(conn: asyncpg.Connection, *, app: AppAccess) -> Tls:
+    """The app's latest TLS setting.
+
+    Raises:
+        NotFound: The app has no TLS row (not one created through the API).
+    """
+    row = await conn.fetchrow(_TLS, app.app.uuid)
+    if row is None:
+        raise errors.NotFound("TLS")
+    return Tls(app=app.app.id, **dict(row))
+
+
+async def change_tls(
+    conn: asyncpg.Connection, *, ctx: Context, app: AppAccess, data: dict[str, Any]
+) -> Tls:
+    """Append a TLS row enforcing HTTPS or not.
+
+    Raises:
+        FieldErrors: `https_enforced` is not a boolean.
+        Conflict: It already has that value (a never-set value, null, changes with any).
+    """
+    enforced = rules.parse_https_enforced(data)
+    async with conn.transaction():
+        await state.lock_app(conn, app_uuid=app.app.uuid)
+        current = await current_tls(conn, app=app)
+        if current.https_enforced == enforced:
+            raise changed_nothing(app.user.username)
+        row = await conn.fetchrow(
+            """
+            INSERT INTO tls (uuid, app_uuid, owner_id, https_enforced) VALUES ($1, $2, $3, $4)
+            RETURNING uuid, created, updated
+            """,
+            uuid.uuid4(),
+            app.app.uuid,
+            app.user.id,
+            enforced,
+        )
+        assert row is not None
+        await state.sync(conn, settings=ctx.settings, app_uuid=app.app.uuid)
+        verb = "enabled" if enforced else "disabled"
+        await state.platform_log(
+            conn, app_id=app.app.id, message=f"{app.user.username} {verb} HTTPS enforcement"
+        )
+    return Tls(
+        uuid=row["uuid"],
+        owner=app.user.username,
+        app=app.app.id,
+        https_enforced=enforced,
+        created=row["created"],
+        updated=row["updated"],
+    )

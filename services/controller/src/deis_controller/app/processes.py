@@ -1,0 +1,215 @@
+"""One-off processes and logs of an app (`deis run`, `deis logs [-f]`; API.md §2.2).
+
+Both ask another service over NATS: the scheduler runs the command, the logger keeps the
+lines. Neither holds a pooled database connection while waiting for it: a `deis run` may take
+minutes and a followed log hours, and a pool of a few connections would soon be exhausted.
+
+Following a log subscribes to the app's log subject *before* asking the logger for the tail,
+so that no line written between the two is lost; lines that arrive on the subscription but
+are already in the tail are dropped (compared by their formatted text).
+"""
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import asyncpg
+import nats.aio.client
+import nats.errors
+from nats.aio.subscription import Subscription
+
+from deis_controller import errors
+from deis_controller.app import state
+from deis_controller.app.context import Context
+from deis_controller.app.records import AppAccess
+from deis_shared import wire
+from deis_shared.bus import errors as bus_errors, requesting
+from deis_shared.errors import DeisError
+from deis_shared.events import logs as log_events
+from deis_shared.rpc import logger as logger_rpc, scheduler as scheduler_rpc
+
+logger = logging.getLogger(__name__)
+
+NO_BUILD = "No build associated with this release to run this command"
+
+RUN_GRACE = 10.0
+"""Seconds the controller waits beyond the scheduler's own kill timeout for the answer."""
+
+DEFAULT_LOG_LINES = 100
+"""Deis's default `log_lines`."""
+
+MAX_LOG_LINES = 10_000
+"""The most lines the logger hands out at once."""
+
+_LATEST_BUILD = """
+SELECT r.build_uuid FROM releases r
+WHERE r.app_uuid = $1 AND NOT r.failed
+ORDER BY r.version DESC LIMIT 1
+"""
+
+
+class LogsUnavailable(DeisError):
+    """The logger could not be asked; the route answers Deis's plain-text 500."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a one-off process ended."""
+
+    exit_code: int
+    output: str
+
+
+def _client(ctx: Context) -> nats.aio.client.Client:
+    if ctx.nc is None:
+        raise bus_errors.BusUnavailable("the controller runs without NATS")
+    return ctx.nc
+
+
+def parse_command(data: dict[str, Any]) -> str:
+    """The command of a run body.
+
+    Raises:
+        BadRequest: No command, or an empty one.
+    """
+    command = data.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise errors.BadRequest("command is a required field")
+    return command
+
+
+async def run(*, ctx: Context, app: AppAccess, command: str) -> RunResult:
+    """Run `command` once in the app's current release, through the scheduler.
+
+    Raises:
+        BadRequest: The latest release has no build to run it in.
+        ServiceUnavailable: The scheduler did not answer, or failed.
+    """
+    async with ctx.pool.acquire() as proxy, proxy.transaction():
+        conn = cast(asyncpg.Connection, proxy)
+        build = await conn.fetchval(_LATEST_BUILD, app.app.uuid)
+        if build is None:
+            raise errors.BadRequest(NO_BUILD)
+        await state.platform_log(
+            conn, app_id=app.app.id, message=f"{app.user.username} runs '{command}'"
+        )
+    timeout = ctx.settings.run_timeout
+    try:
+        reply = await requesting.request(
+            _client(ctx),
+            subject=scheduler_rpc.RUN_SUBJECT,
+            payload=scheduler_rpc.RunRequest(
+                app=app.app.id, command=command, user=app.user.username, timeout_seconds=timeout
+            ),
+            reply_type=scheduler_rpc.RunReply,
+            timeout=timeout + RUN_GRACE,
+        )
+    except bus_errors.BusError as exc:
+        logger.warning("run on %s failed: %s", app.app.id, exc)
+        raise errors.ServiceUnavailable() from exc
+    return RunResult(exit_code=reply.exit_code, output=reply.output)
+
+
+def log_lines(value: str | None) -> int:
+    """The `log_lines` query parameter: a positive count, at most `MAX_LOG_LINES`.
+
+    Anything that is not a positive integer means the default, as a missing value does.
+    """
+    try:
+        lines = int(value) if value is not None else DEFAULT_LOG_LINES
+    except ValueError:
+        return DEFAULT_LOG_LINES
+    if lines < 1:
+        return DEFAULT_LOG_LINES
+    return min(lines, MAX_LOG_LINES)
+
+
+async def tail(*, ctx: Context, app_id: str, lines: int) -> list[str]:
+    """The last `lines` formatted lines of the app, oldest first.
+
+    Raises:
+        LogsUnavailable: The logger did not answer, or answered an error.
+    """
+    try:
+        reply = await requesting.request(
+            _client(ctx),
+            subject=logger_rpc.TAIL_SUBJECT,
+            payload=logger_rpc.TailRequest(app=app_id, lines=lines),
+            reply_type=logger_rpc.TailReply,
+            timeout=ctx.settings.rpc_timeout,
+        )
+    except bus_errors.BusError as exc:
+        logger.warning("log tail of %s failed: %s", app_id, exc)
+        raise LogsUnavailable(f"Error accessing logs for {app_id}") from exc
+    return reply.lines
+
+
+@dataclass
+class Follow:
+    """A followed log: the tail, then every new line until `close()` or the time limit."""
+
+    tail: list[str]
+    subscription: Subscription
+    deadline: float
+    """`time.monotonic()` after which the stream ends."""
+    _seen: set[str] = field(default_factory=set, init=False)
+
+    async def lines(self) -> AsyncGenerator[str, None]:
+        """The tail, then the new lines as they come; unsubscribes when done or cancelled."""
+        try:
+            for line in self.tail:
+                yield line
+            self._seen = set(self.tail)
+            while (left := self.deadline - time.monotonic()) > 0:
+                try:
+                    msg = await self.subscription.next_msg(timeout=left)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    break
+                except nats.errors.Error as exc:  # the connection closed: end the stream
+                    logger.info("log follow ended: %r", exc)
+                    break
+                new = _format(msg.data)
+                if new is None:
+                    continue
+                if new in self._seen:
+                    self._seen.discard(new)  # a line arrives once; forget it after its echo
+                    continue
+                yield new
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        """Unsubscribe; idempotent."""
+        with contextlib.suppress(nats.errors.Error):
+            await self.subscription.unsubscribe()
+
+
+def _format(data: bytes) -> str | None:
+    try:
+        return wire.decode(data, log_events.LogLine).format()
+    except wire.InvalidPayload as exc:
+        logger.info("skipping a malformed log line: %s", exc)
+        return None
+
+
+async def follow(*, ctx: Context, app_id: str, lines: int) -> Follow:
+    """Subscribe to the app's log lines, then fetch the tail: nothing falls in between.
+
+    Raises:
+        LogsUnavailable: NATS or the logger could not be reached.
+    """
+    try:
+        subscription = await _client(ctx).subscribe(log_events.subject(app_id))
+    except (bus_errors.BusError, nats.errors.Error) as exc:
+        raise LogsUnavailable(f"Error accessing logs for {app_id}") from exc
+    try:
+        lines_so_far = await tail(ctx=ctx, app_id=app_id, lines=lines)
+    except BaseException:
+        with contextlib.suppress(nats.errors.Error):
+            await subscription.unsubscribe()
+        raise
+    deadline = time.monotonic() + ctx.settings.follow_max_seconds
+    return Follow(tail=lines_so_far, subscription=subscription, deadline=deadline)
