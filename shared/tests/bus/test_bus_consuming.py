@@ -148,3 +148,27 @@ async def test_stop_before_run_and_twice(bus, stream):
     await consumer.stop()
     await consumer.close()
     assert consumer.state is consuming.ConsumerState.CLOSED
+
+
+async def test_stop_cuts_an_idle_fetch_short(bus, stream):
+    handled: list[bytes] = []
+
+    async def handler(msg):
+        handled.append(msg.data)
+
+    consumer = consuming.Consumer(
+        js=bus.js,
+        stream=stream,
+        durable="idle",
+        filter_subject=f"{stream}.>",
+        handler=handler,
+        poll=30.0,
+    )
+    task = asyncio.create_task(consumer.run())
+    await bus.js.publish(f"{stream}.a", b"1")
+    await _wait(lambda: handled == [b"1"])
+    await asyncio.sleep(0.05)  # now waiting in a 30 s fetch
+    async with asyncio.timeout(2):
+        await consumer.stop()
+        await task
+    assert consumer.state is consuming.ConsumerState.CLOSED

@@ -88,6 +88,7 @@ class Consumer:
         self._state = ConsumerState.NEW
         self._sub: nats.js.JetStreamContext.PullSubscription | None = None
         self._stopped = asyncio.Event()
+        self._fetching: asyncio.Future[list[Msg]] | None = None
 
     @property
     def state(self) -> ConsumerState:
@@ -132,9 +133,16 @@ class Consumer:
             )
             attempt = 0
             while self._state is ConsumerState.RUNNING:
+                self._fetching = asyncio.ensure_future(
+                    self._sub.fetch(self._batch, timeout=self._poll)
+                )
                 try:
-                    messages = await self._sub.fetch(self._batch, timeout=self._poll)
+                    messages = await self._fetching
                     attempt = 0
+                except asyncio.CancelledError:
+                    if self._state is ConsumerState.STOPPING and not _cancelling():
+                        break  # stop() cut an idle wait short
+                    raise
                 except nats.errors.TimeoutError:
                     continue
                 except (nats.errors.Error, OSError) as exc:
@@ -156,6 +164,10 @@ class Consumer:
             self._stopped.set()
         elif self._state is ConsumerState.RUNNING:
             self._state = ConsumerState.STOPPING
+            # An idle fetch would hold the stop for up to `poll` seconds; a message it
+            # was about to return is redelivered after `ack_wait`.
+            if self._fetching is not None and not self._fetching.done():
+                self._fetching.cancel()
         await self._stopped.wait()
 
     async def close(self) -> None:
@@ -226,3 +238,9 @@ class Consumer:
         except nats.errors.Error as exc:
             # Nothing to do: without an answer the server redelivers after ack_wait.
             logger.warning("could not answer %s: %r", msg.subject, exc)
+
+
+def _cancelling() -> bool:
+    """Whether the running task itself is being cancelled (not just the fetch it awaited)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

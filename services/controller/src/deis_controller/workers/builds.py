@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 BUILDS_DURABLE = "controller-builds"
 DEPLOYS_DURABLE = "controller-deploys"
 
-POLL = 0.25
-"""Seconds an idle fetch waits: also how long a consumer may take to stop at shutdown."""
+POLL = 5.0
+"""Seconds an idle fetch waits (`Consumer.stop` cuts the wait short at shutdown)."""
 
 DEPLOY_FAILED_SUBJECTS = "deis.events.deploy.*.failed"
 """Failed deploys of every app (`deploy_events.failed_subject` of one app)."""

@@ -41,5 +41,4 @@ async def _stop(
     consumers: list[consuming.Consumer],
 ) -> None:
     await asyncio.gather(*(responder.close() for responder in responders))
-    # Each consumer returns after its current fetch (at most `builds.POLL` seconds idle).
     await asyncio.gather(*(consumer.stop() for consumer in consumers))
