@@ -39,8 +39,28 @@ async def acquire(ctx: Context) -> AsyncIterator[asyncpg.Connection]:
         yield cast(asyncpg.Connection, conn)
 
 
-async def connection(ctx: Ctx) -> AsyncIterator[asyncpg.Connection]:
+async def connection(request: Request, ctx: Ctx) -> AsyncIterator[asyncpg.Connection]:
     """One pooled connection for the whole request."""
+    async with acquire(ctx) as conn:
+        request.state.connection = conn
+        try:
+            yield conn
+        finally:
+            del request.state.connection
+
+
+@contextlib.asynccontextmanager
+async def borrow(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    """The request's connection if it holds one already, else a pooled one for a moment.
+
+    A request never waits for a second connection while holding one: with every pooled
+    connection held by requests waiting for another, the pool would deadlock.
+    """
+    held: asyncpg.Connection | None = getattr(request.state, "connection", None)
+    if held is not None:
+        yield held
+        return
+    ctx: Context = request.app.state.context
     async with acquire(ctx) as conn:
         yield conn
 
@@ -51,13 +71,11 @@ Conn = Annotated[asyncpg.Connection, Depends(connection)]
 async def current_user(request: Request) -> User:
     """The authenticated caller; 401 otherwise.
 
-    The authentication dependencies take a pooled connection of their own for their one
-    query and give it back at once, rather than depending on `Conn`: FastAPI's
-    dependency machinery (a yield dependency above all) costs more per request than the
-    query, and most reads need nothing else.
+    The authentication dependencies `borrow` a connection for their one query rather than
+    depending on `Conn`: FastAPI's dependency machinery (a yield dependency above all) costs
+    more per request than the query, and most reads need nothing else.
     """
-    ctx: Context = request.app.state.context
-    async with acquire(ctx) as conn:
+    async with borrow(request) as conn:
         return await access.authenticate(conn, header=request.headers.get("authorization"))
 
 
@@ -66,8 +84,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 async def optional_user(request: Request) -> User | None:
     """The caller if the token is valid, else anonymous (never 401)."""
-    ctx: Context = request.app.state.context
-    async with acquire(ctx) as conn:
+    async with borrow(request) as conn:
         return await access.optional_user(conn, header=request.headers.get("authorization"))
 
 
@@ -90,8 +107,7 @@ async def usable_app(request: Request, app_id: AppId) -> AppAccess:
 
     One query checks the token and finds the app; routes read the caller from `.user`.
     """
-    ctx: Context = request.app.state.context
-    async with acquire(ctx) as conn:
+    async with borrow(request) as conn:
         return await access.authenticated_app(
             conn, header=request.headers.get("authorization"), app_id=app_id
         )

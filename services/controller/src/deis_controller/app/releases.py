@@ -224,7 +224,7 @@ async def record(
             created=row["created"],
         ),
     )
-    await state.sync(conn, settings=ctx.settings, app_uuid=app.uuid)
+    await state.sync(conn, settings=ctx.settings, app_uuid=app.uuid, parts="desired")
     await state.platform_log(conn, app_id=app.id, message=summary)
     return row["uuid"], version
 

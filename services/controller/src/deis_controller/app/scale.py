@@ -61,7 +61,7 @@ async def scale(
             app.app.uuid,
             structure,
         )
-        await state.sync(conn, settings=ctx.settings, app_uuid=app.app.uuid)
+        await state.sync(conn, settings=ctx.settings, app_uuid=app.app.uuid, parts="desired")
         await state.platform_log(
             conn,
             app_id=app.app.id,

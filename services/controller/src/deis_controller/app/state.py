@@ -9,7 +9,7 @@ of `seq`, which per app is commit order under the lock).
 """
 
 import logging
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -150,10 +150,18 @@ async def routes(
     )
 
 
-async def sync(conn: asyncpg.Connection, *, settings: ControllerSettings, app_uuid: UUID) -> None:
+async def sync(
+    conn: asyncpg.Connection,
+    *,
+    settings: ControllerSettings,
+    app_uuid: UUID,
+    parts: Literal["all", "desired"] = "all",
+) -> None:
     """Enqueue the app's current `desired` and `routes` values (inside the caller's transaction).
 
-    Locks the app's row if the caller has not already.
+    Locks the app's row if the caller has not already. `parts="desired"` leaves `routes` out,
+    for changes that cannot touch routing (a new release, a new formation): a config change
+    is the commonest write, and each value left out saves several queries under the lock.
     """
     app = await lock_app(conn, app_uuid=app_uuid)
     if app is None:
@@ -165,6 +173,8 @@ async def sync(conn: asyncpg.Connection, *, settings: ControllerSettings, app_uu
         await outbox.enqueue_kv_put(
             conn, bucket=desired_kv.BUCKET, key=desired_kv.key(app["id"]), value=state
         )
+    if parts == "desired":
+        return
     routing = await routes(
         conn, app_uuid=app_uuid, app_id=app["id"], platform_domain=settings.platform_domain
     )
