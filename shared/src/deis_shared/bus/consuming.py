@@ -140,7 +140,7 @@ class Consumer:
                     messages = await self._fetching
                     attempt = 0
                 except asyncio.CancelledError:
-                    if self._state is ConsumerState.STOPPING and not _cancelling():
+                    if self._stop_requested() and not _cancelling():
                         break  # stop() cut an idle wait short
                     raise
                 except nats.errors.TimeoutError:
@@ -156,6 +156,9 @@ class Consumer:
             await self._unsubscribe()
             self._state = ConsumerState.CLOSED
             self._stopped.set()
+
+    def _stop_requested(self) -> bool:
+        return self._state is ConsumerState.STOPPING
 
     async def stop(self) -> None:
         """Ask `run()` to return after the current fetch; waits for it. Idempotent."""
