@@ -41,5 +41,6 @@ test-e2e:
 
 bench:  ## print the benchmark figures
 	$(UV) run python bench/bus.py
+	$(UV) run python bench/api.py
 
 check: lint test
