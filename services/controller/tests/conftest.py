@@ -159,3 +159,46 @@ def start_controller_process(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@dataclass
+class Team:
+    """An app owned by alice, shared with bob; eve is a stranger and root the admin."""
+
+    app: str
+    headers: dict[str, dict[str, str]]
+    path: str
+
+    @property
+    def url(self) -> str:
+        """The app's URL under test, `/v2/apps/<app>/<path>/`."""
+        return f"/v2/apps/{self.app}/{self.path}/"
+
+
+@pytest.fixture
+def team_path() -> str:
+    """The app sub-resource a module tests through `team.url` (override per module)."""
+    return "settings"
+
+
+@pytest.fixture
+async def team(
+    client: httpx.AsyncClient,
+    register: Register,
+    auth: Callable[[str], dict[str, str]],
+    controller: FastAPI,
+    team_path: str,
+    unique: str,
+) -> Team:
+    """Four users and an app: alice owns it, bob collaborates, eve is a stranger, root admin."""
+    tokens = {name: await register(name) for name in ("root", "alice", "bob", "eve")}
+    app = f"team-{unique}".replace("_", "-").lower()[:40]
+    created = await client.post("/v2/apps/", json={"id": app}, headers=auth(tokens["alice"]))
+    assert created.status_code == 201, created.text
+    granted = await client.post(
+        f"/v2/apps/{app}/perms/", json={"username": "bob"}, headers=auth(tokens["alice"])
+    )
+    assert granted.status_code == 201, granted.text
+    return Team(
+        app=app, headers={name: auth(token) for name, token in tokens.items()}, path=team_path
+    )

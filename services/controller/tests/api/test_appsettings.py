@@ -2,7 +2,6 @@
 
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -10,31 +9,9 @@ import pytest
 from fastapi import FastAPI
 
 
-@dataclass
-class Team:
-    """An app owned by alice, shared with bob; eve is a stranger and root the admin."""
-
-    app: str
-    headers: dict[str, dict[str, str]]
-
-    @property
-    def url(self) -> str:
-        return f"/v2/apps/{self.app}/settings/"
-
-
 @pytest.fixture
-async def team(client: httpx.AsyncClient, register, auth, controller: FastAPI) -> Team:
-    tokens = {name: await register(name) for name in ("root", "alice", "bob", "eve")}
-    app = f"set-{uuid.uuid4().hex[:10]}"
-    created = await client.post("/v2/apps/", json={"id": app}, headers=auth(tokens["alice"]))
-    assert created.status_code == 201, created.text
-    async with controller.state.context.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO app_perms (app_uuid, user_id)"
-            " SELECT a.uuid, u.id FROM apps a, users u WHERE a.id = $1 AND u.username = 'bob'",
-            app,
-        )
-    return Team(app=app, headers={name: auth(token) for name, token in tokens.items()})
+def team_path() -> str:
+    return "settings"
 
 
 async def latest_kv(controller: FastAPI, *, bucket: str, key: str) -> dict[str, Any]:
@@ -68,7 +45,7 @@ async def settings_rows(controller: FastAPI, *, app: str) -> int:
     return count
 
 
-async def test_a_fresh_app_has_default_settings(client: httpx.AsyncClient, team: Team):
+async def test_a_fresh_app_has_default_settings(client: httpx.AsyncClient, team):
     response = await client.get(team.url, headers=team.headers["alice"])
     assert response.status_code == 200
     body = response.json()
@@ -91,13 +68,13 @@ async def test_a_fresh_app_has_default_settings(client: httpx.AsyncClient, team:
     assert body["created"].endswith("Z") and len(body["created"]) == 20
 
 
-async def test_the_slash_is_optional(client: httpx.AsyncClient, team: Team):
+async def test_the_slash_is_optional(client: httpx.AsyncClient, team):
     response = await client.get(team.url.rstrip("/"), headers=team.headers["alice"])
     assert response.status_code == 200
 
 
 async def test_maintenance_creates_a_new_row_and_carries_the_rest_forward(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     before = (await client.get(team.url, headers=team.headers["alice"])).json()
     await client.post(team.url, json={"label": {"team": "web"}}, headers=team.headers["alice"])
@@ -113,7 +90,7 @@ async def test_maintenance_creates_a_new_row_and_carries_the_rest_forward(
 
 
 async def test_maintenance_and_routing_reach_the_kv_values_and_the_log(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     response = await client.post(
         team.url, json={"maintenance": True, "routable": False}, headers=team.headers["alice"]
@@ -137,7 +114,7 @@ async def test_maintenance_and_routing_reach_the_kv_values_and_the_log(
     [{}, {"maintenance": False}, {"routable": True}, {"maintenance": None}, {"whitelist": []}],
 )
 async def test_a_change_of_nothing_is_a_conflict(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI, body: dict[str, Any]
+    client: httpx.AsyncClient, team, controller: FastAPI, body: dict[str, Any]
 ):
     response = await client.post(team.url, json=body, headers=team.headers["bob"])
     assert response.status_code == 409
@@ -146,16 +123,14 @@ async def test_a_change_of_nothing_is_a_conflict(
 
 
 @pytest.mark.parametrize("value", ["maybe", 2, [], {"a": 1}])
-async def test_a_non_boolean_is_a_field_error(client: httpx.AsyncClient, team: Team, value: Any):
+async def test_a_non_boolean_is_a_field_error(client: httpx.AsyncClient, team, value: Any):
     for field in ("maintenance", "routable"):
         response = await client.post(team.url, json={field: value}, headers=team.headers["alice"])
         assert response.status_code == 400
         assert response.json() == {field: ["Must be a valid boolean."]}
 
 
-async def test_a_form_body_sends_booleans_and_maps_as_strings(
-    client: httpx.AsyncClient, team: Team
-):
+async def test_a_form_body_sends_booleans_and_maps_as_strings(client: httpx.AsyncClient, team):
     response = await client.post(
         team.url,
         data={
@@ -173,7 +148,7 @@ async def test_a_form_body_sends_booleans_and_maps_as_strings(
 
 
 async def test_autoscale_is_set_changed_and_unset(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     web = {"min": 1, "max": 3, "cpu_percent": 50}
     response = await client.post(
@@ -202,7 +177,7 @@ async def test_autoscale_is_set_changed_and_unset(
 
 
 async def test_unsetting_a_missing_autoscale_or_label_key_is_unprocessable(
-    client: httpx.AsyncClient, team: Team
+    client: httpx.AsyncClient, team
 ):
     for field in ("autoscale", "label"):
         response = await client.post(
@@ -225,7 +200,7 @@ async def test_unsetting_a_missing_autoscale_or_label_key_is_unprocessable(
         5,
     ],
 )
-async def test_autoscale_needs_three_integers(client: httpx.AsyncClient, team: Team, entry: Any):
+async def test_autoscale_needs_three_integers(client: httpx.AsyncClient, team, entry: Any):
     response = await client.post(
         team.url, json={"autoscale": {"web": entry}}, headers=team.headers["alice"]
     )
@@ -234,7 +209,7 @@ async def test_autoscale_needs_three_integers(client: httpx.AsyncClient, team: T
     assert message.startswith(f"could not validate {entry!r}: ")
 
 
-async def test_autoscale_of_a_bad_process_type_is_refused(client: httpx.AsyncClient, team: Team):
+async def test_autoscale_of_a_bad_process_type_is_refused(client: httpx.AsyncClient, team):
     entry = {"min": 1, "max": 3, "cpu_percent": 50}
     response = await client.post(
         team.url, json={"autoscale": {"Web_1": entry}}, headers=team.headers["alice"]
@@ -244,7 +219,7 @@ async def test_autoscale_of_a_bad_process_type_is_refused(client: httpx.AsyncCli
 
 
 @pytest.mark.parametrize("value", ["not json", "[1, 2]", 3, [1]])
-async def test_maps_must_be_objects(client: httpx.AsyncClient, team: Team, value: Any):
+async def test_maps_must_be_objects(client: httpx.AsyncClient, team, value: Any):
     for field in ("autoscale", "label"):
         response = await client.post(team.url, json={field: value}, headers=team.headers["alice"])
         assert response.status_code == 400
@@ -252,7 +227,7 @@ async def test_maps_must_be_objects(client: httpx.AsyncClient, team: Team, value
 
 
 async def test_labels_are_set_changed_and_unset(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     response = await client.post(
         team.url, json={"label": {"team": "web", "tier": "1"}}, headers=team.headers["alice"]
@@ -271,7 +246,7 @@ async def test_labels_are_set_changed_and_unset(
 
 
 async def test_the_whitelist_is_replaced_through_settings(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     response = await client.post(
         team.url, json={"whitelist": ["1.2.3.4", "10.0.0.0/8"]}, headers=team.headers["alice"]
@@ -291,7 +266,7 @@ async def test_the_whitelist_is_replaced_through_settings(
     assert "alice removed 1.2.3.4 from the whitelist" in await log_lines(controller, app=team.app)
 
 
-async def test_an_invalid_whitelist_address_is_a_bare_list(client: httpx.AsyncClient, team: Team):
+async def test_an_invalid_whitelist_address_is_a_bare_list(client: httpx.AsyncClient, team):
     response = await client.post(
         team.url, json={"whitelist": ["1.2.3.4", "nope"]}, headers=team.headers["alice"]
     )
@@ -310,7 +285,7 @@ async def test_an_invalid_whitelist_address_is_a_bare_list(client: httpx.AsyncCl
     ],
 )
 async def test_who_may_read_and_change_settings(
-    client: httpx.AsyncClient, team: Team, who: str | None, read: int, write: int
+    client: httpx.AsyncClient, team, who: str | None, read: int, write: int
 ):
     headers = team.headers[who] if who else {}
     assert (await client.get(team.url, headers=headers)).status_code == read
@@ -320,7 +295,7 @@ async def test_who_may_read_and_change_settings(
         assert response.json()["owner"] == who
 
 
-async def test_an_unknown_app_is_not_found(client: httpx.AsyncClient, team: Team):
+async def test_an_unknown_app_is_not_found(client: httpx.AsyncClient, team):
     response = await client.get("/v2/apps/no-such-app/settings/", headers=team.headers["alice"])
     assert response.status_code == 404
     assert response.json() == "No App matches the given query."

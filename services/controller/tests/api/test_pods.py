@@ -5,7 +5,6 @@ import dataclasses
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,31 +22,9 @@ STARTED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-@dataclass
-class Team:
-    """An app owned by alice, shared with bob; eve is a stranger and root the admin."""
-
-    app: str
-    headers: dict[str, dict[str, str]]
-
-    @property
-    def url(self) -> str:
-        return f"/v2/apps/{self.app}/pods/"
-
-
 @pytest.fixture
-async def team(client: httpx.AsyncClient, register, auth, controller: FastAPI) -> Team:
-    tokens = {name: await register(name) for name in ("root", "alice", "bob", "eve")}
-    app = f"pods-{uuid.uuid4().hex[:10]}"
-    created = await client.post("/v2/apps/", json={"id": app}, headers=auth(tokens["alice"]))
-    assert created.status_code == 201, created.text
-    async with controller.state.context.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO app_perms (app_uuid, user_id)"
-            " SELECT a.uuid, u.id FROM apps a, users u WHERE a.id = $1 AND u.username = 'bob'",
-            app,
-        )
-    return Team(app=app, headers={name: auth(token) for name, token in tokens.items()})
+def team_path() -> str:
+    return "pods"
 
 
 @pytest.fixture
@@ -90,13 +67,13 @@ def names(body: list[dict[str, Any]]) -> list[str]:
     return [pod["name"] for pod in body]
 
 
-async def test_an_app_without_processes_has_no_pods(client: httpx.AsyncClient, team: Team):
+async def test_an_app_without_processes_has_no_pods(client: httpx.AsyncClient, team):
     response = await client.get(team.url, headers=team.headers["alice"])
     assert response.status_code == 200
     assert response.json() == {"results": [], "count": 0}
 
 
-async def test_pods_are_listed_newest_first(client: httpx.AsyncClient, team: Team, procs: KeyValue):
+async def test_pods_are_listed_newest_first(client: httpx.AsyncClient, team, procs: KeyValue):
     app = team.app
     await write(
         procs,
@@ -127,7 +104,7 @@ async def test_pods_are_listed_newest_first(client: httpx.AsyncClient, team: Tea
 
 
 async def test_hidden_processes(
-    client: httpx.AsyncClient, team: Team, procs: KeyValue, controller: FastAPI
+    client: httpx.AsyncClient, team, procs: KeyValue, controller: FastAPI
 ):
     app = team.app
     async with controller.state.context.pool.acquire() as conn:
@@ -163,7 +140,7 @@ async def test_hidden_processes(
 
 
 async def test_a_process_not_started_yet_gets_a_parsable_time(
-    client: httpx.AsyncClient, team: Team, procs: KeyValue
+    client: httpx.AsyncClient, team, procs: KeyValue
 ):
     app = team.app
     await write(
@@ -175,7 +152,7 @@ async def test_a_process_not_started_yet_gets_a_parsable_time(
     assert abs(datetime.now(UTC) - started) < timedelta(minutes=1)
 
 
-async def test_pods_of_one_type_and_one_pod(client: httpx.AsyncClient, team: Team, procs: KeyValue):
+async def test_pods_of_one_type_and_one_pod(client: httpx.AsyncClient, team, procs: KeyValue):
     app = team.app
     await write(
         procs,
@@ -198,7 +175,7 @@ async def test_pods_of_one_type_and_one_pod(client: httpx.AsyncClient, team: Tea
     assert other.json() == {"results": [], "count": 0}
 
 
-async def test_restart_answers_a_bare_array(client: httpx.AsyncClient, team: Team, procs: KeyValue):
+async def test_restart_answers_a_bare_array(client: httpx.AsyncClient, team, procs: KeyValue):
     app = team.app
     await write(
         procs,
@@ -226,7 +203,7 @@ async def test_restart_answers_a_bare_array(client: httpx.AsyncClient, team: Tea
 
 
 async def test_without_nats_pods_are_unavailable(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     context = controller.state.context
     controller.state.context = dataclasses.replace(context, nc=None)
@@ -246,7 +223,7 @@ async def test_without_nats_pods_are_unavailable(
     [(None, 401), ("eve", 403), ("bob", 200), ("alice", 200), ("root", 200)],
 )
 async def test_who_may_list_and_restart(
-    client: httpx.AsyncClient, team: Team, who: str | None, status: int
+    client: httpx.AsyncClient, team, who: str | None, status: int
 ):
     headers = team.headers[who] if who else {}
     for method, path in (
@@ -261,7 +238,7 @@ async def test_who_may_list_and_restart(
         assert response.status_code == status, (method, path)
 
 
-async def test_an_unknown_app_is_not_found(client: httpx.AsyncClient, team: Team):
+async def test_an_unknown_app_is_not_found(client: httpx.AsyncClient, team):
     response = await client.get("/v2/apps/no-such-app/pods/", headers=team.headers["alice"])
     assert response.status_code == 404
     assert response.json() == "No App matches the given query."

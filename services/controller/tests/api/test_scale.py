@@ -2,7 +2,6 @@
 
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -12,31 +11,9 @@ from fastapi import FastAPI
 PROCFILE = {"web": "python app.py", "worker": "python worker.py"}
 
 
-@dataclass
-class Team:
-    """An app owned by alice, shared with bob; eve is a stranger and root the admin."""
-
-    app: str
-    headers: dict[str, dict[str, str]]
-
-    @property
-    def url(self) -> str:
-        return f"/v2/apps/{self.app}/scale/"
-
-
 @pytest.fixture
-async def team(client: httpx.AsyncClient, register, auth, controller: FastAPI) -> Team:
-    tokens = {name: await register(name) for name in ("root", "alice", "bob", "eve")}
-    app = f"scale-{uuid.uuid4().hex[:10]}"
-    created = await client.post("/v2/apps/", json={"id": app}, headers=auth(tokens["alice"]))
-    assert created.status_code == 201, created.text
-    async with controller.state.context.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO app_perms (app_uuid, user_id)"
-            " SELECT a.uuid, u.id FROM apps a, users u WHERE a.id = $1 AND u.username = 'bob'",
-            app,
-        )
-    return Team(app=app, headers={name: auth(token) for name, token in tokens.items()})
+def team_path() -> str:
+    return "scale"
 
 
 async def add_release(
@@ -74,12 +51,12 @@ async def add_release(
 
 
 @pytest.fixture
-async def built(team: Team, controller: FastAPI) -> Team:
+async def built(team, controller: FastAPI):
     await add_release(controller, app=team.app, procfile=PROCFILE)
     return team
 
 
-async def structure(client: httpx.AsyncClient, team: Team) -> dict[str, int]:
+async def structure(client: httpx.AsyncClient, team) -> dict[str, int]:
     response = await client.get(f"/v2/apps/{team.app}/", headers=team.headers["alice"])
     value: dict[str, int] = response.json()["structure"]
     return value
@@ -106,7 +83,7 @@ async def release_count(controller: FastAPI, *, app: str) -> int:
 
 
 async def test_scaling_merges_into_the_structure_without_a_release(
-    client: httpx.AsyncClient, built: Team, controller: FastAPI
+    client: httpx.AsyncClient, built, controller: FastAPI
 ):
     team = built
     releases = await release_count(controller, app=team.app)
@@ -123,7 +100,7 @@ async def test_scaling_merges_into_the_structure_without_a_release(
 
 
 async def test_scaling_updates_the_desired_formation_and_logs(
-    client: httpx.AsyncClient, built: Team, controller: FastAPI
+    client: httpx.AsyncClient, built, controller: FastAPI
 ):
     team = built
     await client.post(team.url, json={"web": 3, "worker": 1}, headers=team.headers["bob"])
@@ -135,7 +112,7 @@ async def test_scaling_updates_the_desired_formation_and_logs(
 
 
 async def test_an_unchanged_structure_is_a_silent_success(
-    client: httpx.AsyncClient, built: Team, controller: FastAPI
+    client: httpx.AsyncClient, built, controller: FastAPI
 ):
     team = built
     await client.post(team.url, json={"web": 2}, headers=team.headers["alice"])
@@ -146,17 +123,13 @@ async def test_an_unchanged_structure_is_a_silent_success(
     assert await outbox(controller, app=team.app) == before
 
 
-async def test_cmd_may_always_be_scaled(
-    client: httpx.AsyncClient, built: Team, controller: FastAPI
-):
+async def test_cmd_may_always_be_scaled(client: httpx.AsyncClient, built, controller: FastAPI):
     response = await client.post(built.url, json={"cmd": 1}, headers=built.headers["alice"])
     assert response.status_code == 204
     assert await structure(client, built) == {"cmd": 1}
 
 
-async def test_a_type_missing_from_the_procfile_is_not_found(
-    client: httpx.AsyncClient, built: Team
-):
+async def test_a_type_missing_from_the_procfile_is_not_found(client: httpx.AsyncClient, built):
     response = await client.post(
         built.url, json={"web": 1, "db": 1}, headers=built.headers["alice"]
     )
@@ -166,7 +139,7 @@ async def test_a_type_missing_from_the_procfile_is_not_found(
 
 
 async def test_without_a_build_there_is_nothing_to_scale(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     response = await client.post(team.url, json={"web": 1}, headers=team.headers["alice"])
     assert response.status_code == 400
@@ -179,7 +152,7 @@ async def test_without_a_build_there_is_nothing_to_scale(
 
 
 async def test_a_failed_release_does_not_count(
-    client: httpx.AsyncClient, built: Team, controller: FastAPI
+    client: httpx.AsyncClient, built, controller: FastAPI
 ):
     await add_release(controller, app=built.app, procfile={"other": "x"}, failed=True)
     response = await client.post(built.url, json={"worker": 2}, headers=built.headers["alice"])
@@ -202,7 +175,7 @@ async def test_a_failed_release_does_not_count(
     ],
 )
 async def test_malformed_counts(
-    client: httpx.AsyncClient, built: Team, body: dict[str, Any], detail: str
+    client: httpx.AsyncClient, built, body: dict[str, Any], detail: str
 ):
     response = await client.post(built.url, json=body, headers=built.headers["alice"])
     assert response.status_code == 400
@@ -211,7 +184,7 @@ async def test_malformed_counts(
 
 
 async def test_a_malformed_count_is_reported_before_a_missing_build(
-    client: httpx.AsyncClient, team: Team
+    client: httpx.AsyncClient, team
 ):
     response = await client.post(team.url, json={"web": "x"}, headers=team.headers["alice"])
     assert response.json()["detail"].startswith("Invalid scaling format")
@@ -221,14 +194,14 @@ async def test_a_malformed_count_is_reported_before_a_missing_build(
     ("who", "status"),
     [(None, 401), ("eve", 403), ("bob", 204), ("alice", 204), ("root", 204)],
 )
-async def test_who_may_scale(client: httpx.AsyncClient, built: Team, who: str | None, status: int):
+async def test_who_may_scale(client: httpx.AsyncClient, built, who: str | None, status: int):
     headers = built.headers[who] if who else {}
     response = await client.post(built.url, json={"web": 2}, headers=headers)
     assert response.status_code == status
     assert (await structure(client, built) == {"web": 2}) == (status == 204)
 
 
-async def test_a_malformed_type_name_is_a_bad_request(client: httpx.AsyncClient, built: Team):
+async def test_a_malformed_type_name_is_a_bad_request(client: httpx.AsyncClient, built):
     response = await client.post(built.url, json={"Web_1": 1}, headers=built.headers["alice"])
     assert response.status_code == 400
     assert response.json()["detail"].startswith("Invalid scaling format: ")

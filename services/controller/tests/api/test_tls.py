@@ -2,7 +2,6 @@
 
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -10,31 +9,9 @@ import pytest
 from fastapi import FastAPI
 
 
-@dataclass
-class Team:
-    """An app owned by alice, shared with bob; eve is a stranger and root the admin."""
-
-    app: str
-    headers: dict[str, dict[str, str]]
-
-    @property
-    def url(self) -> str:
-        return f"/v2/apps/{self.app}/tls/"
-
-
 @pytest.fixture
-async def team(client: httpx.AsyncClient, register, auth, controller: FastAPI) -> Team:
-    tokens = {name: await register(name) for name in ("root", "alice", "bob", "eve")}
-    app = f"tls-{uuid.uuid4().hex[:10]}"
-    created = await client.post("/v2/apps/", json={"id": app}, headers=auth(tokens["alice"]))
-    assert created.status_code == 201, created.text
-    async with controller.state.context.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO app_perms (app_uuid, user_id)"
-            " SELECT a.uuid, u.id FROM apps a, users u WHERE a.id = $1 AND u.username = 'bob'",
-            app,
-        )
-    return Team(app=app, headers={name: auth(token) for name, token in tokens.items()})
+def team_path() -> str:
+    return "tls"
 
 
 async def latest_routes(controller: FastAPI, *, app: str) -> dict[str, Any]:
@@ -56,7 +33,7 @@ async def tls_rows(controller: FastAPI, *, app: str) -> int:
     return count
 
 
-async def test_a_fresh_app_has_never_set_https(client: httpx.AsyncClient, team: Team):
+async def test_a_fresh_app_has_never_set_https(client: httpx.AsyncClient, team):
     response = await client.get(team.url, headers=team.headers["alice"])
     assert response.status_code == 200
     body = response.json()
@@ -67,7 +44,7 @@ async def test_a_fresh_app_has_never_set_https(client: httpx.AsyncClient, team: 
 
 
 async def test_enforcing_https_appends_a_row_and_reaches_the_router(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     before = (await client.get(team.url, headers=team.headers["alice"])).json()
     response = await client.post(
@@ -96,7 +73,7 @@ async def test_enforcing_https_appends_a_row_and_reaches_the_router(
     assert (await latest_routes(controller, app=team.app))["https_enforced"] is False
 
 
-async def test_disabling_a_never_set_https_is_a_change(client: httpx.AsyncClient, team: Team):
+async def test_disabling_a_never_set_https_is_a_change(client: httpx.AsyncClient, team):
     response = await client.post(
         team.url, json={"https_enforced": False}, headers=team.headers["alice"]
     )
@@ -105,7 +82,7 @@ async def test_disabling_a_never_set_https_is_a_change(client: httpx.AsyncClient
 
 
 async def test_the_same_value_again_is_a_conflict(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     await client.post(team.url, json={"https_enforced": True}, headers=team.headers["alice"])
     response = await client.post(
@@ -126,14 +103,14 @@ async def test_the_same_value_again_is_a_conflict(
     ],
 )
 async def test_https_enforced_must_be_a_boolean(
-    client: httpx.AsyncClient, team: Team, body: dict[str, Any], message: str
+    client: httpx.AsyncClient, team, body: dict[str, Any], message: str
 ):
     response = await client.post(team.url, json=body, headers=team.headers["alice"])
     assert response.status_code == 400
     assert response.json() == {"https_enforced": [message]}
 
 
-async def test_a_form_sends_the_boolean_as_a_string(client: httpx.AsyncClient, team: Team):
+async def test_a_form_sends_the_boolean_as_a_string(client: httpx.AsyncClient, team):
     response = await client.post(
         team.url,
         data={"https_enforced": "true"},
@@ -154,7 +131,7 @@ async def test_a_form_sends_the_boolean_as_a_string(client: httpx.AsyncClient, t
     ],
 )
 async def test_who_may_read_and_change_tls(
-    client: httpx.AsyncClient, team: Team, who: str | None, read: int, write: int
+    client: httpx.AsyncClient, team, who: str | None, read: int, write: int
 ):
     headers = team.headers[who] if who else {}
     assert (await client.get(team.url, headers=headers)).status_code == read

@@ -1,8 +1,6 @@
 """The whitelist over HTTP: list, add, remove addresses (API.md §2.11)."""
 
 import json
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -10,31 +8,9 @@ import pytest
 from fastapi import FastAPI
 
 
-@dataclass
-class Team:
-    """An app owned by alice, shared with bob; eve is a stranger and root the admin."""
-
-    app: str
-    headers: dict[str, dict[str, str]]
-
-    @property
-    def url(self) -> str:
-        return f"/v2/apps/{self.app}/whitelist/"
-
-
 @pytest.fixture
-async def team(client: httpx.AsyncClient, register, auth, controller: FastAPI) -> Team:
-    tokens = {name: await register(name) for name in ("root", "alice", "bob", "eve")}
-    app = f"wl-{uuid.uuid4().hex[:10]}"
-    created = await client.post("/v2/apps/", json={"id": app}, headers=auth(tokens["alice"]))
-    assert created.status_code == 201, created.text
-    async with controller.state.context.pool.acquire() as conn:
-        await conn.execute(
-            "INSERT INTO app_perms (app_uuid, user_id)"
-            " SELECT a.uuid, u.id FROM apps a, users u WHERE a.id = $1 AND u.username = 'bob'",
-            app,
-        )
-    return Team(app=app, headers={name: auth(token) for name, token in tokens.items()})
+def team_path() -> str:
+    return "whitelist"
 
 
 async def latest_routes(controller: FastAPI, *, app: str) -> dict[str, Any]:
@@ -64,14 +40,14 @@ async def delete(
     return await client.request("DELETE", url, json=body, headers=headers)
 
 
-async def test_a_fresh_app_allows_everyone(client: httpx.AsyncClient, team: Team):
+async def test_a_fresh_app_allows_everyone(client: httpx.AsyncClient, team):
     response = await client.get(team.url, headers=team.headers["alice"])
     assert response.status_code == 200
     assert response.json() == {"addresses": []}
 
 
 async def test_adding_answers_the_union_and_appends_settings(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     first = await client.post(
         team.url, json={"addresses": ["1.2.3.4", "10.0.0.0/8"]}, headers=team.headers["alice"]
@@ -96,7 +72,7 @@ async def test_adding_answers_the_union_and_appends_settings(
 
 
 async def test_adding_nothing_new_is_a_conflict(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     await client.post(team.url, json={"addresses": ["1.2.3.4"]}, headers=team.headers["alice"])
     bodies: list[dict[str, list[str]]] = [{"addresses": ["1.2.3.4"]}, {"addresses": []}]
@@ -121,7 +97,7 @@ async def test_adding_nothing_new_is_a_conflict(
     ],
 )
 async def test_an_invalid_address_is_a_bare_list(
-    client: httpx.AsyncClient, team: Team, addresses: list[str], expected: list[str]
+    client: httpx.AsyncClient, team, addresses: list[str], expected: list[str]
 ):
     response = await client.post(
         team.url, json={"addresses": addresses}, headers=team.headers["alice"]
@@ -132,13 +108,13 @@ async def test_an_invalid_address_is_a_bare_list(
 
 
 @pytest.mark.parametrize("body", [{}, {"addresses": "1.2.3.4"}])
-async def test_addresses_must_be_a_list(client: httpx.AsyncClient, team: Team, body: Any):
+async def test_addresses_must_be_a_list(client: httpx.AsyncClient, team, body: Any):
     response = await client.post(team.url, json=body, headers=team.headers["alice"])
     assert response.status_code == 400
     assert list(response.json()) == ["addresses"]
 
 
-async def test_removing_addresses(client: httpx.AsyncClient, team: Team, controller: FastAPI):
+async def test_removing_addresses(client: httpx.AsyncClient, team, controller: FastAPI):
     await client.post(
         team.url, json={"addresses": ["1.2.3.4", "5.6.7.8"]}, headers=team.headers["alice"]
     )
@@ -153,7 +129,7 @@ async def test_removing_addresses(client: httpx.AsyncClient, team: Team, control
 
 
 async def test_removing_an_absent_address_is_unprocessable(
-    client: httpx.AsyncClient, team: Team, controller: FastAPI
+    client: httpx.AsyncClient, team, controller: FastAPI
 ):
     await client.post(team.url, json={"addresses": ["5.6.7.8"]}, headers=team.headers["alice"])
     response = await delete(
@@ -170,7 +146,7 @@ async def test_removing_an_absent_address_is_unprocessable(
     }
 
 
-async def test_removing_an_invalid_address_is_a_bare_list(client: httpx.AsyncClient, team: Team):
+async def test_removing_an_invalid_address_is_a_bare_list(client: httpx.AsyncClient, team):
     response = await delete(
         client, team.url, headers=team.headers["alice"], body={"addresses": ["x"]}
     )
@@ -189,7 +165,7 @@ async def test_removing_an_invalid_address_is_a_bare_list(client: httpx.AsyncCli
     ],
 )
 async def test_who_may_read_add_and_remove(
-    client: httpx.AsyncClient, team: Team, who: str | None, read: int, add: int, remove: int
+    client: httpx.AsyncClient, team, who: str | None, read: int, add: int, remove: int
 ):
     headers = team.headers[who] if who else {}
     await client.post(team.url, json={"addresses": ["1.2.3.4"]}, headers=team.headers["alice"])
