@@ -2,6 +2,7 @@
 (API.md §2.6)."""
 
 import dataclasses
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -200,6 +201,32 @@ async def test_restart_answers_a_bare_array(client: httpx.AsyncClient, team, pro
     assert names(short.json()) == [f"{app}-web-1234567890-aaaaa"]
     nothing = await client.post(f"{team.url}cron/restart/", headers=team.headers["bob"])
     assert nothing.json() == []
+
+
+async def test_restart_requests_reach_the_desired_state_as_counters(
+    client: httpx.AsyncClient, team, controller: FastAPI
+):
+    app = team.app
+
+    async def restarts() -> dict[str, int]:
+        async with controller.state.context.pool.acquire() as conn:
+            payload = await conn.fetchval(
+                "SELECT payload FROM outbox WHERE bucket = 'desired' AND key = $1"
+                " ORDER BY seq DESC LIMIT 1",
+                app,
+            )
+        value: dict[str, int] = json.loads(payload)["restarts"]
+        return value
+
+    assert await restarts() == {}
+    await client.post(f"{team.url}restart/", headers=team.headers["bob"])
+    await client.post(f"{team.url}restart/", headers=team.headers["alice"])
+    await client.post(f"{team.url}worker/restart/", headers=team.headers["alice"])
+    await client.post(f"{team.url}web/web-1234567890-aaaaa/restart/", headers=team.headers["root"])
+    assert await restarts() == {"*": 2, "worker": 1, f"{app}-web-1234567890-aaaaa": 1}
+    denied = await client.post(f"{team.url}restart/", headers=team.headers["eve"])
+    assert denied.status_code == 403
+    assert (await restarts())["*"] == 2
 
 
 async def test_without_nats_pods_are_unavailable(

@@ -162,3 +162,7 @@ class DesiredState(wire.Message):
     maintenance: bool
     """Maintenance mode: the router serves a 503 page; processes keep running."""
     autoscale: dict[wire.ProcessType, Autoscale] = Field(default_factory=dict)
+    restarts: dict[str, int] = Field(default_factory=dict)
+    """Restart requests (`deis ps:restart`): `*` for every process, a process type, or a
+    process name, mapped to a counter the controller raises on each request. The scheduler
+    restarts the matching processes when a counter is higher than the one it last acted on."""

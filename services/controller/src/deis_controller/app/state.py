@@ -55,7 +55,7 @@ GROUP BY c.id ORDER BY c.name
 async def lock_app(conn: asyncpg.Connection, *, app_uuid: UUID) -> dict[str, Any] | None:
     """Take the app's row lock for the rest of the transaction; its row, or `None` if gone."""
     row = await conn.fetchrow(
-        "SELECT uuid, id, structure FROM apps WHERE uuid = $1 FOR UPDATE", app_uuid
+        "SELECT uuid, id, structure, restarts FROM apps WHERE uuid = $1 FOR UPDATE", app_uuid
     )
     return None if row is None else dict(row)
 
@@ -83,7 +83,12 @@ def port_of(values: dict[str, str], *, has_build: bool) -> int | None:
 
 
 async def desired_state(
-    conn: asyncpg.Connection, *, app_uuid: UUID, app_id: str, structure: dict[str, int]
+    conn: asyncpg.Connection,
+    *,
+    app_uuid: UUID,
+    app_id: str,
+    structure: dict[str, int],
+    restarts: dict[str, int] | None = None,
 ) -> desired_kv.DesiredState | None:
     """The app's desired state, or `None` when it has no usable release."""
     release = await conn.fetchrow(_CURRENT_RELEASE, app_uuid)
@@ -110,6 +115,7 @@ async def desired_state(
         ),
         build=build,
         formation=structure,
+        restarts=restarts or {},
         config=values,
         limits=desired_kv.Limits(memory=release["memory"], cpu=release["cpu"]),
         healthchecks=healthchecks(release["healthcheck"], types=types),
@@ -167,7 +173,11 @@ async def sync(
     if app is None:
         return
     state = await desired_state(
-        conn, app_uuid=app_uuid, app_id=app["id"], structure=app["structure"]
+        conn,
+        app_uuid=app_uuid,
+        app_id=app["id"],
+        structure=app["structure"],
+        restarts=app["restarts"],
     )
     if state is not None:
         await outbox.enqueue_kv_put(
