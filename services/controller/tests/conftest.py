@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import nats
+import nats.aio.client
 import pytest
 from fastapi import FastAPI
 
@@ -202,3 +204,30 @@ async def team(
     return Team(
         app=app, headers={name: auth(token) for name, token in tokens.items()}, path=team_path
     )
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[nats.aio.client.Client]:
+    """A NATS client for the test, playing the builder, the scheduler or the logger."""
+    client = await nats.connect(nats_server.url)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def owner(register: Register) -> str:
+    """The token of the app's owner, `autotest` as in upstream's tests (first user: an admin)."""
+    return await register("autotest")
+
+
+@pytest.fixture
+async def app_id(
+    client: httpx.AsyncClient, auth: Callable[[str], dict[str, str]], owner: str, unique: str
+) -> str:
+    """An app of `owner`'s with a name no other test uses."""
+    name = f"app-{unique}".replace("_", "-").lower()[:40]
+    created = await client.post("/v2/apps/", json={"id": name}, headers=auth(owner))
+    assert created.status_code == 201, created.text
+    return name

@@ -25,19 +25,6 @@ BUILD_FIELDS = {
 }
 
 
-@pytest.fixture
-async def owner(register) -> str:
-    token: str = await register("autotest")
-    return token
-
-
-@pytest.fixture
-async def app_id(client: httpx.AsyncClient, auth, owner: str) -> str:
-    created = await client.post("/v2/apps/", json={"id": "buildapp"}, headers=auth(owner))
-    assert created.status_code == 201, created.text
-    return "buildapp"
-
-
 async def build(client: httpx.AsyncClient, headers, app_id: str, body: Any) -> httpx.Response:
     return await client.post(f"/v2/apps/{app_id}/builds/", json=body, headers=headers)
 

@@ -25,20 +25,6 @@ CONFIG_FIELDS = {
 }
 
 
-@pytest.fixture
-async def owner(register) -> str:
-    """The app owner, `autotest` as in upstream's tests (first user: an admin)."""
-    token: str = await register("autotest")
-    return token
-
-
-@pytest.fixture
-async def app_id(client: httpx.AsyncClient, auth, owner: str) -> str:
-    created = await client.post("/v2/apps/", json={"id": "cfgapp"}, headers=auth(owner))
-    assert created.status_code == 201, created.text
-    return "cfgapp"
-
-
 async def set_config(client: httpx.AsyncClient, headers, app_id: str, body: Any) -> httpx.Response:
     return await client.post(f"/v2/apps/{app_id}/config/", json=body, headers=headers)
 

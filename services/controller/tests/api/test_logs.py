@@ -9,40 +9,20 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import httpx
-import nats
-import nats.aio.client
 import pytest
 
 from deis_shared import wire
 from deis_shared.bus import requesting
 from deis_shared.events import logs as log_events
 from deis_shared.rpc import logger as logger_rpc
-from deis_testing import NatsServer
 
 TailHandler = Callable[[logger_rpc.TailRequest], Awaitable[list[str]]]
-
-
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[nats.aio.client.Client]:
-    client = await nats.connect(nats_server.url)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture
 async def owner(register):
     await register("admin")
     return await register("bob")
-
-
-@pytest.fixture
-async def app_id(client: httpx.AsyncClient, auth, owner: str, unique: str) -> str:
-    created = await client.post("/v2/apps/", json={"id": unique}, headers=auth(owner))
-    assert created.status_code == 201
-    return unique
 
 
 @pytest.fixture

@@ -23,19 +23,6 @@ RELEASE_FIELDS = {
 }
 
 
-@pytest.fixture
-async def owner(register) -> str:
-    token: str = await register("autotest")
-    return token
-
-
-@pytest.fixture
-async def app_id(client: httpx.AsyncClient, auth, owner: str) -> str:
-    created = await client.post("/v2/apps/", json={"id": "relapp"}, headers=auth(owner))
-    assert created.status_code == 201, created.text
-    return "relapp"
-
-
 async def post(client: httpx.AsyncClient, headers, path: str, body: Any = None) -> httpx.Response:
     return await client.post(path, json=body, headers=headers)
 

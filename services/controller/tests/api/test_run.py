@@ -8,36 +8,16 @@ only, and is allowed here for that reason alone.
 import uuid
 from collections.abc import AsyncIterator
 
-import httpx
-import nats
-import nats.aio.client
 import pytest
 
 from deis_shared.bus import requesting
 from deis_shared.rpc import scheduler as scheduler_rpc
-from deis_testing import NatsServer
-
-
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[nats.aio.client.Client]:
-    client = await nats.connect(nats_server.url)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture
 async def owner(register):
     await register("admin")
     return await register("bob")
-
-
-@pytest.fixture
-async def app_id(client: httpx.AsyncClient, auth, owner: str, unique: str) -> str:
-    created = await client.post("/v2/apps/", json={"id": unique}, headers=auth(owner))
-    assert created.status_code == 201
-    return unique
 
 
 async def add_build(controller, app_id: str) -> None:
