@@ -145,3 +145,16 @@ def test_path_under_works_through_a_symlinked_root(tmp_path: Path) -> None:
     link.symlink_to(tmp_path / "real")
     assert keys.path_under(link, "a/b") == link / "a" / "b"
     assert os.path.realpath(keys.path_under(link, "a/b")).startswith(str(tmp_path / "real"))
+
+
+def test_source_and_slug_keys():
+    assert keys.source_key("myapp", "abc1234") == "sources/myapp/abc1234.tar.gz"
+    assert keys.slug_key("myapp", "abc1234") == "slugs/myapp/abc1234.tar.gz"
+
+
+@pytest.mark.parametrize("app", ["../etc", "a/b", "", "."])
+def test_source_and_slug_keys_refuse_escapes(app):
+    with pytest.raises(errors.InvalidKey):
+        keys.slug_key(app, "abc1234")
+    with pytest.raises(errors.InvalidKey):
+        keys.source_key(app, "abc1234")

@@ -11,6 +11,7 @@ S3 key, so both backends accept exactly the same keys.
 import re
 from pathlib import Path
 
+from deis_shared import appnames
 from deis_shared.objectstore import errors
 
 MAX_KEY_LENGTH = 1024
@@ -118,3 +119,48 @@ def is_valid_key(key: str) -> bool:
     except errors.InvalidKey:
         return False
     return True
+
+
+def _app_segment(app: str) -> str:
+    try:
+        return appnames.validate_app_name(app)
+    except appnames.InvalidAppName as exc:
+        raise errors.InvalidKey(str(exc)) from exc
+
+
+def _segment(text: str) -> str:
+    if "/" in text:
+        raise errors.InvalidKey(f"{text!r} must be one key segment")
+    return text
+
+
+def source_key(app: str, sha: str) -> str:
+    """The key of the source tarball the builder stores for commit `sha` of `app`.
+
+    Args:
+        app: the app name; it must pass the app-name rule.
+        sha: the commit, as the build event carries it.
+
+    Returns:
+        `sources/<app>/<sha>.tar.gz`.
+
+    Raises:
+        InvalidKey: the app name is invalid, or the result is not a valid key.
+    """
+    return validate_key(f"sources/{_app_segment(app)}/{_segment(sha)}.tar.gz")
+
+
+def slug_key(app: str, sha: str) -> str:
+    """The key of the slug built from commit `sha` of `app`.
+
+    Args:
+        app: the app name; it must pass the app-name rule.
+        sha: the commit, as the build event carries it.
+
+    Returns:
+        `slugs/<app>/<sha>.tar.gz`.
+
+    Raises:
+        InvalidKey: the app name is invalid, or the result is not a valid key.
+    """
+    return validate_key(f"slugs/{_app_segment(app)}/{_segment(sha)}.tar.gz")

@@ -1,0 +1,1 @@
+"""deis_builder: `git push` over SSH, buildpacks, slugs, build events."""

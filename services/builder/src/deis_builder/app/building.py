@@ -1,0 +1,107 @@
+"""One build: from a pushed commit to a slug in the object store.
+
+    git archive (quarantined objects) → sources/<app>/<sha>.tar.gz
+    → unpack → buildpack compile (in place) → tar → slugs/<app>/<sha>.tar.gz
+
+Everything happens in a scratch directory of the build's own, removed afterwards whatever the
+outcome. The whole build runs under `build_timeout`; cancelling it kills the buildpack's
+processes (`buildpacks.running`).
+"""
+
+import asyncio
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from deis_builder.app import repos
+from deis_builder.app.context import Context
+from deis_builder.buildpacks import detection, output, running
+from deis_builder.domain import paths
+from deis_builder.domain.refs import RefUpdate
+from deis_builder.errors import BuildTimedOut
+from deis_shared.objectstore import keys
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a successful build produced."""
+
+    slug_key: str
+    slug_bytes: int
+    buildpack: str
+    procfile: dict[str, str]
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB"
+
+
+async def build(
+    ctx: Context,
+    *,
+    app: str,
+    update: RefUpdate,
+    quarantine: dict[str, str],
+    out: output.Output,
+) -> Built:
+    """Build commit `update.new` of `app` into a stored slug, reporting progress to `out`.
+
+    Raises:
+        BuildFailed: The build failed; its message is the one-line reason.
+        BuildTimedOut: The build ran past `build_timeout`.
+        ObjectStoreError: The store refused or could not be reached.
+    """
+    work = ctx.scratch / uuid.uuid4().hex
+    app_dir = work / "app"
+    try:
+        async with asyncio.timeout(ctx.settings.build_timeout):
+            await asyncio.to_thread(app_dir.mkdir, parents=True)
+            return await _build_in(
+                ctx, app=app, update=update, quarantine=quarantine, out=out, work=work
+            )
+    except TimeoutError:
+        raise BuildTimedOut(
+            f"the build ran past its time limit of {ctx.settings.build_timeout:.0f} s"
+        ) from None
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work, ignore_errors=True)
+
+
+async def _build_in(
+    ctx: Context,
+    *,
+    app: str,
+    update: RefUpdate,
+    quarantine: dict[str, str],
+    out: output.Output,
+    work: Path,
+) -> Built:
+    sha = update.short_sha
+    app_dir = work / "app"
+    source = work / "source.tar.gz"
+    repo = paths.repo_path(ctx.repos, app)
+    await repos.archive(repo, sha=update.new, dest=source, env=ctx.env, quarantine=quarantine)
+    await ctx.store.put_file(key=keys.source_key(app, sha), path=source)
+    await running.run(
+        ["tar", "-xzf", str(source), "-C", str(app_dir)], cwd=work, env=ctx.env, out=out
+    )
+    cache = paths.cache_path(ctx.caches, app)
+    compiled = await detection.compile_app(
+        app_dir=app_dir, cache_dir=cache, out=out, env=ctx.env, python=ctx.settings.python
+    )
+    slug = work / "slug.tar.gz"
+    await output.step(out, "Compressing slug...")
+    await running.run(
+        ["tar", "-czf", str(slug), "-C", str(app_dir), "."], cwd=work, env=ctx.env, out=out
+    )
+    size = (await asyncio.to_thread(slug.stat)).st_size
+    await output.note(out, f"done, {_megabytes(size)}")
+    slug_key = keys.slug_key(app, sha)
+    await ctx.store.put_file(key=slug_key, path=slug)
+    return Built(
+        slug_key=slug_key,
+        slug_bytes=size,
+        buildpack=compiled.buildpack,
+        procfile=dict(compiled.procfile),
+    )

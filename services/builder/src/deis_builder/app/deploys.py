@@ -1,0 +1,122 @@
+"""Waiting for what follows a build: the controller's release, then the scheduler's rollout.
+
+The push ends only when the user can know how it went. After the build event, the controller
+creates release `vN` (`release.<app>.created`, naming the build's sha) and the scheduler rolls
+it out (`deploy.<app>.succeeded` or `.failed` for version N). The watch subscribes before the
+build event is published, so neither answer can slip by between publishing and listening.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import nats.aio.client
+import nats.errors
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from deis_shared import errors as deis_errors, wire
+from deis_shared.events import deploy as deploy_events, release as release_events
+
+logger = logging.getLogger(__name__)
+
+
+class NoRelease(deis_errors.TransientError):
+    """The controller announced no release of the build in time."""
+
+
+class NoRollout(deis_errors.TransientError):
+    """The scheduler reported no rollout result in time."""
+
+
+@dataclass
+class DeployWatch:
+    """Release and deploy events of one app, collected from the moment of subscribing."""
+
+    app: str
+    _events: asyncio.Queue[Msg] = field(default_factory=asyncio.Queue)
+    _releases: dict[str, int] = field(default_factory=dict)
+    _outcomes: dict[int, deploy_events.DeploySucceeded | deploy_events.DeployFailed] = field(
+        default_factory=dict
+    )
+
+    async def deliver(self, msg: Msg) -> None:
+        """Subscription callback: keep the message for the waiter."""
+        self._events.put_nowait(msg)
+
+    def _take(self, msg: Msg) -> None:
+        try:
+            if msg.subject == release_events.created_subject(self.app):
+                release = wire.decode(msg.data, release_events.ReleaseCreated)
+                if release.build_sha:
+                    self._releases.setdefault(release.build_sha, release.version)
+            elif msg.subject == deploy_events.succeeded_subject(self.app):
+                ok = wire.decode(msg.data, deploy_events.DeploySucceeded)
+                self._outcomes[ok.version] = ok
+            elif msg.subject == deploy_events.failed_subject(self.app):
+                failed = wire.decode(msg.data, deploy_events.DeployFailed)
+                self._outcomes[failed.version] = failed
+        except wire.InvalidPayload as exc:
+            logger.warning("ignoring an undecodable event on %s: %s", msg.subject, exc)
+
+    async def _next(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        self._take(await asyncio.wait_for(self._events.get(), timeout=left))
+
+    async def release_of(self, *, sha: str, deadline: float) -> int:
+        """The version the controller gave the build of `sha`.
+
+        Raises:
+            NoRelease: None announced before `deadline` (a `time.monotonic()` value).
+        """
+        while (version := self._find_release(sha)) is None:
+            try:
+                await self._next(deadline)
+            except TimeoutError:
+                raise NoRelease("the controller announced no release of this build") from None
+        return version
+
+    def _find_release(self, sha: str) -> int | None:
+        for build_sha, version in self._releases.items():
+            if build_sha.startswith(sha) or sha.startswith(build_sha):
+                return version
+        return None
+
+    async def outcome(
+        self, *, version: int, deadline: float
+    ) -> deploy_events.DeploySucceeded | deploy_events.DeployFailed:
+        """The scheduler's result for release `version`.
+
+        Raises:
+            NoRollout: None reported before `deadline` (a `time.monotonic()` value).
+        """
+        while version not in self._outcomes:
+            try:
+                await self._next(deadline)
+            except TimeoutError:
+                raise NoRollout(f"no rollout result for v{version} yet") from None
+        return self._outcomes[version]
+
+
+@contextlib.asynccontextmanager
+async def watch(nc: nats.aio.client.Client, *, app: str) -> AsyncIterator[DeployWatch]:
+    """Collect `app`'s release and deploy events for the duration of the context."""
+    watcher = DeployWatch(app=app)
+    subs: list[Subscription] = []
+    try:
+        for subject in (
+            release_events.created_subject(app),
+            deploy_events.app_subjects(app),
+        ):
+            subs.append(await nc.subscribe(subject, cb=watcher.deliver))
+        await nc.flush()
+        yield watcher
+    finally:
+        for sub in subs:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()

@@ -1,0 +1,1 @@
+"""Buildpacks: detect what an app is and compile its source into a slug directory."""

@@ -1,0 +1,71 @@
+"""Settings of the builder, read once from `DEIS_*` environment variables."""
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+
+from deis_shared.settings import ServiceSettings, default_data_dir
+
+
+class BuilderSettings(ServiceSettings):
+    """The builder's own fields on top of the shared ones."""
+
+    service_name: str = "builder"
+    """Name in logs and NATS connection names."""
+
+    ssh_host: str = "0.0.0.0"
+    """Address the SSH server listens on."""
+
+    ssh_port: int = Field(default=2222, ge=0, le=65535)
+    """Port of the SSH server (`git push ssh://git@host:2222/<app>.git`); 0 picks a free one."""
+
+    data_dir: Path = Field(default_factory=lambda: default_data_dir() / "builder")
+    """The builder's volume: host key, bare repos, build caches, scratch space."""
+
+    host_key_path: Path | None = None
+    """SSH host key (OpenSSH format); unset means `<data_dir>/ssh_host_ed25519_key`, created
+    on first start and kept, so clients' `known_hosts` stay valid across restarts."""
+
+    python: str = "python3"
+    """Interpreter that installs Python apps' dependencies and runs them (a command or a path)."""
+
+    build_timeout: float = Field(default=900.0, gt=0)
+    """Seconds a build may run before it is stopped and the push rejected (15 min)."""
+
+    build_output_limit: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Bytes of build output sent to the user; beyond it lines are dropped with one notice."""
+
+    push_lock_wait: float = Field(default=300.0, ge=0)
+    """Seconds a push waits for another push to the same app to finish before it is refused."""
+
+    deploy_timeout: float = Field(default=600.0, gt=0)
+    """Seconds the push waits for the release to be created and rolled out after the build."""
+
+    rpc_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to wait for the controller's key and authorize answers."""
+
+    platform_domain: str = "localhost"
+    """Apps are served at `<app>.<platform_domain>`: the URL printed when a push is done."""
+
+    router_url_port: int | None = Field(default=8080, ge=1, le=65535)
+    """Port in the printed app URL (`http://<app>.localhost:8080`); unset prints none (:80)."""
+
+    @property
+    def host_key(self) -> Path:
+        """Where the host key lives."""
+        return self.host_key_path or self.data_dir / "ssh_host_ed25519_key"
+
+    def app_url(self, app: str) -> str:
+        """The URL the router serves `app` at, as printed at the end of a push."""
+        port = "" if self.router_url_port in (None, 80) else f":{self.router_url_port}"
+        return f"http://{app}.{self.platform_domain}{port}"
+
+
+def build_environment() -> dict[str, str]:
+    """The environment build commands (git, pip, npm) start from.
+
+    The builder's own environment minus `DEIS_*`: the platform's settings and secrets are none
+    of an app build's business.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith("DEIS_")}

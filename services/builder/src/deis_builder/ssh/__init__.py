@@ -1,0 +1,1 @@
+"""The builder's SSH server (asyncssh): the only package that talks SSH."""
