@@ -206,16 +206,28 @@ class Rollouts:
     failing: dict[str, str] = field(default_factory=dict)
     """App -> reason: releases of these apps fail to deploy."""
     released: list[release_events.ReleaseCreated] = field(default_factory=list)
+    hold: asyncio.Event | None = None
+    """When set, results wait until this event is set (a rollout in progress)."""
+
+    async def wait_for_release(self, count: int, timeout: float = 30.0) -> None:
+        """Return once `count` releases were announced."""
+        async with asyncio.timeout(timeout):
+            while len(self.released) < count:
+                await asyncio.sleep(0.02)
 
 
 @pytest.fixture
 async def rollouts(bus: nats.aio.client.Client) -> AsyncIterator[Rollouts]:
-    """Answer every `release.created` with `deploy.succeeded` (or `.failed` where asked)."""
+    """Answer each release of a build with `deploy.succeeded` (or `.failed` where asked)."""
     state = Rollouts()
 
     async def answer(msg: Any) -> None:
         release = wire.decode(msg.data, release_events.ReleaseCreated)
+        if release.build_sha is None:
+            return  # v1 has nothing to run
         state.released.append(release)
+        if state.hold is not None:
+            await state.hold.wait()
         event: wire.Message
         if release.app in state.failing:
             event = deploy_events.DeployFailed(
@@ -365,3 +377,9 @@ def working_copy(tmp_path: Path) -> Callable[..., Any]:
 def app_name() -> str:
     """An app name no other test uses."""
     return unique_name("app-")
+
+
+@pytest.fixture
+def run_git() -> Callable[..., Any]:
+    """`await run_git(*args, cwd=..., env=...)`: git with combined output, as a `Result`."""
+    return git

@@ -1,9 +1,11 @@
 """Pushes through the real git and ssh clients: build, slug, release, rollout, history."""
 
 import asyncio
+import json
 import tarfile
 
 import asyncpg
+import pytest
 
 from deis_shared.objectstore import keys
 
@@ -52,3 +54,155 @@ async def test_first_push_builds_stores_a_slug_and_ends_with_the_release(
         "version": 2,
         "buildpack": "static",
     }
+
+
+async def test_a_second_push_sends_only_the_new_objects(
+    builder, controller, developer, working_copy, rollouts, app_name
+):
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    wc = await working_copy(dev, builder, app_name)
+    await wc.commit({**STATIC, "a.txt": "a\n", "b.txt": "b\n", "c.txt": "c\n", "d.txt": "d\n"})
+    first = await wc.push("--progress")
+    assert first.code == 0, first.output
+    assert "Writing objects: 100% (7/7)" in first.output
+
+    await wc.commit({"a.txt": "changed\n"})
+    second = await wc.push("--progress")
+
+    assert second.code == 0, second.output
+    assert "Writing objects: 100% (3/3)" in second.output
+    assert f"done, {app_name} v3" in second.output
+
+
+async def test_other_branches_are_refused_with_the_reason(
+    builder, controller, developer, working_copy, run_git, app_name
+):
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    wc = await working_copy(dev, builder, app_name)
+    await wc.commit(STATIC)
+    assert (await run_git("branch", "feature", cwd=wc.path, env=wc.env)).code == 0
+
+    pushed = await wc.push(branch="feature")
+
+    assert pushed.code != 0
+    assert "refs/heads/feature are refused: push to main or master" in pushed.output
+    assert "[remote rejected] feature -> feature (pre-receive hook declined)" in pushed.output
+    assert controller.builds(dev.token, app_name) == []
+
+
+async def test_a_failed_build_rejects_the_push_and_keeps_the_previous_slug(
+    builder, controller, developer, working_copy, rollouts, bus, app_name
+):
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    wc = await working_copy(dev, builder, app_name)
+    good = await wc.commit(STATIC)
+    assert (await wc.push()).code == 0
+    failures = []
+
+    async def failed(msg):
+        failures.append(json.loads(msg.data))
+
+    sub = await bus.subscribe(f"deis.events.build.{app_name}.failed", cb=failed)
+    (wc.path / "index.html").unlink()
+    bad = await wc.commit({"README": "no marker here\n"})
+
+    pushed = await wc.push()
+
+    await sub.unsubscribe()
+    assert pushed.code != 0
+    assert "remote: ! no buildpack detected" in pushed.output
+    assert "[remote rejected] main -> main (pre-receive hook declined)" in pushed.output
+    assert [b["sha"] for b in controller.builds(dev.token, app_name)] == [good[:7]]
+    assert not await builder.ctx.store.exists(keys.slug_key(app_name, bad[:7]))
+    assert await builder.ctx.store.exists(keys.slug_key(app_name, good[:7]))
+    assert [(f["sha"], f["user"]) for f in failures] == [(bad[:7], dev.username)]
+    assert "no buildpack detected" in failures[0]["reason"]
+
+
+async def test_a_failed_rollout_rejects_the_push_with_the_reason_and_log_lines(
+    builder, controller, developer, working_copy, rollouts, app_name
+):
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    rollouts.failing[app_name] = "web.1 exited with code 1 before becoming healthy"
+    wc = await working_copy(dev, builder, app_name)
+    await wc.commit(STATIC)
+
+    pushed = await wc.push()
+
+    assert pushed.code != 0
+    assert "! v2 failed to deploy: web.1 exited with code 1" in pushed.output
+    assert "ImportError: no app" in pushed.output
+
+
+async def _push_streaming(wc, seen: asyncio.Event, marker: str):
+    process = await asyncio.create_subprocess_exec(
+        "git", "push", "deis", "main", cwd=wc.path, env=wc.env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    lines = []
+    assert process.stdout is not None
+    async for raw in process.stdout:
+        line = raw.decode(errors="replace")
+        lines.append(line)
+        if marker in line:
+            seen.set()
+    return await process.wait(), "".join(lines)
+
+
+async def _second_copy(wc, run_git, working_copy, dev, builder, app_name):
+    other = await working_copy(dev, builder, app_name)
+    fetched = await run_git("pull", "-q", str(wc.path), "main", cwd=other.path, env=other.env)
+    assert fetched.code == 0, fetched.output
+    return other
+
+
+async def test_a_second_concurrent_push_waits_for_the_first(
+    builder, controller, developer, working_copy, rollouts, run_git, app_name
+):
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    first = await working_copy(dev, builder, app_name)
+    await first.commit(STATIC)
+    second = await _second_copy(first, run_git, working_copy, dev, builder, app_name)
+    await second.commit({"about.html": "<p>about</p>\n"})
+    rollouts.hold = asyncio.Event()
+
+    one = asyncio.create_task(first.push())
+    await rollouts.wait_for_release(1)
+    waiting = asyncio.Event()
+    two = asyncio.create_task(_push_streaming(second, waiting, "is in progress; waiting"))
+    async with asyncio.timeout(30):
+        await waiting.wait()
+    rollouts.hold.set()
+    first_result = await one
+    code, output = await two
+
+    assert first_result.code == 0, first_result.output
+    assert code == 0, output
+    assert f"done, {app_name} v3" in output
+
+
+@pytest.mark.parametrize("builder_overrides", [{"push_lock_wait": 0.5}])
+async def test_a_second_push_is_refused_when_the_first_takes_too_long(
+    builder, controller, developer, working_copy, rollouts, run_git, app_name
+):
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    first = await working_copy(dev, builder, app_name)
+    await first.commit(STATIC)
+    second = await _second_copy(first, run_git, working_copy, dev, builder, app_name)
+    await second.commit({"about.html": "<p>about</p>\n"})
+    rollouts.hold = asyncio.Event()
+    one = asyncio.create_task(first.push())
+    await rollouts.wait_for_release(1)
+
+    refused = await second.push()
+
+    rollouts.hold.set()
+    assert (await one).code == 0
+    assert refused.code != 0
+    assert f"another push to {app_name} is still running" in refused.output
