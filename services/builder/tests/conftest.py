@@ -10,11 +10,14 @@ deploy result for each new release as the scheduler's contract says it would.
 """
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+import zipfile
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,7 +97,9 @@ class Controller:
         assert created.status_code == 201, created.text
 
     def add_key(self, token: str, public: str) -> None:
-        added = self.call("POST", "/v2/keys/", token, json={"id": unique_name("k"), "public": public})
+        added = self.call(
+            "POST", "/v2/keys/", token, json={"id": unique_name("k"), "public": public}
+        )
         assert added.status_code == 201, added.text
 
     def grant(self, token: str, app: str, username: str) -> None:
@@ -130,8 +135,10 @@ def controller(
     try:
         try:
             wait_for_port(port, timeout=30.0)
-        except Exception:
-            raise AssertionError(f"the controller did not start: {log.read_text()[-3000:]}")
+        except TimeoutError as exc:
+            raise AssertionError(
+                f"the controller did not start: {log.read_text()[-3000:]}"
+            ) from exc
         running = Controller(url=f"http://127.0.0.1:{port}")
         running.admin = running.register(unique_name("admin"))
         yield running
@@ -208,12 +215,12 @@ class Rollouts:
     released: list[release_events.ReleaseCreated] = field(default_factory=list)
     hold: asyncio.Event | None = None
     """When set, results wait until this event is set (a rollout in progress)."""
+    announced: asyncio.Condition = field(default_factory=asyncio.Condition)
 
-    async def wait_for_release(self, count: int, timeout: float = 30.0) -> None:
+    async def wait_for_release(self, count: int, seconds: float = 30.0) -> None:
         """Return once `count` releases were announced."""
-        async with asyncio.timeout(timeout):
-            while len(self.released) < count:
-                await asyncio.sleep(0.02)
+        async with asyncio.timeout(seconds), self.announced:
+            await self.announced.wait_for(lambda: len(self.released) >= count)
 
 
 @pytest.fixture
@@ -225,7 +232,9 @@ async def rollouts(bus: nats.aio.client.Client) -> AsyncIterator[Rollouts]:
         release = wire.decode(msg.data, release_events.ReleaseCreated)
         if release.build_sha is None:
             return  # v1 has nothing to run
-        state.released.append(release)
+        async with state.announced:
+            state.released.append(release)
+            state.announced.notify_all()
         if state.hold is not None:
             await state.hold.wait()
         event: wire.Message
@@ -289,9 +298,7 @@ def _keygen(path: Path) -> str:
 
 
 @pytest.fixture
-def developer(
-    controller: Controller, tmp_path: Path
-) -> Callable[..., Developer]:
+def developer(controller: Controller, tmp_path: Path) -> Callable[..., Developer]:
     """Make a registered user with a registered SSH key: `developer()` or `developer(key=False)`."""
 
     def make(*, key: bool = True) -> Developer:
@@ -315,7 +322,7 @@ class Result:
     output: str
 
 
-async def git(*args: str, cwd: Path, env: dict[str, str], timeout: float = 60) -> Result:
+async def git(*args: str, cwd: Path, env: dict[str, str], seconds: float = 60) -> Result:
     """Run git with `args`, combined output."""
     process = await asyncio.create_subprocess_exec(
         "git",
@@ -326,7 +333,7 @@ async def git(*args: str, cwd: Path, env: dict[str, str], timeout: float = 60) -
         stderr=asyncio.subprocess.STDOUT,
     )
     try:
-        out, _ = await asyncio.wait_for(process.communicate(), timeout=timeout)
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=seconds)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
@@ -383,3 +390,71 @@ def app_name() -> str:
 def run_git() -> Callable[..., Any]:
     """`await run_git(*args, cwd=..., env=...)`: git with combined output, as a `Result`."""
     return git
+
+
+def make_wheel(directory: Path, name: str, version: str, requires: Sequence[str] = ()) -> Path:
+    """Write a minimal pure-Python wheel: package `name` whose `hello()` returns its version."""
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"def hello():\n    return {f'{name} {version}'!r}\n",
+        f"{dist_info}/METADATA": "".join(
+            [
+                "Metadata-Version: 2.1\n",
+                f"Name: {name}\n",
+                f"Version: {version}\n",
+                *(f"Requires-Dist: {requirement}\n" for requirement in requires),
+            ]
+        ),
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: deis-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{path},sha256={digest.decode()},{len(text.encode())}\n")
+    record.append(f"{dist_info}/RECORD,,\n")
+    files[f"{dist_info}/RECORD"] = "".join(record)
+    directory.mkdir(parents=True, exist_ok=True)
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+@pytest.fixture
+def wheelhouse(tmp_path: Path) -> Path:
+    """The only place pip may find packages."""
+    path = tmp_path / "wheels"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def add_wheel(wheelhouse: Path) -> Callable[..., Path]:
+    """`make_wheel` into the wheelhouse: `add_wheel("greet", "1.0", requires=["other"])`."""
+
+    def add(name: str, version: str, requires: Sequence[str] = ()) -> Path:
+        return make_wheel(wheelhouse, name, version, requires)
+
+    return add
+
+
+def _has_pip(interpreter: Path) -> bool:
+    if not interpreter.is_file():
+        return False
+    probe = subprocess.run(
+        [str(interpreter), "-I", "-c", "import pip"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def pip_python() -> str:
+    """The absolute path of an interpreter with pip (the workspace venv has none)."""
+    candidates = [Path(sys.executable), Path(sys.base_prefix, "bin", "python3")]
+    for candidate in candidates:
+        if _has_pip(candidate):
+            return str(candidate)
+    pytest.skip("no Python interpreter with pip found (tried the venv's and its base)")

@@ -9,9 +9,21 @@ STATIC = {"index.html": "<p>hi</p>\n"}
 
 async def ssh(dev, port, *command, user="git"):
     process = await asyncio.create_subprocess_exec(
-        "ssh", "-i", str(dev.key), "-p", str(port), "-o", "IdentitiesOnly=yes",
-        "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null", f"{user}@127.0.0.1", *command,
+        "ssh",
+        "-i",
+        str(dev.key),
+        "-p",
+        str(port),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        f"{user}@127.0.0.1",
+        *command,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -41,9 +53,7 @@ async def test_an_unknown_key_is_refused_with_a_hint(builder, controller, develo
         (["git-receive-pack", "'/MyApp.git'"], "invalid app name"),
     ],
 )
-async def test_other_commands_are_refused_with_one_line(
-    builder, developer, command, reason
-):
+async def test_other_commands_are_refused_with_one_line(builder, developer, command, reason):
     dev = developer()
     code, output = await ssh(dev, builder.ssh.port, *command)
     assert code == 1

@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import os
+import shutil
 import tarfile
 
 import asyncpg
@@ -47,6 +49,7 @@ async def test_first_push_builds_stores_a_slug_and_ends_with_the_release(
         )
     finally:
         await conn.close()
+    assert row is not None
     assert dict(row) == {
         "username": dev.username,
         "sha": sha,
@@ -140,8 +143,14 @@ async def test_a_failed_rollout_rejects_the_push_with_the_reason_and_log_lines(
 
 async def _push_streaming(wc, seen: asyncio.Event, marker: str):
     process = await asyncio.create_subprocess_exec(
-        "git", "push", "deis", "main", cwd=wc.path, env=wc.env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        "git",
+        "push",
+        "deis",
+        "main",
+        cwd=wc.path,
+        env=wc.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     lines = []
     assert process.stdout is not None
@@ -206,3 +215,116 @@ async def test_a_second_push_is_refused_when_the_first_takes_too_long(
     assert (await one).code == 0
     assert refused.code != 0
     assert f"another push to {app_name} is still running" in refused.output
+
+
+@pytest.fixture
+def builder_overrides(wheelhouse, tmp_path):
+    """Builds run offline on the test's wheelhouse (and find an interpreter with pip)."""
+    return {
+        "build_env": {
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(wheelhouse),
+            "PIP_CONFIG_FILE": os.devnull,
+            "npm_config_offline": "true",
+            "npm_config_userconfig": str(tmp_path / "npmrc"),
+        },
+    }
+
+
+async def _slug_files(builder, app, sha):
+    local = builder.ctx.settings.data_dir / f"{sha}.tgz"
+    await builder.ctx.store.get_file(key=keys.slug_key(app, sha[:7]), path=local)
+    with tarfile.open(local) as tar:
+        return set(tar.getnames())
+
+
+async def test_a_python_push_installs_its_requirements_then_reuses_them(
+    builder, controller, developer, working_copy, rollouts, add_wheel, app_name
+):
+    add_wheel("greeting", "1.0")
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    wc = await working_copy(dev, builder, app_name)
+    first_sha = await wc.commit(
+        {
+            "requirements.txt": "greeting==1.0\n",
+            "Procfile": "web: python app.py\nworker: python worker.py\n",
+            "app.py": "import greeting\n",
+        }
+    )
+
+    first = await wc.push()
+    await wc.commit({"app.py": "import greeting  # changed\n"})
+    second = await wc.push()
+
+    assert first.code == 0, first.output
+    assert "-----> Python app detected" in first.output
+    assert "-----> Installing requirements" in first.output
+    assert "Procfile declares types -> web, worker" in first.output
+    assert "./.deis/python/greeting/__init__.py" in await _slug_files(builder, app_name, first_sha)
+    assert second.code == 0, second.output
+    assert "Requirements unchanged; reusing the cached dependencies" in second.output
+    assert "Installing requirements" not in second.output
+    assert f"done, {app_name} v3" in second.output
+    procfile = controller.builds(dev.token, app_name)[0]["procfile"]
+    assert procfile == {"web": "python app.py", "worker": "python worker.py"}
+
+
+async def test_a_python_push_without_a_procfile_is_rejected(
+    builder, controller, developer, working_copy, app_name
+):
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    wc = await working_copy(dev, builder, app_name)
+    await wc.commit({"requirements.txt": "", "app.py": "print('hi')\n"})
+
+    pushed = await wc.push()
+
+    assert pushed.code != 0
+    assert "no Procfile: a Python app needs one" in pushed.output
+    assert controller.builds(dev.token, app_name) == []
+
+
+async def test_a_node_push_defaults_to_npm_start(
+    builder, controller, developer, working_copy, rollouts, app_name
+):
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    wc = await working_copy(dev, builder, app_name)
+    await wc.commit(
+        {
+            "package.json": json.dumps({"name": "web", "scripts": {"start": "node index.js"}}),
+            "index.js": "console.log('hi')\n",
+        }
+    )
+
+    pushed = await wc.push()
+
+    assert pushed.code == 0, pushed.output
+    assert "-----> Node.js app detected" in pushed.output
+    assert controller.builds(dev.token, app_name)[0]["procfile"] == {"web": "npm start"}
+
+
+@pytest.fixture
+def short_builds(builder_overrides):
+    builder_overrides["build_timeout"] = 0.05
+
+
+@pytest.mark.usefixtures("short_builds")
+async def test_a_build_past_its_time_limit_is_stopped_and_rejected(
+    builder, controller, developer, working_copy, add_wheel, app_name
+):
+    add_wheel("greeting", "1.0")
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    wc = await working_copy(dev, builder, app_name)
+    await wc.commit({"requirements.txt": "greeting==1.0\n", "Procfile": "web: python app.py\n"})
+
+    pushed = await wc.push()
+
+    assert pushed.code != 0
+    assert "the build ran past its time limit" in pushed.output, pushed.output
+    assert controller.builds(dev.token, app_name) == []
+    assert list((builder.ctx.settings.data_dir / "builds").iterdir()) == []

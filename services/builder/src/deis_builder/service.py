@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from deis_builder.app.context import Context
 from deis_builder.app.hooks import HookServer
+from deis_builder.buildpacks import python as python_pack
 from deis_builder.settings import BuilderSettings, build_environment
 from deis_builder.ssh.server import SshServer
 from deis_shared import runner as shared_runner
@@ -50,6 +51,8 @@ async def start(service: Service, settings: BuilderSettings) -> Builder:
     scratch = settings.data_dir / "builds"
     # Builds cut short by a crash left their scratch directories; nothing resumes them.
     await asyncio.to_thread(shutil.rmtree, scratch, ignore_errors=True)
+    env = {**build_environment(), **settings.build_env}
+    python = settings.python or await asyncio.to_thread(python_pack.find_interpreter, env)
     hooks = HookServer(output_limit=settings.build_output_limit)
     await hooks.start()
     ctx = Context(
@@ -59,7 +62,8 @@ async def start(service: Service, settings: BuilderSettings) -> Builder:
         js=service.bus.js,
         store=service.store,
         hooks=hooks,
-        env=build_environment(),
+        env=env,
+        python=python,
     )
     ssh = SshServer(ctx)
 

@@ -27,8 +27,13 @@ class BuilderSettings(ServiceSettings):
     """SSH host key (OpenSSH format); unset means `<data_dir>/ssh_host_ed25519_key`, created
     on first start and kept, so clients' `known_hosts` stay valid across restarts."""
 
-    python: str = "python3"
-    """Interpreter that installs Python apps' dependencies and runs them (a command or a path)."""
+    python: str | None = None
+    """Interpreter that installs Python apps' dependencies and runs them (a command or a path);
+    unset means the first `python3` on the PATH that has pip."""
+
+    build_env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment of build commands, as a JSON object: a package mirror for pip or npm
+    (`{"PIP_INDEX_URL": "https://mirror/simple"}`), a proxy."""
 
     build_timeout: float = Field(default=900.0, gt=0)
     """Seconds a build may run before it is stopped and the push rejected (15 min)."""

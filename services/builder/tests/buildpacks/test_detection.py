@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from deis_builder.buildpacks import output
 from deis_builder.buildpacks.detection import CompiledApp, compile_app
 from deis_builder.errors import BuildFailed

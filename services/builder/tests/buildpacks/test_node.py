@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from deis_builder.buildpacks import output
 from deis_builder.buildpacks.detection import compile_app
 from deis_builder.errors import BuildFailed

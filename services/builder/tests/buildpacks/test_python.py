@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from deis_builder.buildpacks import output
+
+from deis_builder.buildpacks import output, python
 from deis_builder.buildpacks.detection import compile_app
 from deis_builder.errors import BuildFailed
 
@@ -238,3 +239,15 @@ async def test_a_missing_interpreter_is_a_clear_failure(
         await compile_app(
             app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env, python="python9.99"
         )
+
+
+def test_the_default_interpreter_is_the_first_python3_with_pip(tmp_path, pip_python):
+    no_pip, with_pip = tmp_path / "no-pip", tmp_path / "system-bin"
+    subprocess.run([pip_python, "-m", "venv", "--without-pip", str(no_pip)], check=True)
+    without = no_pip / "bin"
+    with_pip.mkdir()
+    (with_pip / "python3").symlink_to(pip_python)
+    env = {"PATH": f"{tmp_path / 'missing'}:{without}:{with_pip}"}
+
+    assert python.find_interpreter(env) == str(with_pip / "python3")
+    assert python.find_interpreter({"PATH": str(without)}) == "python3"

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from deis_builder.buildpacks import output, running
 from deis_builder.errors import BuildFailed
 

@@ -43,7 +43,7 @@ def test_accepts_git_push_and_clone_of_an_app(command, action, app):
         "git-receive-pack '/myapp.git'; rm -rf /",
         "git-receive-pack '/myapp.git'\nls",
         "git-receive-pack '/my'\\''app.git'",
-        "git-receive-pack \"/myapp.git\"",
+        'git-receive-pack "/myapp.git"',
         "git-receive-pack /myapp.git",
         "git-receive-pack '/myapp\x00.git'",
         "git-upload-archive '/myapp.git'",

@@ -1,4 +1,5 @@
 import pytest
+
 from deis_builder.domain.procfiles import parse_procfile
 from deis_builder.errors import BuildFailed
 

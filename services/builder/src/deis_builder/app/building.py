@@ -88,7 +88,7 @@ async def _build_in(
     )
     cache = paths.cache_path(ctx.caches, app)
     compiled = await detection.compile_app(
-        app_dir=app_dir, cache_dir=cache, out=out, env=ctx.env, python=ctx.settings.python
+        app_dir=app_dir, cache_dir=cache, out=out, env=ctx.env, python=ctx.python
     )
     slug = work / "slug.tar.gz"
     await output.step(out, "Compressing slug...")

@@ -25,6 +25,8 @@ class Context:
     hooks: HookServer
     env: Mapping[str, str]
     """Base environment of git and build commands (`settings.build_environment()`)."""
+    python: str
+    """The interpreter of Python builds: `settings.python`, or the one found at start-up."""
 
     @property
     def repos(self) -> Path:

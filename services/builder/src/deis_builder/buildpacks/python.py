@@ -1,0 +1,252 @@
+"""The Python buildpack: an app's requirements installed with pip into `.deis/python` of its slug.
+
+Requirements come from `requirements.txt`, else from `pyproject.toml`'s `[project].dependencies`
+(the project itself is not installed: the slug runs it from its source tree). pip installs them
+with `--target`, so the slug carries its own packages and runs on the builder's interpreter
+with `PYTHONPATH=$HOME/.deis/python`. `.deis/python/bin/python` and `python3` link to that
+interpreter, so a Procfile's `python app.py` works on hosts that only have `python3`.
+
+The installed tree is cached per app, keyed by the requirements' text and the interpreter; an
+unchanged push copies it and runs no pip. Requirements that reach outside their own text (`-r
+other.txt`, local paths, version control) are installed every time, since their key would not
+see a change. Unpinned requirements stay at what was first installed until the text changes,
+as on Heroku.
+
+pip runs as `python -I -m pip`: isolated mode keeps the pushed tree (the working directory) off
+`sys.path`, so that an app's own `pip/` folder cannot stand in for pip.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from deis_builder.buildpacks import caching, output, running, sources
+from deis_builder.errors import BuildFailed
+
+NAME: Final = "python"
+LABEL: Final = "Python app"
+SLUG_ENV: Final = {"PYTHONPATH": "$HOME/.deis/python", "PATH": "$HOME/.deis/python/bin:$PATH"}
+NO_TYPES: Final = "no Procfile: a Python app needs one, e.g. 'web: gunicorn app:app'"
+SITE: Final = Path(".deis", "python")
+"""Where the slug's packages go, relative to the slug."""
+
+_PROBE = (
+    "import importlib.util, sys\n"
+    "print(sys.executable)\n"
+    "print(sys.version.replace('\\n', ' '))\n"
+    "print(importlib.util.find_spec('pip') is not None)\n"
+)
+_COMMENT = re.compile(r"(^|\s)#.*$")
+_ELSEWHERE = re.compile(
+    r"^(-r|--requirement|-c|--constraint|-e|--editable|\.|/|~)|file:|git\+|hg\+|svn\+|bzr\+"
+)
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The Python that installs the requirements and later runs the app."""
+
+    command: str
+    """Its command, resolved on the build's PATH."""
+    executable: str
+    """Its own idea of its path (`sys.executable`): what the slug's `python` links to."""
+    version: str
+    """`sys.version`, on one line."""
+    has_pip: bool
+
+
+@dataclass(frozen=True)
+class Requirements:
+    """What to install, and whether its text alone decides the result."""
+
+    text: str
+    file: Path | None
+    """`requirements.txt`, or None when the text comes from `pyproject.toml`."""
+    cacheable: bool
+
+
+def find_interpreter(env: Mapping[str, str]) -> str:
+    """The first `python3` on `env`'s PATH that has pip, else plain `python3`.
+
+    A virtualenv's own interpreter (the builder's, when it runs from one) usually has no pip,
+    while the system's next on the PATH does. This blocks (it runs each candidate): call it
+    once, at start-up, in a thread.
+    """
+    for directory in env.get("PATH", os.defpath).split(os.pathsep):
+        candidate = Path(directory or ".", "python3")
+        if not os.access(candidate, os.X_OK) or candidate.is_dir():
+            continue
+        probe = subprocess.run(
+            [str(candidate), "-I", "-c", "import pip"],
+            capture_output=True,
+            check=False,
+            env=dict(env),
+        )
+        if probe.returncode == 0:
+            return str(candidate)
+    return "python3"
+
+
+def detects(app_dir: Path) -> bool:
+    """Whether the push is a Python app: it has `requirements.txt` or `pyproject.toml`."""
+    return any(sources.present(app_dir / name) for name in ("requirements.txt", "pyproject.toml"))
+
+
+def default_types(*, python: str) -> dict[str, str]:  # noqa: ARG001 - one signature for all
+    """No defaults: there is no way to guess how a Python app starts."""
+    return {}
+
+
+async def compile_slug(
+    *, app_dir: Path, cache_dir: Path, out: output.Output, env: Mapping[str, str], python: str
+) -> None:
+    """Install the app's requirements into its slug, from the cache when they are unchanged.
+
+    Raises:
+        BuildFailed: the interpreter is missing or has no pip, the requirements cannot be
+            read, or pip failed.
+    """
+    requirements = _requirements(app_dir)
+    interpreter = await _probe(python, cwd=app_dir, env=env)
+    await output.note(
+        out, f"Using Python {interpreter.version.partition(' ')[0]} ({interpreter.command})"
+    )
+    site = app_dir / SITE
+    if requirements is None:
+        await output.step(out, "No requirements to install")
+    else:
+        cache = caching.TreeCache(cache_dir / "python", "site")
+        key = caching.key_of(requirements.text, interpreter.version, interpreter.executable)
+        if requirements.cacheable and cache.holds(key):
+            await output.step(out, "Requirements unchanged; reusing the cached dependencies")
+            await cache.restore(into=site)
+        else:
+            await output.step(out, "Installing requirements")
+            if not requirements.cacheable:
+                await output.note(out, "They refer to other files or to version control,")
+                await output.note(out, "so they are installed afresh on every push.")
+            await _pip_install(
+                requirements,
+                interpreter=interpreter,
+                site=site,
+                cache_dir=cache_dir,
+                env=env,
+                app_dir=app_dir,
+                out=out,
+            )
+            if requirements.cacheable:
+                await cache.store(key=key, source=site)
+    _link_interpreter(site / "bin", executable=interpreter.executable)
+
+
+async def _probe(python: str, *, cwd: Path, env: Mapping[str, str]) -> Interpreter:
+    command = shutil.which(python, path=env.get("PATH", os.defpath))
+    if command is None:
+        raise BuildFailed(f"Python interpreter {python!r} not found on the builder's PATH")
+    lines = (await running.capture([command, "-I", "-c", _PROBE], cwd=cwd, env=env)).splitlines()
+    if len(lines) < 3:
+        raise BuildFailed(f"{python} did not answer as a Python interpreter")
+    executable, version, pip = lines[-3:]
+    return Interpreter(
+        command=command,
+        executable=executable or command,
+        version=version,
+        has_pip=pip == "True",
+    )
+
+
+async def _pip_install(
+    requirements: Requirements,
+    *,
+    interpreter: Interpreter,
+    site: Path,
+    cache_dir: Path,
+    env: Mapping[str, str],
+    app_dir: Path,
+    out: output.Output,
+) -> None:
+    if not interpreter.has_pip:
+        raise BuildFailed(
+            f"{interpreter.command} has no pip: install pip for it (python -m ensurepip)"
+        )
+    file = requirements.file
+    if file is None:
+        file = cache_dir / "python" / "pyproject-requirements.txt"
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(requirements.text)
+    await running.run(
+        [
+            interpreter.command,
+            "-I",
+            "-m",
+            "pip",
+            "install",
+            "--target",
+            str(site),
+            "--no-input",
+            "--disable-pip-version-check",
+            "--cache-dir",
+            str(cache_dir / "pip"),
+            "-r",
+            str(file),
+        ],
+        cwd=app_dir,
+        # Its root warning is about site-packages; --target never touches them.
+        env={"PIP_ROOT_USER_ACTION": "ignore", **env},
+        out=out,
+    )
+
+
+def _requirements(app_dir: Path) -> Requirements | None:
+    """What the app asks to install; None when it asks for nothing."""
+    path = app_dir / "requirements.txt"
+    if sources.present(path):
+        text, file = sources.read_text(path, app_dir=app_dir), path
+    else:
+        text, file = _pyproject_requirements(app_dir), None
+    lines = [_COMMENT.sub("", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return None
+    return Requirements(
+        text=text,
+        file=file,
+        cacheable=not any(_ELSEWHERE.search(line) for line in lines),
+    )
+
+
+def _pyproject_requirements(app_dir: Path) -> str:
+    """`[project].dependencies` of `pyproject.toml`, as requirements-file text."""
+    try:
+        data = tomllib.loads(sources.read_text(app_dir / "pyproject.toml", app_dir=app_dir))
+    except tomllib.TOMLDecodeError as error:
+        reason = str(error).splitlines()[0] if str(error) else "syntax error"
+        raise BuildFailed(f"pyproject.toml is not valid TOML: {reason}") from error
+    project = data.get("project", {})
+    dependencies = project.get("dependencies", []) if isinstance(project, dict) else None
+    if not isinstance(dependencies, list) or not all(
+        isinstance(d, str)
+        and d.strip()
+        and not d.lstrip().startswith("-")
+        and "\n" not in d
+        and "\r" not in d
+        for d in dependencies
+    ):
+        raise BuildFailed("pyproject.toml: [project].dependencies must be a list of requirements")
+    return "".join(f"{dependency}\n" for dependency in dependencies)
+
+
+def _link_interpreter(bin_dir: Path, *, executable: str) -> None:
+    """Make `python` and `python3` in the slug's bin directory point at the interpreter."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        link = bin_dir / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(executable)
