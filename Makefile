@@ -43,5 +43,6 @@ test-e2e:
 bench:  ## print the benchmark figures
 	$(UV) run python bench/bus.py
 	$(UV) run python bench/api.py
+	$(UV) run python bench/build.py
 
 check: lint test

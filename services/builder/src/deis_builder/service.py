@@ -52,7 +52,9 @@ async def start(service: Service, settings: BuilderSettings) -> Builder:
     # Builds cut short by a crash left their scratch directories; nothing resumes them.
     await asyncio.to_thread(shutil.rmtree, scratch, ignore_errors=True)
     env = {**build_environment(), **settings.build_env}
-    python = settings.python or await asyncio.to_thread(python_pack.find_interpreter, env)
+    python = settings.python
+    if python is None:
+        python = await asyncio.to_thread(python_pack.find_interpreter, env)
     hooks = HookServer(output_limit=settings.build_output_limit)
     await hooks.start()
     ctx = Context(

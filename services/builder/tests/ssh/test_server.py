@@ -4,7 +4,7 @@ from deis_builder.ssh import hostkeys, server
 
 
 async def test_close_is_idempotent_and_safe_before_start():
-    ssh = server.SshServer(ctx=None)
+    ssh = server.SshServer(ctx=None)  # type: ignore[arg-type]  # close never reads it
     await ssh.close()
     await ssh.close()
     assert ssh.state is server.SshState.CLOSED
