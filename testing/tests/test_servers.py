@@ -84,6 +84,8 @@ def test_free_port_is_bindable() -> None:
         sock.bind(("127.0.0.1", port))
 
 
+# A whole pytest process (with every installed plugin) starts inside: no unit-test budget.
+@pytest.mark.timeout(30)
 async def test_leaked_task_guard_fails_a_leaking_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

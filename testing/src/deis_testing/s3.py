@@ -1,6 +1,8 @@
-"""moto's S3 server in a thread, on a free port (as aiobotocore's own tests run it)."""
+"""moto's S3 server in a thread, on a free port (as aiobotocore's own tests run it).
 
-from moto.server import ThreadedMotoServer
+moto is imported when a server is made, not with this module: it takes 1.5 s to import, and
+every pytest process loads the plugin, most of them (and pytester's) without needing S3.
+"""
 
 from deis_testing.ports import free_port, wait_for_port
 
@@ -13,6 +15,8 @@ class S3Server:
     region = "us-east-1"
 
     def __init__(self) -> None:
+        from moto.server import ThreadedMotoServer  # imported here: see the module docstring
+
         self.port = free_port()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._started = False
