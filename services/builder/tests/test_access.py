@@ -122,3 +122,18 @@ async def test_the_owner_can_clone_the_app_back(
     assert cloned.code == 0, cloned.output
     head = await run_git("rev-parse", "HEAD", cwd=tmp_path / "clone", env=wc.env)
     assert head.output.strip() == sha
+
+
+async def test_cloning_an_app_never_pushed_to_is_refused(
+    builder, controller, developer, run_git, app_name, tmp_path
+):
+    dev = developer()
+    controller.create_app(dev.token, app_name)
+    url = f"ssh://git@127.0.0.1:{builder.ssh.port}/{app_name}.git"
+
+    cloned = await run_git(
+        "clone", url, str(tmp_path / "c"), cwd=tmp_path, env=dev.env(builder.ssh.port)
+    )
+
+    assert cloned.code != 0
+    assert f"{app_name} has no repository yet: push to it first" in cloned.output

@@ -33,7 +33,9 @@ class Built:
     procfile: dict[str, str]
 
 
-def _megabytes(size: int) -> str:
+def _size(size: int) -> str:
+    if size < 100_000:
+        return f"{size / 1000:.1f} KB"
     return f"{size / 1_000_000:.1f} MB"
 
 
@@ -96,7 +98,7 @@ async def _build_in(
         ["tar", "-czf", str(slug), "-C", str(app_dir), "."], cwd=work, env=ctx.env, out=out
     )
     size = (await asyncio.to_thread(slug.stat)).st_size
-    await output.note(out, f"done, {_megabytes(size)}")
+    await output.note(out, f"done, {_size(size)}")
     slug_key = keys.slug_key(app, sha)
     await ctx.store.put_file(key=slug_key, path=slug)
     return Built(
