@@ -28,7 +28,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -43,8 +42,7 @@ from deis_shared.events import (
     deploy as deploy_events,
     release as release_events,
 )
-from deis_testing import NatsServer, PostgresServer
-from deis_testing.ports import free_port, wait_for_port
+from deis_testing import NatsServer, PostgresServer, ServiceProcess, free_port
 
 PUSHES = 5
 DEPENDENCIES = ("alpha", "bravo", "charlie")
@@ -156,7 +154,7 @@ async def main() -> None:
     postgres, nats_server = PostgresServer(), NatsServer()
     postgres.start()
     nats_server.start()
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[ServiceProcess] = []
     try:
         wheels = root / "wheels"
         wheels.mkdir()
@@ -185,16 +183,15 @@ async def main() -> None:
                 {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels), "PIP_CONFIG_FILE": os.devnull}
             ),
         }
-        logs = (root / "services.log").open("wb")
-        for module, env in (("deis_controller.main", controller_env),):
-            processes.append(subprocess.Popen([sys.executable, "-m", module], env=env, stderr=logs))
-        wait_for_port(api_port, timeout=30)
+        log = root / "services.log"
         processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "deis_builder.main"], env=builder_env, stderr=logs
-            )
+            ServiceProcess("deis_controller.main", env=controller_env, port=api_port, log=log)
         )
-        wait_for_port(ssh_port, timeout=30)
+        processes.append(
+            ServiceProcess("deis_builder.main", env=builder_env, port=ssh_port, log=log)
+        )
+        for process in processes:
+            await asyncio.to_thread(process.start)
 
         key = root / "id_ed25519"
         keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)]
@@ -270,10 +267,8 @@ async def main() -> None:
         for name, seconds in results.items():
             print(summary(name, seconds, floor))
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=20)
+        for process in reversed(processes):
+            process.stop()
         nats_server.close()
         postgres.stop()
 

@@ -33,8 +33,7 @@ from deis_builder.service import Builder
 from deis_builder.settings import BuilderSettings
 from deis_shared import wire
 from deis_shared.events import deploy as deploy_events, release as release_events
-from deis_testing import NatsServer, PostgresServer, free_port, unique_name
-from deis_testing.ports import wait_for_port
+from deis_testing import NatsServer, PostgresServer, ServiceProcess, free_port, unique_name
 
 
 @pytest.fixture(scope="module")
@@ -128,28 +127,15 @@ def controller(
         "DEIS_SHUTDOWN_TIMEOUT": "5",
     }
     log = tmp_path_factory.mktemp("controller") / "controller.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "deis_controller.main"], env=env, stderr=stderr
-        )
+    process = ServiceProcess("deis_controller.main", env=env, port=port, log=log)
     try:
-        try:
-            wait_for_port(port, timeout=30.0)
-        except TimeoutError as exc:
-            raise AssertionError(
-                f"the controller did not start: {log.read_text()[-3000:]}"
-            ) from exc
-        running = Controller(url=f"http://127.0.0.1:{port}")
+        process.start()
+        running = Controller(url=process.url)
         running.admin = running.register(unique_name("admin"))
         yield running
         running.http.close()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.stop()
 
 
 def make_builder_settings(

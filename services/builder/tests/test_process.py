@@ -2,22 +2,18 @@
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 
 import pytest
 
-from deis_testing import free_port
-from deis_testing.ports import wait_for_port
+from deis_testing import ServiceProcess, free_port
 
 STATIC = {"index.html": "<p>hi</p>\n"}
 
 
 @pytest.fixture
 def builder_process(platform_nats, platform_dsn, controller, tmp_path):
-    """Start `python -m deis_builder.main` on a data directory: `start(data_dir, **env)`."""
-    started: list[subprocess.Popen[bytes]] = []
+    """Start `python -m deis_builder.main` on a data directory: `start(data_dir, port, **env)`."""
+    started: list[ServiceProcess] = []
 
     def start(data_dir, port, **env):
         environment = {
@@ -32,20 +28,15 @@ def builder_process(platform_nats, platform_dsn, controller, tmp_path):
             "DEIS_SHUTDOWN_TIMEOUT": "10",
             **env,
         }
-        log = (tmp_path / f"builder-{len(started)}.log").open("wb")
-        with log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "deis_builder.main"], env=environment, stderr=log
-            )
-        started.append(process)
-        wait_for_port(port, timeout=30.0)
-        return process
+        log = tmp_path / f"builder-{len(started)}.log"
+        builder = ServiceProcess("deis_builder.main", env=environment, port=port, log=log)
+        started.append(builder)
+        builder.start()
+        return builder
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    for builder in started:
+        builder.kill()
 
 
 class _Port:
@@ -61,9 +52,8 @@ class _Builder:
 
 
 async def test_sigterm_stops_the_builder_with_exit_code_0(builder_process, tmp_path):
-    process = builder_process(tmp_path / "data", free_port())
-    process.send_signal(signal.SIGTERM)
-    assert await asyncio.to_thread(process.wait, 15) == 0
+    builder = builder_process(tmp_path / "data", free_port())
+    assert await asyncio.to_thread(builder.stop, grace=15) == 0  # SIGTERM, then SIGKILL
 
 
 async def test_a_crashed_builder_leaves_no_lock_and_keeps_its_host_key(
@@ -80,8 +70,7 @@ async def test_a_crashed_builder_leaves_no_lock_and_keeps_its_host_key(
     interrupted = asyncio.create_task(wc.push())
     await rollouts.wait_for_release(1)
 
-    first.kill()  # SIGKILL while the push holds the app's lock
-    await asyncio.to_thread(first.wait)
+    await asyncio.to_thread(first.kill)  # SIGKILL while the push holds the app's lock
     assert (await interrupted).code != 0
     rollouts.hold.set()
     builder_process(data, port, DEIS_PUSH_LOCK_WAIT="2")

@@ -162,30 +162,32 @@ async def _push_streaming(wc, seen: asyncio.Event, marker: str):
     return await process.wait(), "".join(lines)
 
 
-async def _second_copy(wc, run_git, working_copy, dev, builder, app_name):
-    other = await working_copy(dev, builder, app_name)
-    fetched = await run_git("pull", "-q", str(wc.path), "main", cwd=other.path, env=other.env)
-    assert fetched.code == 0, fetched.output
-    return other
-
-
-async def test_a_second_concurrent_push_waits_for_the_first(
-    builder, controller, developer, working_copy, rollouts, run_git, app_name
-):
+@pytest.fixture
+async def held_push(builder, controller, developer, working_copy, rollouts, run_git, app_name):
+    """A first push held in its rollout, and a second working copy one commit ahead of it."""
     dev = developer()
     controller.create_app(dev.token, app_name)
     first = await working_copy(dev, builder, app_name)
     await first.commit(STATIC)
-    second = await _second_copy(first, run_git, working_copy, dev, builder, app_name)
+    second = await working_copy(dev, builder, app_name)
+    pulled = await run_git("pull", "-q", str(first.path), "main", cwd=second.path, env=second.env)
+    assert pulled.code == 0, pulled.output
     await second.commit({"about.html": "<p>about</p>\n"})
     rollouts.hold = asyncio.Event()
-
     one = asyncio.create_task(first.push())
     await rollouts.wait_for_release(1)
+    yield one, second
+    rollouts.hold.set()
+    await one
+
+
+async def test_a_second_concurrent_push_waits_for_the_first(held_push, rollouts, app_name):
+    one, second = held_push
     waiting = asyncio.Event()
     two = asyncio.create_task(_push_streaming(second, waiting, "is in progress; waiting"))
     async with asyncio.timeout(30):
         await waiting.wait()
+    assert rollouts.hold is not None
     rollouts.hold.set()
     first_result = await one
     code, output = await two
@@ -197,20 +199,13 @@ async def test_a_second_concurrent_push_waits_for_the_first(
 
 @pytest.mark.parametrize("builder_overrides", [{"push_lock_wait": 0.5}])
 async def test_a_second_push_is_refused_when_the_first_takes_too_long(
-    builder, controller, developer, working_copy, rollouts, run_git, app_name
+    held_push, rollouts, app_name
 ):
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    first = await working_copy(dev, builder, app_name)
-    await first.commit(STATIC)
-    second = await _second_copy(first, run_git, working_copy, dev, builder, app_name)
-    await second.commit({"about.html": "<p>about</p>\n"})
-    rollouts.hold = asyncio.Event()
-    one = asyncio.create_task(first.push())
-    await rollouts.wait_for_release(1)
+    one, second = held_push
 
     refused = await second.push()
 
+    assert rollouts.hold is not None
     rollouts.hold.set()
     assert (await one).code == 0
     assert refused.code != 0

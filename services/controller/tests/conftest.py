@@ -3,10 +3,6 @@ session's nats-server, and an HTTP client talking to it in process."""
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +15,7 @@ from fastapi import FastAPI
 
 from deis_controller.service import build_app
 from deis_controller.settings import ControllerSettings
-from deis_testing import NatsServer, free_port
+from deis_testing import NatsServer, ServiceProcess, free_port
 
 Register = Callable[..., Awaitable[str]]
 
@@ -101,38 +97,14 @@ def register(client: httpx.AsyncClient) -> Register:
     return make
 
 
-@dataclass
-class ControllerProcess:
-    """A `deis-controller` process serving on `port`."""
-
-    port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        """Its base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the controller exited with {process.returncode}"
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"the controller never listened on {port}")
-
-
 @pytest.fixture
 def start_controller_process(
     pg_dsn: str, nats_server: NatsServer, tmp_path: Any
-) -> Iterator[Callable[..., Awaitable[ControllerProcess]]]:
+) -> Iterator[Callable[..., Awaitable[ServiceProcess]]]:
     """Start the controller as a real process (`python -m deis_controller.main`)."""
-    started: list[subprocess.Popen[bytes]] = []
+    started: list[ServiceProcess] = []
 
-    async def start(**env: str) -> ControllerProcess:
+    async def start(**env: str) -> ServiceProcess:
         port = free_port()
         environment = {
             **os.environ,
@@ -144,23 +116,19 @@ def start_controller_process(
             "DEIS_SHUTDOWN_TIMEOUT": "10",
             **env,
         }
-        log = tmp_path / f"controller-{port}.log"
-        with log.open("wb") as stderr:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "deis_controller.main"], env=environment, stderr=stderr
-            )
-        started.append(process)
-        try:
-            await asyncio.to_thread(_wait_for_port, port, process)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}: {log.read_text()[-3000:]}") from None
-        return ControllerProcess(port=port, process=process)
+        controller = ServiceProcess(
+            "deis_controller.main",
+            env=environment,
+            port=port,
+            log=tmp_path / f"controller-{port}.log",
+        )
+        started.append(controller)
+        await asyncio.to_thread(controller.start)
+        return controller
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    for controller in started:
+        controller.kill()
 
 
 @dataclass

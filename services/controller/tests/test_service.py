@@ -1,7 +1,6 @@
 """The controller as a process: it serves, and SIGTERM stops it cleanly with exit code 0."""
 
 import asyncio
-import signal
 
 import asyncpg
 import httpx
@@ -17,8 +16,7 @@ async def test_process_serves_then_exits_zero_on_sigterm(pg_dsn: str, start_cont
         docs = await http.get("/openapi.json")
         assert docs.status_code == 200 and "/v2/apps/" in docs.json()["paths"]
         assert (await http.get("/docs")).status_code == 200
-    controller.process.send_signal(signal.SIGTERM)
-    code = await asyncio.to_thread(controller.process.wait, 15)
+    code = await asyncio.to_thread(controller.stop, grace=15)  # SIGTERM, then SIGKILL
     assert code == 0
     conn = await asyncpg.connect(pg_dsn)
     try:

@@ -1,4 +1,6 @@
-"""Real servers for the test session: PostgreSQL, nats-server with JetStream, moto's S3.
+"""Real servers for tests: PostgreSQL, nats-server with JetStream, moto's S3, our services.
+
+Our own services run as processes (`ServiceProcess`), the others as in the session fixtures.
 
 The pytest plugin (`deis_testing.plugin`) turns these into fixtures. The classes are usable on
 their own, for benchmarks that need the same servers outside pytest.
@@ -8,6 +10,14 @@ from deis_testing.naming import unique_name
 from deis_testing.nats import NatsServer
 from deis_testing.ports import free_port
 from deis_testing.postgres import PostgresServer
+from deis_testing.processes import ServiceProcess
 from deis_testing.s3 import S3Server
 
-__all__ = ["NatsServer", "PostgresServer", "S3Server", "free_port", "unique_name"]
+__all__ = [
+    "NatsServer",
+    "PostgresServer",
+    "S3Server",
+    "ServiceProcess",
+    "free_port",
+    "unique_name",
+]

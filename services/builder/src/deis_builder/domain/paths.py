@@ -40,11 +40,7 @@ def repo_path(root: Path, app: str) -> Path:
     Raises:
         Refused: `app` is not a valid app name or the path escapes `root`.
     """
-    try:
-        appnames.validate_app_name(app)
-    except appnames.InvalidAppName as exc:
-        raise Refused(str(exc)) from None
-    return path_under(root, f"{app}.git")
+    return path_under(root, f"{_checked(app)}.git")
 
 
 def cache_path(root: Path, app: str) -> Path:
@@ -53,8 +49,11 @@ def cache_path(root: Path, app: str) -> Path:
     Raises:
         Refused: `app` is not a valid app name or the path escapes `root`.
     """
+    return path_under(root, _checked(app))
+
+
+def _checked(app: str) -> str:
     try:
-        appnames.validate_app_name(app)
+        return appnames.validate_app_name(app)
     except appnames.InvalidAppName as exc:
         raise Refused(str(exc)) from None
-    return path_under(root, app)

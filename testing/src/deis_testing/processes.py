@@ -1,0 +1,78 @@
+"""Our own services as real processes, for tests and benchmarks: start, wait, stop.
+
+A service runs as `python -m <module>` with the environment it is given (its `DEIS_*`
+settings), its stderr in a log file, and counts as started once it accepts connections on its
+port. Starting fails with the end of that log, so a service that dies at start-up says why.
+"""
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+LOG_TAIL = 3000
+"""Characters of the log quoted when a service does not start."""
+
+
+class ServiceProcess:
+    """One service process; `stop()` is safe to call twice and before `start()`."""
+
+    def __init__(self, module: str, *, env: Mapping[str, str], port: int, log: Path) -> None:
+        self.module = module
+        self.env = dict(env)
+        self.port = port
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:<port>`, for HTTP services."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, timeout: float = 30.0) -> None:
+        """Start the process and wait until it accepts connections on its port.
+
+        Raises:
+            RuntimeError: it exited, or did not listen within `timeout` seconds; the message
+                ends with its log.
+        """
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module], env=self.env, stderr=stderr
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                self._fail(f"exited with {self.process.returncode}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if time.monotonic() > deadline:
+                self._fail(f"did not listen on {self.port} within {timeout} s")
+            time.sleep(0.02)
+
+    def _fail(self, what: str) -> None:
+        self.stop()
+        tail = self.log.read_text(errors="replace")[-LOG_TAIL:]
+        raise RuntimeError(f"{self.module} {what}:\n{tail}")
+
+    def stop(self, *, grace: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after `grace` seconds; the exit code (None if never started)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash; waits for the process to be gone."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
