@@ -30,6 +30,7 @@ deps:  ## each member imports with only its declared dependencies
 	$(UV) run --isolated --frozen --no-dev --package deis-testing python scripts/import_all.py deis_testing
 	$(UV) run --isolated --frozen --no-dev --package deis-controller python scripts/import_all.py deis_controller
 	$(UV) run --isolated --frozen --no-dev --package deis-builder python scripts/import_all.py deis_builder
+	$(UV) run --isolated --frozen --no-dev --package deis-scheduler python scripts/import_all.py deis_scheduler
 
 test:  ## the whole suite against real servers the session starts itself
 	$(UV) run pytest $(PYTEST_ARGS)

@@ -1,0 +1,1 @@
+"""deis_scheduler: desired state into running processes, with zero-downtime rollouts."""

@@ -1,0 +1,1 @@
+"""Use cases of the scheduler: per-app reconciliation, rollouts, supervision, published state."""

@@ -1,0 +1,24 @@
+"""What the scheduler's use cases share: settings and the clients the service runner opened."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import nats.js
+
+from deis_scheduler.local.shipping import LogShipper
+from deis_scheduler.local.slugs import SlugCache
+from deis_scheduler.settings import SchedulerSettings
+
+
+@dataclass(frozen=True)
+class Context:
+    """The scheduler's settings and clients, handed to every use case."""
+
+    settings: SchedulerSettings
+    js: nats.js.JetStreamContext
+    slugs: SlugCache
+    shipper: LogShipper
+    base_env: Mapping[str, str]
+    """What every app process inherits (`settings.process_base_environment()`)."""
+    run_as: str | None
+    """The user app processes run as (`settings.process_run_as(...)`)."""

@@ -1,0 +1,172 @@
+"""One app process as the scheduler tracks it, and how it is started, watched and retired.
+
+A `Proc` is one (type, index) of one release: its OS process (`local.processes`), its port, its
+state as KV `procs` shows it, and the last lines it wrote (for a failed deploy's report).
+Supervision restarts a process that exits on its own, after a backoff that doubles from 1 s up
+to `restart_backoff_max`, on the same port, so its endpoint stays valid.
+"""
+
+import asyncio
+import collections
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from deis_scheduler.local import health
+from deis_scheduler.local.processes import LocalProcess
+from deis_shared import wire
+from deis_shared.kv import procs as procs_kv
+
+logger = logging.getLogger(__name__)
+
+State = procs_kv.ProcessState
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything needed to (re)start one process."""
+
+    command: str
+    cwd: Path
+    env: dict[str, str]
+    run_as: str | None
+    """The user to run as; `None`: the scheduler's own."""
+
+
+@dataclass
+class Proc:
+    """One process of an app's release."""
+
+    app: str
+    type: str
+    index: int
+    release: int
+    port: int
+    launch: Launch
+    last_lines: int
+    state: State = State.INITIALIZING
+    started: datetime | None = None
+    restarts: int = 0
+    exit_code: int | None = None
+    stopping: bool = False
+    process: LocalProcess | None = None
+    lines: collections.deque[str] = field(default_factory=collections.deque)
+    supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def label(self) -> str:
+        """`<type>.<index>`, as log lines name the process."""
+        return f"{self.type}.{self.index}"
+
+    @property
+    def name(self) -> str:
+        """The process's name in `deis ps`: `<app>-<type>-v<release>-<index>`."""
+        return f"{self.app}-{self.type}-v{self.release}-{self.index}"
+
+    @property
+    def running(self) -> bool:
+        """Whether its OS process is alive."""
+        return self.process is not None and self.process.running
+
+    def record(self) -> procs_kv.Process:
+        """Its entry in KV `procs`."""
+        return procs_kv.Process(
+            name=self.name,
+            type=self.type,
+            index=self.index,
+            release=self.release,
+            state=self.state,
+            started=self.started,
+            restarts=self.restarts,
+            pid=self.process.pid if self.process is not None and self.running else None,
+            exit_code=self.exit_code,
+        )
+
+    async def start(self, *, on_line: Callable[["Proc", str], None]) -> None:
+        """Start (or restart) the OS process."""
+        if self.lines.maxlen != self.last_lines:
+            self.lines = collections.deque(self.lines, maxlen=self.last_lines)
+        self.process = LocalProcess(name=self.name, label=self.label, run_as=self.launch.run_as)
+        self.state = State.STARTING
+        await self.process.start(
+            command=self.launch.command,
+            cwd=self.launch.cwd,
+            env=self.launch.env,
+            on_line=lambda text: on_line(self, text),
+        )
+        self.started = wire.utc_now()
+        self.exit_code = None
+
+    async def stop(self, *, grace: float) -> None:
+        """Stop for good: supervision ends, SIGTERM, then SIGKILL after `grace`."""
+        self.stopping = True
+        if self.supervisor is not None:
+            self.supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.supervisor
+        if self.process is not None:
+            self.state = State.TERMINATING
+            self.exit_code = await self.process.stop(grace=grace)
+        self.state = State.DOWN
+
+
+async def ready(proc: Proc, *, host: str, path: str | None, deadline: float) -> None:
+    """Wait until `proc` accepts connections (or answers `path` over HTTP).
+
+    Raises:
+        NotReady: It exited, or the deadline passed.
+    """
+
+    async def check() -> bool:
+        if path is not None:
+            return await health.http_ready(host, proc.port, path)
+        return await health.tcp_ready(host, proc.port)
+
+    await health.wait_until_ready(check, deadline=deadline, alive=lambda: proc.running)
+
+
+async def supervise(
+    proc: Proc,
+    *,
+    on_line: Callable[[Proc, str], None],
+    changed: Callable[[], Awaitable[None]],
+    backoff_max: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Restart `proc` whenever it exits on its own, until it is stopped."""
+    while not _stopping(proc):
+        assert proc.process is not None
+        code = await proc.process.wait()
+        if _stopping(proc):
+            return
+        proc.exit_code = code
+        proc.state = State.CRASHED
+        proc.restarts += 1
+        logger.warning(
+            "%s %s exited with %s; restart %d", proc.app, proc.label, code, proc.restarts
+        )
+        await changed()
+        attempt = proc.restarts
+        while True:
+            await sleep(min(backoff_max, 2.0 ** (attempt - 1)))
+            if _stopping(proc):
+                return
+            try:
+                await proc.start(on_line=on_line)
+                break
+            except OSError as exc:
+                attempt += 1
+                proc.state = State.ERROR
+                logger.error("%s %s could not restart: %s", proc.app, proc.label, exc)
+                await changed()
+        proc.state = State.UP
+        await changed()
+
+
+def _stopping(proc: Proc) -> bool:
+    # A function, not the attribute: `stop()` sets it while this coroutine waits, which
+    # mypy's narrowing of `proc.stopping` across awaits cannot see.
+    return proc.stopping

@@ -1,0 +1,121 @@
+"""Watch KV `desired` and keep one worker per app converging on its latest value.
+
+The watch delivers every key's latest value, then each change; a worker is told only "there is
+a newer value" and always converges on the latest, so a burst of changes costs one or two
+converges, never a replay. Every `resync_interval` each worker converges again whatever the
+watch said, and a converge that fails (NATS or the object store away) is retried with a
+backoff that doubles up to a minute.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from deis_scheduler.app.context import Context
+from deis_scheduler.app.runtime import AppRuntime
+from deis_shared import appnames, wire
+from deis_shared.bus import watching
+from deis_shared.kv import desired as desired_kv
+
+logger = logging.getLogger(__name__)
+
+RETRY_MAX = 60.0
+
+
+class AppWorker:
+    """Converges one app whenever its desired state changes (or a resync asks)."""
+
+    def __init__(self, runtime: AppRuntime) -> None:
+        self.runtime = runtime
+        self.latest: desired_kv.DesiredState | None = None
+        self._wake = asyncio.Event()
+        self.converged = asyncio.Event()
+        """Set after each converge that succeeded (tests and benchmarks wait on it)."""
+
+    def offer(self, desired: desired_kv.DesiredState | None) -> None:
+        """Note the newest desired state; the worker converges on it soon."""
+        self.latest = desired
+        self.poke()
+
+    def poke(self) -> None:
+        """Converge again, even if nothing changed."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Converge on every wake-up, retrying failures with backoff; runs until cancelled."""
+        failures = 0
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self.converged.clear()
+            try:
+                await self.runtime.converge(self.latest)
+            except Exception:
+                failures += 1
+                delay = min(RETRY_MAX, 2.0 ** (failures - 1))
+                logger.exception(
+                    "converging %s failed; retrying in %.0f s", self.runtime.app, delay
+                )
+                await asyncio.sleep(delay)
+                self._wake.set()
+                continue
+            failures = 0
+            self.converged.set()
+
+
+class Reconciler:
+    """The desired-state watch, the app workers and the periodic resync."""
+
+    def __init__(self, ctx: Context, *, watch: Callable[[], watching.Watcher]) -> None:
+        self._ctx = ctx
+        self._watch = watch
+        self.workers: dict[str, AppWorker] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def worker(self, app: str) -> AppWorker:
+        """The worker of `app`, started on first use."""
+        if app not in self.workers:
+            worker = AppWorker(AppRuntime(self._ctx, app=app))
+            self.workers[app] = worker
+            self._tasks[app] = asyncio.create_task(worker.run(), name=f"converge-{app}")
+        return self.workers[app]
+
+    async def watch(self) -> None:
+        """Feed every change of KV `desired` to its app's worker; runs until cancelled."""
+        watcher = self._watch()
+        try:
+            async for entry in watcher:
+                try:
+                    app = appnames.validate_app_name(entry.key)
+                except appnames.InvalidAppName:
+                    logger.warning("ignoring desired state under key %r", entry.key)
+                    continue
+                if entry.value is None:
+                    self.worker(app).offer(None)
+                    continue
+                try:
+                    desired = wire.decode(entry.value, desired_kv.DesiredState)
+                except wire.InvalidPayload as exc:
+                    logger.error("ignoring desired state of %s: %s", app, exc)
+                    continue
+                self.worker(app).offer(desired)
+        finally:
+            await watcher.close()
+
+    async def resync(self) -> None:
+        """Poke every worker each `resync_interval`; runs until cancelled."""
+        while True:
+            await asyncio.sleep(self._ctx.settings.resync_interval)
+            for worker in self.workers.values():
+                worker.poke()
+
+    async def close(self) -> None:
+        """Stop the workers, then every app's processes. Idempotent."""
+        for task in self._tasks.values():
+            task.cancel()
+        for task in self._tasks.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await asyncio.gather(*(w.runtime.shutdown() for w in self.workers.values()))

@@ -1,0 +1,275 @@
+"""One app on this host: converge its processes on its desired state.
+
+`converge` is level-triggered and idempotent: it looks at the latest desired state and at what
+runs, and does only what differs.
+
+- A new release is rolled out without downtime: its processes start beside the old ones, each
+  on a port of its own; once every web process accepts connections (or answers its readiness
+  path) and every other process has stayed up for `settle_seconds`, `endpoints` switches to
+  the new web processes, and after `drain_seconds` (the router switches meanwhile) the old
+  processes stop (SIGTERM, grace, SIGKILL). If any new
+  process exits or is not healthy before `deploy_timeout`, the new ones stop, the old keep
+  serving, and `deploy.failed` carries the reason and the process's last lines. A failed
+  version is not tried again; the next release is.
+- The same release with another formation scales: missing (type, index) start (web ones join
+  `endpoints` once healthy), extra ones leave `endpoints` and then stop.
+- No desired state (the app was deleted): everything stops, its files and KV values go.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from deis_scheduler.app import processes, publishing
+from deis_scheduler.app.context import Context
+from deis_scheduler.app.processes import Launch, Proc, State
+from deis_scheduler.errors import RolloutFailed
+from deis_scheduler.local import health, slugs
+from deis_shared.events import deploy as deploy_events
+from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
+
+logger = logging.getLogger(__name__)
+
+ROUTABLE = ("web", "cmd")
+"""Process types that serve traffic and get endpoints."""
+
+Key = tuple[str, int]
+
+
+class AppRuntime:
+    """The processes of one app, and the last state published for it."""
+
+    def __init__(self, ctx: Context, *, app: str) -> None:
+        self._ctx = ctx
+        self.app = app
+        self.procs: dict[Key, Proc] = {}
+        self.version: int | None = None
+        """The release the processes run (the live release)."""
+        self.failed: set[int] = set()
+        self._endpoints: list[endpoints_kv.Upstream] | None = None
+        self._lock = asyncio.Lock()
+
+    async def converge(self, desired: desired_kv.DesiredState | None) -> None:
+        """Make what runs match `desired` (`None`: the app is gone)."""
+        async with self._lock:
+            if desired is None:
+                await self._stop(self.procs.values())
+                self.procs, self.version, self._endpoints = {}, None, None
+                await publishing.forget(self._ctx.js, app=self.app)
+                await self._ctx.slugs.remove_app(self.app)
+                return
+            if desired.build is None:
+                await self._retire_all(desired)
+                return
+            formation = {
+                kind: count
+                for kind, count in desired.formation.items()
+                if count > 0 and kind in desired.build.procfile
+            }
+            if self.version != desired.release.version:
+                if desired.release.version not in self.failed:
+                    await self._rollout(desired, formation)
+            else:
+                await self._scale(desired, formation)
+            await self._publish_endpoints(desired)
+            await self.publish_procs()
+
+    async def shutdown(self) -> None:
+        """Stop every process (the scheduler is stopping)."""
+        async with self._lock:
+            await self._stop(self.procs.values())
+
+    async def publish_procs(self) -> None:
+        """Write every process's state to KV `procs`."""
+        records = [proc.record() for _, proc in sorted(self.procs.items())]
+        await publishing.procs(self._ctx.js, value=procs_kv.Procs(app=self.app, processes=records))
+
+    async def _retire_all(self, desired: desired_kv.DesiredState) -> None:
+        await self._stop(self.procs.values())
+        self.procs, self.version = {}, desired.release.version
+        await self._publish_endpoints(desired)
+        await self.publish_procs()
+
+    async def _rollout(self, desired: desired_kv.DesiredState, formation: dict[str, int]) -> None:
+        settings, version = self._ctx.settings, desired.release.version
+        began = time.monotonic()
+        await publishing.event(
+            self._ctx.js,
+            subject=deploy_events.started_subject(self.app),
+            value=deploy_events.DeployStarted(app=self.app, version=version, formation=formation),
+        )
+        new: dict[Key, Proc] = {}
+        try:
+            new = await self._start(desired, keys=_keys(formation))
+            await self._healthy(desired, new.values(), deadline=began + settings.deploy_timeout)
+        except (RolloutFailed, slugs.SlugError) as exc:
+            await self._stop(new.values())
+            self.failed.add(version)
+            lines = exc.last_lines if isinstance(exc, RolloutFailed) else []
+            logger.warning("rollout of %s v%d failed: %s", self.app, version, exc)
+            await publishing.event(
+                self._ctx.js,
+                subject=deploy_events.failed_subject(self.app),
+                value=deploy_events.DeployFailed(
+                    app=self.app, version=version, reason=str(exc), last_lines=lines
+                ),
+            )
+            return
+        old, self.procs, self.version = self.procs, new, version
+        self._supervise(new.values())
+        await self._publish_endpoints(desired)
+        if old:
+            await asyncio.sleep(settings.drain_seconds)
+        await self._stop(old.values())
+        await self.publish_procs()
+        await publishing.event(
+            self._ctx.js,
+            subject=deploy_events.succeeded_subject(self.app),
+            value=deploy_events.DeploySucceeded(
+                app=self.app, version=version, duration_seconds=time.monotonic() - began
+            ),
+        )
+
+    async def _scale(self, desired: desired_kv.DesiredState, formation: dict[str, int]) -> None:
+        wanted = set(_keys(formation))
+        extra = [key for key in self.procs if key not in wanted]
+        missing = sorted(wanted - set(self.procs))
+        if missing:
+            deadline = time.monotonic() + self._ctx.settings.deploy_timeout
+            started = await self._start(desired, keys=missing)
+            try:
+                await self._healthy(desired, started.values(), deadline=deadline)
+            except RolloutFailed as exc:
+                # Scaled-up processes that do not come up are kept and restarted by supervision.
+                logger.warning("scaling %s: %s", self.app, exc)
+            self.procs.update(started)
+            self._supervise(started.values())
+        if extra:
+            leaving = [self.procs.pop(key) for key in extra]
+            await self._publish_endpoints(desired)
+            if any(proc.type in ROUTABLE for proc in leaving):
+                await asyncio.sleep(self._ctx.settings.drain_seconds)
+            await self._stop(leaving)
+
+    async def _start(self, desired: desired_kv.DesiredState, *, keys: list[Key]) -> dict[Key, Proc]:
+        assert desired.build is not None
+        if not keys:
+            return {}
+        release = await self._ctx.slugs.unpack(
+            app=self.app,
+            version=desired.release.version,
+            sha=desired.build.sha,
+            slug_key=desired.build.slug_key,
+        )
+        started: dict[Key, Proc] = {}
+        for kind, index in keys:
+            port = health.free_port(self._ctx.settings.process_host)
+            extra = {
+                "PORT": str(port),
+                "DEIS_APP": self.app,
+                "WORKFLOW_RELEASE": f"v{desired.release.version}",
+                "WORKFLOW_RELEASE_SUMMARY": desired.release.summary,
+                "WORKFLOW_RELEASE_CREATED": desired.release.created.isoformat(),
+                "SOURCE_VERSION": desired.build.sha,
+            }
+            env = slugs.process_env(
+                release=release, base=self._ctx.base_env, config=desired.config, extra=extra
+            )
+            proc = Proc(
+                app=self.app,
+                type=kind,
+                index=index,
+                release=desired.release.version,
+                port=port,
+                launch=Launch(
+                    command=desired.build.procfile[kind],
+                    cwd=release.path,
+                    env=env,
+                    run_as=self._ctx.run_as,
+                ),
+                last_lines=self._ctx.settings.last_lines,
+            )
+            started[(kind, index)] = proc
+            try:
+                await proc.start(on_line=self._line)
+            except OSError as exc:
+                await self._stop(started.values())
+                raise RolloutFailed(f"{proc.label} could not start: {exc}") from exc
+        return started
+
+    async def _healthy(
+        self, desired: desired_kv.DesiredState, procs: Iterable[Proc], *, deadline: float
+    ) -> None:
+        host = self._ctx.settings.process_host
+
+        async def one(proc: Proc) -> None:
+            try:
+                if proc.type in ROUTABLE:
+                    await processes.ready(
+                        proc, host=host, path=_readiness_path(desired, proc.type), deadline=deadline
+                    )
+                else:
+                    await asyncio.sleep(self._ctx.settings.settle_seconds)
+                    if not proc.running:
+                        raise health.NotReady("exited")
+            except health.NotReady:
+                if proc.running:
+                    reason = f"was not healthy within {self._ctx.settings.deploy_timeout:.0f} s"
+                else:
+                    assert proc.process is not None
+                    code = await proc.process.wait()
+                    reason = f"exited with code {code} before becoming healthy"
+                raise RolloutFailed(f"{proc.label} {reason}", last_lines=list(proc.lines)) from None
+            proc.state = State.UP
+
+        await asyncio.gather(*(one(proc) for proc in procs))
+
+    def _supervise(self, procs: Iterable[Proc]) -> None:
+        for proc in procs:
+            proc.supervisor = asyncio.create_task(
+                processes.supervise(
+                    proc,
+                    on_line=self._line,
+                    changed=self.publish_procs,
+                    backoff_max=self._ctx.settings.restart_backoff_max,
+                ),
+                name=f"supervise-{proc.name}",
+            )
+
+    async def _stop(self, procs: Iterable[Proc]) -> None:
+        grace = self._ctx.settings.stop_grace
+        await asyncio.gather(*(proc.stop(grace=grace) for proc in list(procs)))
+
+    def _line(self, proc: Proc, text: str) -> None:
+        proc.lines.append(text)
+        self._ctx.shipper.line(app=self.app, process=proc.label, message=text)
+
+    async def _publish_endpoints(self, desired: desired_kv.DesiredState) -> None:
+        host = self._ctx.settings.process_host
+        upstreams = [
+            endpoints_kv.Upstream(host=host, port=proc.port)
+            for (kind, _), proc in sorted(self.procs.items())
+            if kind in ROUTABLE and desired.routable
+        ]
+        if upstreams == self._endpoints or self.version is None:
+            return
+        await publishing.endpoints(
+            self._ctx.js,
+            value=endpoints_kv.Endpoints(app=self.app, version=self.version, upstreams=upstreams),
+        )
+        self._endpoints = upstreams
+
+
+def _keys(formation: dict[str, int]) -> list[Key]:
+    return [
+        (kind, index) for kind, count in sorted(formation.items()) for index in range(1, count + 1)
+    ]
+
+
+def _readiness_path(desired: desired_kv.DesiredState, kind: str) -> str | None:
+    check = desired.healthchecks.get(kind)
+    probe = check.readiness_probe if check is not None else None
+    if probe is not None and probe.http_get is not None:
+        return probe.http_get.path or "/"
+    return None

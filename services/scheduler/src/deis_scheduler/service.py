@@ -1,0 +1,88 @@
+"""The scheduler process: the runner's clients, the log shipper and the reconciler.
+
+    settings → NATS (+ streams and buckets) → object store → log shipper → reconciler
+
+At SIGTERM the reconciler stops its workers and then every app process (SIGTERM, grace,
+SIGKILL), the shipper flushes what the processes wrote last, and the runner drains NATS.
+Re-adopting running processes across a scheduler restart is not done yet: processes are
+stopped with the scheduler.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from deis_scheduler.app.context import Context
+from deis_scheduler.app.reconciler import Reconciler
+from deis_scheduler.local.shipping import LogShipper
+from deis_scheduler.local.slugs import SlugCache
+from deis_scheduler.settings import (
+    SchedulerSettings,
+    process_base_environment,
+    process_run_as,
+)
+from deis_shared import runner as shared_runner
+from deis_shared.bus import watching
+from deis_shared.kv import desired as desired_kv
+from deis_shared.runner import Service, ServiceRunner
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """A started scheduler: its context and reconciler."""
+
+    ctx: Context
+    reconciler: Reconciler
+
+
+def make_runner(settings: SchedulerSettings) -> ServiceRunner:
+    """The service runner opening NATS and the object store."""
+    return ServiceRunner(settings)
+
+
+async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
+    """Start shipping logs and converging every app."""
+    if service.bus is None or service.store is None:
+        raise RuntimeError("the scheduler needs NATS and an object store")
+    bus = service.bus
+    shipper = LogShipper(nc=bus.nc, capacity=settings.log_buffer_lines)
+    ctx = Context(
+        settings=settings,
+        js=bus.js,
+        slugs=SlugCache(store=service.store, root=settings.data_dir),
+        shipper=shipper,
+        base_env=process_base_environment(),
+        run_as=process_run_as(settings),
+    )
+    reconciler = Reconciler(
+        ctx,
+        watch=lambda: watching.watch(js=bus.js, nc=bus.nc, bucket=desired_kv.BUCKET),
+    )
+
+    async def stop_accepting() -> None:
+        try:
+            await reconciler.close()
+        finally:
+            await shipper.close()
+
+    service.on_stop(stop_accepting)
+    service.tasks.spawn(shipper.run(), name="ship-logs")
+    service.tasks.spawn(reconciler.watch(), name="watch-desired")
+    service.tasks.spawn(reconciler.resync(), name="resync")
+    return Scheduler(ctx=ctx, reconciler=reconciler)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: SchedulerSettings) -> AsyncIterator[Scheduler]:
+    """The whole scheduler in this event loop, for tests and benchmarks; closed on exit."""
+    async with make_runner(settings) as service:
+        yield await start(service, settings)
+
+
+def run(settings: SchedulerSettings) -> int:
+    """Serve until SIGTERM/SIGINT; the process's exit code."""
+
+    async def begin(service: Service) -> None:
+        await start(service, settings)
+
+    return shared_runner.run(make_runner(settings), begin)

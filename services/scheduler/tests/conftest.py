@@ -1,0 +1,246 @@
+"""Fixtures: a private nats-server, a filesystem object store, slugs made here, and a scheduler
+running in this event loop; desired states are written to KV as the controller writes them.
+
+The controller is not part of these tests: `platform.desire(...)` writes the `DesiredState`
+value the controller would write for a release, and tests read what the scheduler publishes
+(KV `endpoints` and `procs`, deploy events) as the router and the controller would.
+"""
+
+import asyncio
+import itertools
+import json
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import nats.aio.client
+import nats.js
+import pytest
+
+from deis_scheduler import service
+from deis_scheduler.service import Scheduler
+from deis_scheduler.settings import SchedulerSettings
+from deis_shared import wire
+from deis_shared.events import deploy as deploy_events
+from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
+from deis_shared.objectstore import keys
+from deis_shared.objectstore.filesystem import FilesystemStore
+from deis_testing import NatsServer, unique_name
+
+WEB_APP = """\
+import http.server, os, sys
+
+VERSION = os.environ["WORKFLOW_RELEASE"]
+GREETING = os.environ.get("GREETING", "hello")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{GREETING} from {VERSION}\\n".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+print(f"listening on {os.environ['PORT']}", flush=True)
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+WORKER = """\
+import os, time
+print(f"worker {os.environ['WORKFLOW_RELEASE']} up", flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+@dataclass
+class Platform:
+    """The KV and events around a running scheduler."""
+
+    scheduler: Scheduler
+    nc: nats.aio.client.Client
+    js: nats.js.JetStreamContext
+    store: FilesystemStore
+    tmp: Path
+    outcomes: dict[tuple[str, int], Any] = field(default_factory=dict)
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def slug(self, app: str, sha: str, files: dict[str, str]) -> str:
+        """Make a slug of `files` and store it; its key."""
+        source = self.tmp / f"slug-{app}-{sha}"
+        source.mkdir(parents=True)
+        for name, text in files.items():
+            (source / name).write_text(text)
+        tarball = self.tmp / f"{app}-{sha}.tar.gz"
+        tar = ["tar", "-czf", str(tarball), "-C", str(source), "."]
+        await asyncio.to_thread(subprocess.run, tar, check=True)
+        key = keys.slug_key(app, sha)
+        await self.store.put_file(key=key, path=tarball)
+        return key
+
+    async def desire(
+        self,
+        app: str,
+        *,
+        version: int,
+        sha: str | None,
+        procfile: dict[str, str],
+        formation: dict[str, int],
+        config: dict[str, str] | None = None,
+        routable: bool = True,
+    ) -> None:
+        """Write the app's desired state as the controller would."""
+        build = (
+            None
+            if sha is None
+            else desired_kv.DesiredBuild(
+                id=uuid.uuid4(), sha=sha, slug_key=keys.slug_key(app, sha), procfile=procfile
+            )
+        )
+        value = desired_kv.DesiredState(
+            app=app,
+            release=desired_kv.DesiredRelease(
+                id=uuid.uuid4(), version=version, summary=f"v{version}", created=wire.utc_now()
+            ),
+            build=build,
+            formation=formation,
+            config=config or {},
+            port=5000,
+            routable=routable,
+            maintenance=False,
+        )
+        await self.js.publish(f"$KV.{desired_kv.BUCKET}.{app}", wire.encode(value))
+
+    async def forget(self, app: str) -> None:
+        """Delete the app's desired state, as the controller does when it is destroyed."""
+        await self.js.publish(
+            f"$KV.{desired_kv.BUCKET}.{app}", b"", headers={"KV-Operation": "DEL"}
+        )
+
+    async def on_deploy(self, msg: Any) -> None:
+        outcome = json.loads(msg.data)
+        if msg.subject.endswith(".started"):
+            return
+        async with self._arrived:
+            self.outcomes[(outcome["app"], outcome["version"])] = (msg.subject, outcome)
+            self._arrived.notify_all()
+
+    async def outcome(self, app: str, version: int, seconds: float = 30) -> tuple[str, Any]:
+        """The deploy result of `app` v`version`: (`succeeded` or `failed`, the event)."""
+        async with asyncio.timeout(seconds), self._arrived:
+            await self._arrived.wait_for(lambda: (app, version) in self.outcomes)
+        subject, event = self.outcomes[(app, version)]
+        return subject.rsplit(".", 1)[1], event
+
+    async def endpoints(self, app: str) -> endpoints_kv.Endpoints | None:
+        kv = await self.js.key_value(endpoints_kv.BUCKET)
+        try:
+            entry = await kv.get(app)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        return wire.decode(entry.value, endpoints_kv.Endpoints)
+
+    async def procs(self, app: str) -> procs_kv.Procs | None:
+        kv = await self.js.key_value(procs_kv.BUCKET)
+        try:
+            entry = await kv.get(app)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        return wire.decode(entry.value, procs_kv.Procs)
+
+
+@pytest.fixture
+def scheduler_overrides() -> dict[str, Any]:
+    """Settings a test overrides."""
+    return {}
+
+
+@pytest.fixture
+async def platform(
+    nats_server_factory: Callable[[], NatsServer],
+    tmp_path: Path,
+    scheduler_overrides: dict[str, Any],
+) -> AsyncIterator[Platform]:
+    """A scheduler on a private nats-server, with a filesystem object store."""
+    server = nats_server_factory()
+    values: dict[str, Any] = {
+        "nats_url": server.url,
+        "data_dir": tmp_path / "scheduler",
+        "object_store": "filesystem",
+        "object_store_root": tmp_path / "objects",
+        "drain_seconds": 0.3,
+        "stop_grace": 2.0,
+        "deploy_timeout": 15.0,
+        "shutdown_timeout": 10.0,
+        "settle_seconds": 0.2,
+        # The tests' interpreter lives under /root when they run as root: keep the user.
+        "process_user": "",
+    }
+    values.update(scheduler_overrides)
+    settings = SchedulerSettings(**values)
+    async with service.running(settings) as scheduler:
+        nc = await nats.connect(server.url)
+        js = nc.jetstream()
+        store = FilesystemStore(tmp_path / "objects")
+        await store.prepare()
+        running = Platform(scheduler=scheduler, nc=nc, js=js, store=store, tmp=tmp_path)
+        sub = await nc.subscribe(deploy_events.ALL_SUBJECTS, cb=running.on_deploy)
+        try:
+            yield running
+        finally:
+            await sub.unsubscribe()
+            await nc.close()
+
+
+@pytest.fixture
+def app_name() -> str:
+    """An app name of this test's own."""
+    return unique_name("app-")
+
+
+async def get(port: int) -> httpx.Response:
+    """GET / from a process on this host."""
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await http.get(f"http://127.0.0.1:{port}/")
+
+
+@pytest.fixture
+def fetch() -> Callable[[int], Any]:
+    """`await fetch(port)`: GET / of a process on this host."""
+    return get
+
+
+@pytest.fixture
+def app_files() -> dict[str, str]:
+    """A slug's files: `app.py` (web: answers `<GREETING> from <release>`), `worker.py`."""
+    return {"app.py": WEB_APP, "worker.py": WORKER}
+
+
+async def _until(check: Callable[[], Awaitable[Any]], seconds: float = 30.0) -> Any:
+    async with asyncio.timeout(seconds):
+        for _ in itertools.count():
+            result = await check()
+            if result:
+                return result
+            await asyncio.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def until() -> Callable[..., Any]:
+    """`await until(check)`: poll the coroutine function `check` until it returns a truthy value."""
+    return _until
