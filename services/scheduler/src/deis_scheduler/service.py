@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from deis_scheduler.app import oneoff
 from deis_scheduler.app.context import Context
 from deis_scheduler.app.reconciler import Reconciler
 from deis_scheduler.local.shipping import LogShipper
@@ -22,9 +23,13 @@ from deis_scheduler.settings import (
     process_run_as,
 )
 from deis_shared import runner as shared_runner
-from deis_shared.bus import watching
+from deis_shared.bus import requesting, watching
 from deis_shared.kv import desired as desired_kv
+from deis_shared.rpc import scheduler as scheduler_rpc
 from deis_shared.runner import Service, ServiceRunner
+
+RPC_QUEUE = "scheduler"
+"""Queue group of the scheduler's responders."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,24 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
         watch=lambda: watching.watch(js=bus.js, nc=bus.nc, bucket=desired_kv.BUCKET),
     )
 
+    async def run_command(request: scheduler_rpc.RunRequest) -> scheduler_rpc.RunReply:
+        worker = reconciler.workers.get(request.app)
+        latest = worker.latest if worker is not None else None
+        return await oneoff.run(ctx, desired=latest, request=request)
+
+    runs: requesting.Responder[scheduler_rpc.RunRequest, scheduler_rpc.RunReply] = (
+        requesting.Responder(
+            nc=bus.nc,
+            subject=scheduler_rpc.RUN_SUBJECT,
+            queue=RPC_QUEUE,
+            request_type=scheduler_rpc.RunRequest,
+            handler=run_command,
+        )
+    )
+
     async def stop_accepting() -> None:
         try:
+            await runs.close()
             await reconciler.close()
         finally:
             await shipper.close()
@@ -69,6 +90,7 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
     service.tasks.spawn(shipper.run(), name="ship-logs")
     service.tasks.spawn(reconciler.watch(), name="watch-desired")
     service.tasks.spawn(reconciler.resync(), name="resync")
+    await runs.start()
     return Scheduler(ctx=ctx, reconciler=reconciler)
 
 
