@@ -45,5 +45,6 @@ bench:  ## print the benchmark figures
 	$(UV) run python bench/bus.py
 	$(UV) run python bench/api.py
 	$(UV) run python bench/build.py
+	$(UV) run python bench/scale.py
 
 check: lint test

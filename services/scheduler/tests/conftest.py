@@ -98,6 +98,7 @@ class Platform:
         formation: dict[str, int],
         config: dict[str, str] | None = None,
         routable: bool = True,
+        restarts: dict[str, int] | None = None,
     ) -> None:
         """Write the app's desired state as the controller would."""
         build = (
@@ -118,6 +119,7 @@ class Platform:
             port=5000,
             routable=routable,
             maintenance=False,
+            restarts=restarts or {},
         )
         await self.js.publish(f"$KV.{desired_kv.BUCKET}.{app}", wire.encode(value))
 

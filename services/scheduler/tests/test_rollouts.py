@@ -246,3 +246,34 @@ async def test_deleting_an_app_stops_everything_and_forgets_it(
     assert await platform.endpoints(app_name) is None
     assert not any(pid_alive(pid) for pid in pids)
     assert not (tmp_path / "scheduler" / "apps" / app_name).exists()
+
+
+async def test_a_restart_request_restarts_the_matching_processes(
+    platform, app_name, app_files, until
+):
+    formation = {"web": 1, "worker": 2}
+    assert (
+        await deploy(platform, app_name, app_files, version=2, sha="aaaaaaa", formation=formation)
+    )[0] == "succeeded"
+    before = {(p.type, p.index): p.pid for p in (await platform.procs(app_name)).processes}
+
+    await platform.desire(
+        app_name,
+        version=2,
+        sha="aaaaaaa",
+        procfile=PROCFILE,
+        formation=formation,
+        restarts={"worker": 1},
+    )
+
+    async def workers_restarted():
+        now = {(p.type, p.index): p for p in (await platform.procs(app_name)).processes}
+        fresh = all(
+            now[("worker", i)].pid != before[("worker", i)] and now[("worker", i)].state == "up"
+            for i in (1, 2)
+        )
+        return now if fresh else None
+
+    now = await until(workers_restarted)
+    assert now[("web", 1)].pid == before[("web", 1)]
+    assert not pid_alive(before[("worker", 1)])

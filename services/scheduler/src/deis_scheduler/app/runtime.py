@@ -48,6 +48,8 @@ class AppRuntime:
         """The release the processes run (the live release)."""
         self.failed: set[int] = set()
         self._endpoints: list[endpoints_kv.Upstream] | None = None
+        self._restarts_seen: dict[str, int] | None = None
+        """Restart counters already acted on; `None` until the first look (the baseline)."""
         self._lock = asyncio.Lock()
 
     async def converge(self, desired: desired_kv.DesiredState | None) -> None:
@@ -67,11 +69,13 @@ class AppRuntime:
                 for kind, count in desired.formation.items()
                 if count > 0 and kind in desired.build.procfile
             }
+            due = self._due_restarts(desired)
             if self.version != desired.release.version:
                 if desired.release.version not in self.failed:
                     await self._rollout(desired, formation)
             else:
                 await self._scale(desired, formation)
+                await self._restart(due)
             await self._publish_endpoints(desired)
             await self.publish_procs()
 
@@ -84,6 +88,35 @@ class AppRuntime:
         """Write every process's state to KV `procs`."""
         records = [proc.record() for _, proc in sorted(self.procs.items())]
         await publishing.procs(self._ctx.js, value=procs_kv.Procs(app=self.app, processes=records))
+
+    def _due_restarts(self, desired: desired_kv.DesiredState) -> list[str]:
+        """Targets (`*`, a type, a process name) whose restart counter rose since last look."""
+        seen, self._restarts_seen = self._restarts_seen, dict(desired.restarts)
+        if seen is None:
+            return []
+        return [target for target, count in desired.restarts.items() if count > seen.get(target, 0)]
+
+    async def _restart(self, targets: list[str]) -> None:
+        """Restart the matching processes one at a time, on their own ports."""
+        if not targets:
+            return
+        for proc in [p for _, p in sorted(self.procs.items())]:
+            if not any(target in ("*", proc.type, proc.name) for target in targets):
+                continue
+            await proc.stop(grace=self._ctx.settings.stop_grace)
+            proc.stopping = False
+            await proc.start(on_line=self._line)
+            if proc.type in ROUTABLE:
+                deadline = time.monotonic() + self._ctx.settings.deploy_timeout
+                try:
+                    await processes.ready(
+                        proc, host=self._ctx.settings.process_host, path=None, deadline=deadline
+                    )
+                except health.NotReady:
+                    logger.warning("%s %s did not come back after a restart", self.app, proc.label)
+            proc.state = State.UP
+            self._supervise([proc])
+            await self.publish_procs()
 
     async def _retire_all(self, desired: desired_kv.DesiredState) -> None:
         await self._stop(self.procs.values())
