@@ -99,6 +99,7 @@ class Platform:
         config: dict[str, str] | None = None,
         routable: bool = True,
         restarts: dict[str, int] | None = None,
+        memory: dict[str, str] | None = None,
     ) -> None:
         """Write the app's desired state as the controller would."""
         build = (
@@ -120,6 +121,7 @@ class Platform:
             routable=routable,
             maintenance=False,
             restarts=restarts or {},
+            limits=desired_kv.Limits(memory=memory or {}),
         )
         await self.js.publish(f"$KV.{desired_kv.BUCKET}.{app}", wire.encode(value))
 

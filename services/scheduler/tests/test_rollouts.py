@@ -277,3 +277,27 @@ async def test_a_restart_request_restarts_the_matching_processes(
     now = await until(workers_restarted)
     assert now[("web", 1)].pid == before[("web", 1)]
     assert not pid_alive(before[("worker", 1)])
+
+
+async def test_a_memory_limit_is_applied_and_reported(platform, app_name, app_files, fetch):
+    allocate = {
+        "web": "python3 app.py",
+        "worker": "python3 -c 'b = bytearray(300 * 1024 * 1024)' || "
+        "(echo out of memory; exec python3 worker.py)",
+    }
+    await platform.slug(app_name, "aaaaaaa", app_files)
+    await platform.desire(
+        app_name,
+        version=2,
+        sha="aaaaaaa",
+        procfile=allocate,
+        formation={"web": 1, "worker": 1},
+        memory={"worker": "200M"},
+    )
+    result, event = await platform.outcome(app_name, 2)
+    assert result == "succeeded", event
+    procs = {p.type: p for p in (await platform.procs(app_name)).processes}
+    assert procs["worker"].memory == "200M"
+    assert procs["web"].memory is None
+    worker = platform.scheduler.reconciler.workers[app_name].runtime.procs[("worker", 1)]
+    assert "out of memory" in worker.lines

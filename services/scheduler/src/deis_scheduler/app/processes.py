@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from deis_scheduler.app import limits
 from deis_scheduler.local import health
 from deis_scheduler.local.processes import LocalProcess
 from deis_shared import wire
@@ -34,6 +35,8 @@ class Launch:
     env: dict[str, str]
     run_as: str | None
     """The user to run as; `None`: the scheduler's own."""
+    memory: str | None = None
+    """The memory limit in Deis's notation, as `procs` reports it; `None`: unlimited."""
 
 
 @dataclass
@@ -83,6 +86,7 @@ class Proc:
             restarts=self.restarts,
             pid=self.process.pid if self.process is not None and self.running else None,
             exit_code=self.exit_code,
+            memory=self.launch.memory if limits.memory_bytes(self.launch.memory) else None,
         )
 
     async def start(self, *, on_line: Callable[["Proc", str], None]) -> None:
@@ -96,6 +100,7 @@ class Proc:
             cwd=self.launch.cwd,
             env=self.launch.env,
             on_line=lambda text: on_line(self, text),
+            memory_bytes=limits.memory_bytes(self.launch.memory),
         )
         self.started = wire.utc_now()
         self.exit_code = None

@@ -220,6 +220,7 @@ class AppRuntime:
                     cwd=release.path,
                     env=env,
                     run_as=self._ctx.run_as,
+                    memory=desired.limits.memory.get(kind),
                 ),
                 last_lines=self._ctx.settings.last_lines,
             )

@@ -41,6 +41,9 @@ MAX_LINE: Final = 16 * 1024
 SHELL: Final = "/bin/sh"
 """The shell that runs Procfile commands."""
 
+PRLIMIT: Final = "prlimit"
+"""util-linux's prlimit, which starts the command under the given resource limits."""
+
 UNPRIVILEGED_USER: Final = "nobody"
 """Who app processes run as when the scheduler is root."""
 
@@ -105,6 +108,7 @@ class LocalProcess:
         cwd: Path,
         env: Mapping[str, str],
         on_line: Callable[[str], None],
+        memory_bytes: int | None = None,
     ) -> None:
         """Start the command; its output goes to `on_line` from now on.
 
@@ -114,6 +118,8 @@ class LocalProcess:
             env: the process's whole environment.
             on_line: called with each line of stdout and stderr (decoded, undecodable bytes
                 replaced, line ending stripped); it must return quickly and not raise.
+            memory_bytes: a cap on the process's data memory (`RLIMIT_DATA`, set by
+                `prlimit`, inherited by its children); `None` for none.
 
         Raises:
             OSError: the process could not be started: `cwd` is missing, or `run_as` names
@@ -125,8 +131,10 @@ class LocalProcess:
             raise RuntimeError(f"{self.label} was started already")
         user, group, extra_groups = _identity(self.run_as, label=self.label)
         output = _Output(on_line, label=self.label)
+        limits = [] if memory_bytes is None else [PRLIMIT, f"--data={memory_bytes}", "--"]
         self._transport, self._output = await asyncio.get_running_loop().subprocess_exec(
             lambda: output,
+            *limits,
             SHELL,
             "-c",
             command,

@@ -1,0 +1,29 @@
+"""Deis memory limits as byte caps."""
+
+import pytest
+
+from deis_scheduler.app import limits
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (None, None),
+        ("0", None),
+        ("512M", 512 << 20),
+        ("512mb", 512 << 20),
+        ("1G", 1 << 30),
+        ("64K", 64 << 10),
+        ("100", 100),
+        ("0/100MB", 100 << 20),
+        ("50M/1G", 1 << 30),
+    ],
+)
+def test_memory_specs(spec, expected):
+    assert limits.memory_bytes(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["", "M", "-1M", "1T", "1.5G", "lots"])
+def test_bad_memory_specs_are_refused(spec):
+    with pytest.raises(ValueError, match="invalid memory limit"):
+        limits.memory_bytes(spec)
