@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import nats
@@ -31,6 +31,8 @@ from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, pro
 from deis_shared.objectstore import keys
 from deis_shared.objectstore.filesystem import FilesystemStore
 from deis_testing import NatsServer, unique_name
+
+M = TypeVar("M", bound=wire.Message)
 
 WEB_APP = """\
 import http.server, os, sys
@@ -146,25 +148,21 @@ class Platform:
         subject, event = self.outcomes[(app, version)]
         return subject.rsplit(".", 1)[1], event
 
-    async def endpoints(self, app: str) -> endpoints_kv.Endpoints | None:
-        kv = await self.js.key_value(endpoints_kv.BUCKET)
+    async def _value(self, bucket: str, app: str, model: type[M]) -> M | None:
+        kv = await self.js.key_value(bucket)
         try:
             entry = await kv.get(app)
         except nats.js.errors.KeyNotFoundError:
             return None
-        if not entry.value:
-            return None
-        return wire.decode(entry.value, endpoints_kv.Endpoints)
+        return wire.decode(entry.value, model) if entry.value else None
+
+    async def endpoints(self, app: str) -> endpoints_kv.Endpoints | None:
+        """The app's latest KV `endpoints` value, as the router reads it."""
+        return await self._value(endpoints_kv.BUCKET, app, endpoints_kv.Endpoints)
 
     async def procs(self, app: str) -> procs_kv.Procs | None:
-        kv = await self.js.key_value(procs_kv.BUCKET)
-        try:
-            entry = await kv.get(app)
-        except nats.js.errors.KeyNotFoundError:
-            return None
-        if not entry.value:
-            return None
-        return wire.decode(entry.value, procs_kv.Procs)
+        """The app's latest KV `procs` value, as the controller reads it."""
+        return await self._value(procs_kv.BUCKET, app, procs_kv.Procs)
 
 
 @pytest.fixture
