@@ -444,3 +444,21 @@ def pip_python() -> str:
         if _has_pip(candidate):
             return str(candidate)
     pytest.skip("no Python interpreter with pip found (tried the venv's and its base)")
+
+
+@pytest.fixture
+def own_app(
+    controller: Controller,
+    developer: Callable[..., Developer],
+    working_copy: Callable[..., Any],
+    builder: Builder,
+    app_name: str,
+) -> Callable[..., Any]:
+    """`dev, wc = await own_app()`: a developer owning `app_name`, and a copy pushing to it."""
+
+    async def make() -> tuple[Developer, WorkingCopy]:
+        dev = developer()
+        controller.create_app(dev.token, app_name)
+        return dev, await working_copy(dev, builder, app_name)
+
+    return make

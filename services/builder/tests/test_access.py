@@ -109,11 +109,9 @@ async def test_a_push_to_an_app_that_does_not_exist_is_refused(
 
 
 async def test_the_owner_can_clone_the_app_back(
-    builder, controller, developer, working_copy, rollouts, app_name, tmp_path, run_git
+    own_app, builder, rollouts, app_name, tmp_path, run_git
 ):
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    wc = await working_copy(dev, builder, app_name)
+    _, wc = await own_app()
     sha = await wc.commit(STATIC)
     assert (await wc.push()).code == 0
 

@@ -15,11 +15,9 @@ STATIC = {"index.html": "<h1>hello</h1>\n"}
 
 
 async def test_first_push_builds_stores_a_slug_and_ends_with_the_release(
-    builder, controller, developer, working_copy, rollouts, app_name, platform_dsn
+    own_app, builder, controller, rollouts, app_name, platform_dsn
 ):
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    wc = await working_copy(dev, builder, app_name)
+    dev, wc = await own_app()
     sha = await wc.commit(STATIC)
 
     pushed = await wc.push()
@@ -59,12 +57,8 @@ async def test_first_push_builds_stores_a_slug_and_ends_with_the_release(
     }
 
 
-async def test_a_second_push_sends_only_the_new_objects(
-    builder, controller, developer, working_copy, rollouts, app_name
-):
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    wc = await working_copy(dev, builder, app_name)
+async def test_a_second_push_sends_only_the_new_objects(own_app, rollouts, app_name):
+    _, wc = await own_app()
     await wc.commit({**STATIC, "a.txt": "a\n", "b.txt": "b\n", "c.txt": "c\n", "d.txt": "d\n"})
     first = await wc.push("--progress")
     assert first.code == 0, first.output
@@ -78,12 +72,8 @@ async def test_a_second_push_sends_only_the_new_objects(
     assert f"done, {app_name} v3" in second.output
 
 
-async def test_other_branches_are_refused_with_the_reason(
-    builder, controller, developer, working_copy, run_git, app_name
-):
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    wc = await working_copy(dev, builder, app_name)
+async def test_other_branches_are_refused_with_the_reason(own_app, controller, run_git, app_name):
+    dev, wc = await own_app()
     await wc.commit(STATIC)
     assert (await run_git("branch", "feature", cwd=wc.path, env=wc.env)).code == 0
 
@@ -96,11 +86,9 @@ async def test_other_branches_are_refused_with_the_reason(
 
 
 async def test_a_failed_build_rejects_the_push_and_keeps_the_previous_slug(
-    builder, controller, developer, working_copy, rollouts, bus, app_name
+    own_app, builder, controller, rollouts, bus, app_name
 ):
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    wc = await working_copy(dev, builder, app_name)
+    dev, wc = await own_app()
     good = await wc.commit(STATIC)
     assert (await wc.push()).code == 0
     failures = []
@@ -234,12 +222,10 @@ async def _slug_files(builder, app, sha):
 
 
 async def test_a_python_push_installs_its_requirements_then_reuses_them(
-    builder, controller, developer, working_copy, rollouts, add_wheel, app_name
+    own_app, builder, controller, rollouts, add_wheel, app_name
 ):
     add_wheel("greeting", "1.0")
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    wc = await working_copy(dev, builder, app_name)
+    dev, wc = await own_app()
     first_sha = await wc.commit(
         {
             "requirements.txt": "greeting==1.0\n",
@@ -265,12 +251,8 @@ async def test_a_python_push_installs_its_requirements_then_reuses_them(
     assert procfile == {"web": "python app.py", "worker": "python worker.py"}
 
 
-async def test_a_python_push_without_a_procfile_is_rejected(
-    builder, controller, developer, working_copy, app_name
-):
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    wc = await working_copy(dev, builder, app_name)
+async def test_a_python_push_without_a_procfile_is_rejected(own_app, controller, app_name):
+    dev, wc = await own_app()
     await wc.commit({"requirements.txt": "", "app.py": "print('hi')\n"})
 
     pushed = await wc.push()
@@ -280,14 +262,10 @@ async def test_a_python_push_without_a_procfile_is_rejected(
     assert controller.builds(dev.token, app_name) == []
 
 
-async def test_a_node_push_defaults_to_npm_start(
-    builder, controller, developer, working_copy, rollouts, app_name
-):
+async def test_a_node_push_defaults_to_npm_start(own_app, controller, rollouts, app_name):
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    wc = await working_copy(dev, builder, app_name)
+    dev, wc = await own_app()
     await wc.commit(
         {
             "package.json": json.dumps({"name": "web", "scripts": {"start": "node index.js"}}),
@@ -309,12 +287,10 @@ def short_builds(builder_overrides):
 
 @pytest.mark.usefixtures("short_builds")
 async def test_a_build_past_its_time_limit_is_stopped_and_rejected(
-    builder, controller, developer, working_copy, add_wheel, app_name
+    own_app, builder, controller, add_wheel, app_name
 ):
     add_wheel("greeting", "1.0")
-    dev = developer()
-    controller.create_app(dev.token, app_name)
-    wc = await working_copy(dev, builder, app_name)
+    dev, wc = await own_app()
     await wc.commit({"requirements.txt": "greeting==1.0\n", "Procfile": "web: python app.py\n"})
 
     pushed = await wc.push()

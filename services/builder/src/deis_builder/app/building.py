@@ -55,10 +55,8 @@ async def build(
         ObjectStoreError: The store refused or could not be reached.
     """
     work = ctx.scratch / uuid.uuid4().hex
-    app_dir = work / "app"
     try:
         async with asyncio.timeout(ctx.settings.build_timeout):
-            await asyncio.to_thread(app_dir.mkdir, parents=True)
             return await _build_in(
                 ctx, app=app, update=update, quarantine=quarantine, out=out, work=work
             )
@@ -81,6 +79,7 @@ async def _build_in(
 ) -> Built:
     sha = update.short_sha
     app_dir = work / "app"
+    await asyncio.to_thread(app_dir.mkdir, parents=True)
     source = work / "source.tar.gz"
     repo = paths.repo_path(ctx.repos, app)
     await repos.archive(repo, sha=update.new, dest=source, env=ctx.env, quarantine=quarantine)

@@ -56,8 +56,12 @@ class Proc:
     exit_code: int | None = None
     stopping: bool = False
     process: LocalProcess | None = None
-    lines: collections.deque[str] = field(default_factory=collections.deque)
+    lines: collections.deque[str] = field(init=False)
+    """The last `last_lines` lines it wrote, across restarts."""
     supervisor: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.lines = collections.deque(maxlen=self.last_lines)
 
     @property
     def label(self) -> str:
@@ -91,8 +95,6 @@ class Proc:
 
     async def start(self, *, on_line: Callable[["Proc", str], None]) -> None:
         """Start (or restart) the OS process."""
-        if self.lines.maxlen != self.last_lines:
-            self.lines = collections.deque(self.lines, maxlen=self.last_lines)
         self.process = LocalProcess(name=self.name, label=self.label, run_as=self.launch.run_as)
         self.state = State.STARTING
         await self.process.start(
