@@ -96,6 +96,7 @@ def platform(pg_dsn, nats_server_factory, tmp_path):
                 "DEIS_DATA_DIR": str(tmp_path / "scheduler"),
                 # The tests' interpreters may live under /root when they run as root.
                 "DEIS_PROCESS_USER": "",
+                "DEIS_STOP_PROCESSES_ON_EXIT": "true",
             },
             port=health,
             log=tmp_path / "scheduler.log",

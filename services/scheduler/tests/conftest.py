@@ -69,7 +69,7 @@ while True:
 class Platform:
     """The KV and events around a running scheduler."""
 
-    scheduler: Scheduler
+    scheduler: Scheduler | None
     nc: nats.aio.client.Client
     js: nats.js.JetStreamContext
     store: FilesystemStore
@@ -102,6 +102,7 @@ class Platform:
         routable: bool = True,
         restarts: dict[str, int] | None = None,
         memory: dict[str, str] | None = None,
+        cpu: dict[str, str] | None = None,
     ) -> None:
         """Write the app's desired state as the controller would."""
         build = (
@@ -123,7 +124,7 @@ class Platform:
             routable=routable,
             maintenance=False,
             restarts=restarts or {},
-            limits=desired_kv.Limits(memory=memory or {}),
+            limits=desired_kv.Limits(memory=memory or {}, cpu=cpu or {}),
         )
         await self.js.publish(f"$KV.{desired_kv.BUCKET}.{app}", wire.encode(value))
 
@@ -172,12 +173,12 @@ def scheduler_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def platform(
+def scheduler_settings(
     nats_server_factory: Callable[[], NatsServer],
     tmp_path: Path,
     scheduler_overrides: dict[str, Any],
-) -> AsyncIterator[Platform]:
-    """A scheduler on a private nats-server, with a filesystem object store."""
+) -> SchedulerSettings:
+    """Settings of a scheduler on a private nats-server, with a filesystem object store."""
     server = nats_server_factory()
     values: dict[str, Any] = {
         "nats_url": server.url,
@@ -186,6 +187,7 @@ async def platform(
         "object_store_root": tmp_path / "objects",
         "drain_seconds": 0.3,
         "stop_grace": 2.0,
+        "stop_processes_on_exit": True,
         "deploy_timeout": 15.0,
         "shutdown_timeout": 10.0,
         "settle_seconds": 0.2,
@@ -193,19 +195,31 @@ async def platform(
         "process_user": "",
     }
     values.update(scheduler_overrides)
-    settings = SchedulerSettings(**values)
-    async with service.running(settings) as scheduler:
-        nc = await nats.connect(server.url)
-        js = nc.jetstream()
-        store = FilesystemStore(tmp_path / "objects")
-        await store.prepare()
-        running = Platform(scheduler=scheduler, nc=nc, js=js, store=store, tmp=tmp_path)
-        sub = await nc.subscribe(deploy_events.ALL_SUBJECTS, cb=running.on_deploy)
-        try:
-            yield running
-        finally:
-            await sub.unsubscribe()
-            await nc.close()
+    return SchedulerSettings(**values)
+
+
+@pytest.fixture
+async def bus(scheduler_settings: SchedulerSettings, tmp_path: Path) -> AsyncIterator[Platform]:
+    """The KV, events and object store around schedulers the test starts itself."""
+    nc = await nats.connect(scheduler_settings.nats_url)
+    js = nc.jetstream()
+    store = FilesystemStore(tmp_path / "objects")
+    await store.prepare()
+    around = Platform(scheduler=None, nc=nc, js=js, store=store, tmp=tmp_path)
+    sub = await nc.subscribe(deploy_events.ALL_SUBJECTS, cb=around.on_deploy)
+    try:
+        yield around
+    finally:
+        await sub.unsubscribe()
+        await nc.close()
+
+
+@pytest.fixture
+async def platform(scheduler_settings: SchedulerSettings, bus: Platform) -> AsyncIterator[Platform]:
+    """A scheduler running in this event loop, and the KV and events around it."""
+    async with service.running(scheduler_settings) as scheduler:
+        bus.scheduler = scheduler
+        yield bus
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import signal
 import httpx
 import pytest
 
+from deis_scheduler.app.runtime import AppRuntime
 from deis_shared import wire
 from deis_shared.bus import watching
 from deis_shared.events import logs as log_events
@@ -301,5 +302,36 @@ async def test_a_memory_limit_is_applied_and_reported(platform, app_name, app_fi
     procs = {p.type: p for p in (await platform.procs(app_name)).processes}
     assert procs["worker"].memory == "200M"
     assert procs["web"].memory is None
-    worker = platform.scheduler.reconciler.workers[app_name].runtime.procs[("worker", 1)]
+    assert platform.scheduler is not None
+    runtime = platform.scheduler.reconciler.workers[app_name].runtime
+    assert isinstance(runtime, AppRuntime)
+    worker = runtime.procs[("worker", 1)]
     assert "out of memory" in worker.lines
+
+
+async def test_a_cpu_limit_is_applied_where_the_host_allows_and_reported(
+    platform, app_name, app_files, until
+):
+    assert platform.scheduler is not None
+    control = platform.scheduler.ctx.cpu
+    await platform.slug(app_name, "aaaaaaa", app_files)
+    await platform.desire(
+        app_name,
+        version=2,
+        sha="aaaaaaa",
+        procfile=PROCFILE,
+        formation={"web": 1, "worker": 1},
+        cpu={"worker": "250m"},
+    )
+    result, event = await platform.outcome(app_name, 2)
+    assert result == "succeeded", event
+    procs = {p.type: p for p in (await platform.procs(app_name)).processes}
+    assert procs["web"].cpu is None
+    if control is None:  # no writable cgroup here: nothing is claimed
+        assert procs["worker"].cpu is None
+        return
+    assert procs["worker"].cpu == "250m"
+    group = control.group(procs["worker"].name)
+    assert str(procs["worker"].pid) in (group / "cgroup.procs").read_text().split()
+    await platform.forget(app_name)
+    await until(lambda: asyncio.sleep(0, not group.exists()))  # removed with the app

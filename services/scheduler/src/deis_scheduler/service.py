@@ -2,10 +2,11 @@
 
     settings → NATS (+ streams and buckets) → object store → log shipper → reconciler
 
-At SIGTERM the reconciler stops its workers and then every app process (SIGTERM, grace,
-SIGKILL), the shipper flushes what the processes wrote last, and the runner drains NATS.
-Re-adopting running processes across a scheduler restart is not done yet: processes are
-stopped with the scheduler.
+At At start, before watching, the reconciler adopts the processes a previous scheduler left
+running (`local.records`). At SIGTERM it stops its workers and detaches from the app
+processes, which run on for the next scheduler (or, with `stop_processes_on_exit`, stops them:
+SIGTERM, grace, SIGKILL); the shipper flushes what the processes wrote last, and the runner
+drains NATS.
 """
 
 import contextlib
@@ -13,8 +14,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from deis_scheduler.app import oneoff
+from deis_scheduler.app.backend import LocalBackend
 from deis_scheduler.app.context import Context
 from deis_scheduler.app.reconciler import Reconciler
+from deis_scheduler.local import cgroups
+from deis_scheduler.local.records import Records
 from deis_scheduler.local.shipping import LogShipper
 from deis_scheduler.local.slugs import SlugCache
 from deis_scheduler.settings import (
@@ -55,12 +59,15 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
         settings=settings,
         js=bus.js,
         slugs=SlugCache(store=service.store, root=settings.data_dir),
+        records=Records(settings.data_dir / "records"),
+        cpu=cgroups.find(settings.cgroup_root) if settings.cgroup_root is not None else None,
         shipper=shipper,
         base_env=process_base_environment(),
         run_as=process_run_as(settings),
     )
     reconciler = Reconciler(
         ctx,
+        backend=LocalBackend(ctx),
         watch=lambda: watching.watch(js=bus.js, nc=bus.nc, bucket=desired_kv.BUCKET),
     )
 
@@ -88,6 +95,7 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
 
     service.on_stop(stop_accepting)
     service.tasks.spawn(shipper.run(), name="ship-logs")
+    await reconciler.adopt()
     service.tasks.spawn(reconciler.watch(), name="watch-desired")
     service.tasks.spawn(reconciler.resync(), name="resync")
     await runs.start()

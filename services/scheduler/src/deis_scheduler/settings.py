@@ -50,6 +50,13 @@ class SchedulerSettings(ServiceSettings):
     log_buffer_lines: int = Field(default=10_000, ge=100)
     """Log lines held while NATS is slow or away; beyond it lines are dropped and counted."""
 
+    cgroup_root: Path | None = Path("/sys/fs/cgroup")
+    """Where the control groups are mounted, for CPU limits; unset applies none."""
+
+    stop_processes_on_exit: bool = False
+    """Whether app processes stop with the scheduler. By default they run on, and the next
+    scheduler adopts them: restarting or upgrading the scheduler costs the apps nothing."""
+
     last_lines: int = Field(default=20, ge=0, le=200)
     """Log lines per process kept for a failed deploy's report."""
 

@@ -53,13 +53,15 @@ async def eventually_gone(pid: int) -> bool:
     return False
 
 
-def local(label: str = "web.1") -> LocalProcess:
-    return LocalProcess(name=f"myapp-web-v1-{label[-1]}", label=label, run_as=None)
+def local(tmp_path: Path, label: str = "web.1") -> LocalProcess:
+    return LocalProcess(
+        name=f"myapp-web-v1-{label[-1]}", label=label, output_dir=tmp_path / "out", run_as=None
+    )
 
 
 async def test_stdout_and_stderr_lines_arrive_and_the_exit_code_is_kept(tmp_path: Path) -> None:
     lines = Lines()
-    proc = local()
+    proc = local(tmp_path)
     command = "echo one; echo two >&2; printf '\\377bad\\r\\n'; printf tail; exit 3"
     await proc.start(command=command, cwd=tmp_path, env=ENV, on_line=lines)
     assert proc.pid is not None
@@ -71,7 +73,7 @@ async def test_stdout_and_stderr_lines_arrive_and_the_exit_code_is_kept(tmp_path
 
 async def test_the_process_gets_the_environment_and_directory(tmp_path: Path) -> None:
     lines = Lines()
-    proc = local()
+    proc = local(tmp_path)
     env = {**ENV, "GREETING": "hello"}
     await proc.start(command='echo "$GREETING $HOME"; pwd', cwd=tmp_path, env=env, on_line=lines)
     assert await proc.wait() == 0
@@ -80,7 +82,7 @@ async def test_the_process_gets_the_environment_and_directory(tmp_path: Path) ->
 
 async def test_long_lines_are_split(tmp_path: Path) -> None:
     lines = Lines()
-    proc = local()
+    proc = local(tmp_path)
     script = "import sys; sys.stdout.write('x' * 40_000 + '\\nend\\n')"
     await proc.start(
         command=f'{sys.executable} -c "{script}"', cwd=tmp_path, env=ENV, on_line=lines
@@ -99,7 +101,7 @@ async def test_a_failing_callback_does_not_stop_the_output(tmp_path: Path) -> No
         if text == "first":
             raise RuntimeError("broken callback")
 
-    proc = local()
+    proc = local(tmp_path)
     await proc.start(command="echo first; echo second", cwd=tmp_path, env=ENV, on_line=on_line)
     assert await proc.wait() == 0
     assert seen == ["first", "second"]
@@ -107,7 +109,7 @@ async def test_a_failing_callback_does_not_stop_the_output(tmp_path: Path) -> No
 
 async def test_stop_terminates_a_cooperative_process(tmp_path: Path) -> None:
     lines = Lines()
-    proc = local()
+    proc = local(tmp_path)
     script = (
         "import signal, sys, time\n"
         "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
@@ -124,7 +126,7 @@ async def test_stop_terminates_a_cooperative_process(tmp_path: Path) -> None:
 
 async def test_stop_kills_a_group_that_ignores_sigterm(tmp_path: Path) -> None:
     lines = Lines()
-    proc = local()
+    proc = local(tmp_path)
     # The shell ignores TERM and so does its child `sleep`, which inherits that.
     await proc.start(
         command="trap '' TERM; sleep 30 & echo $!; wait", cwd=tmp_path, env=ENV, on_line=lines
@@ -144,7 +146,7 @@ async def test_stop_kills_a_group_that_ignores_sigterm(tmp_path: Path) -> None:
 
 async def test_what_the_process_left_behind_dies_with_it(tmp_path: Path) -> None:
     lines = Lines()
-    proc = local()
+    proc = local(tmp_path)
     # The backgrounded sleep holds the output pipes open after its parent exits.
     await proc.start(command="sleep 30 & echo $!", cwd=tmp_path, env=ENV, on_line=lines)
     assert await proc.wait() == 0
@@ -152,7 +154,7 @@ async def test_what_the_process_left_behind_dies_with_it(tmp_path: Path) -> None
 
 
 async def test_stop_before_start_and_after_exit(tmp_path: Path) -> None:
-    proc = local()
+    proc = local(tmp_path)
     assert await proc.stop(grace=1) is None
     assert proc.pid is None
     assert proc.returncode is None
@@ -168,7 +170,7 @@ async def test_stop_before_start_and_after_exit(tmp_path: Path) -> None:
 
 async def test_a_cancelled_stop_kills_the_group(tmp_path: Path) -> None:
     lines = Lines()
-    proc = local()
+    proc = local(tmp_path)
     await proc.start(
         command="trap '' TERM; echo up; sleep 30", cwd=tmp_path, env=ENV, on_line=lines
     )
@@ -182,22 +184,27 @@ async def test_a_cancelled_stop_kills_the_group(tmp_path: Path) -> None:
 
 
 async def test_a_missing_directory_is_an_os_error(tmp_path: Path) -> None:
-    proc = local()
+    proc = local(tmp_path)
     with pytest.raises(FileNotFoundError):
         await proc.start(command="true", cwd=tmp_path / "missing", env=ENV, on_line=Lines())
     assert await proc.stop(grace=1) is None
 
 
 async def test_an_unknown_user_is_an_os_error(tmp_path: Path) -> None:
-    proc = LocalProcess(name="myapp-web-v1-1", label="web.1", run_as="no-such-user-for-deis")
+    proc = LocalProcess(
+        name="myapp-web-v1-1",
+        label="web.1",
+        output_dir=tmp_path,
+        run_as="no-such-user-for-deis",
+    )
     with pytest.raises(OSError, match="no user named 'no-such-user-for-deis'"):
         await proc.start(command="true", cwd=tmp_path, env=ENV, on_line=Lines())
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root switches to nobody")
-async def test_as_root_processes_run_as_nobody_without_root_groups() -> None:
+async def test_as_root_processes_run_as_nobody_without_root_groups(tmp_path: Path) -> None:
     lines = Lines()
-    proc = LocalProcess(name="myapp-web-v1-1", label="web.1")
+    proc = LocalProcess(name="myapp-web-v1-1", label="web.1", output_dir=tmp_path)
     assert proc.run_as == "nobody"
     await proc.start(command="id -u; id -G", cwd=Path("/"), env=ENV, on_line=lines)
     assert await proc.wait() == 0
@@ -205,8 +212,85 @@ async def test_as_root_processes_run_as_nobody_without_root_groups() -> None:
     assert lines.lines == [str(nobody.pw_uid), str(nobody.pw_gid)]
 
 
-def test_the_default_user_follows_the_schedulers_own() -> None:
+def test_the_default_user_follows_the_schedulers_own(tmp_path: Path) -> None:
     expected = "nobody" if os.geteuid() == 0 else None
     assert processes.default_user() == expected
-    assert LocalProcess(name="n", label="web.1").run_as == expected
-    assert LocalProcess(name="n", label="web.1", run_as=None).run_as is None
+    assert LocalProcess(name="n", label="web.1", output_dir=tmp_path).run_as == expected
+    assert LocalProcess(name="n", label="web.1", output_dir=tmp_path, run_as=None).run_as is None
+
+
+TICKER = (
+    "import itertools, sys, time\n"
+    "for n in itertools.count():\n"
+    "    print(n, flush=True)\n"
+    "    time.sleep(0.02)\n"
+)
+
+
+async def test_a_detached_process_runs_on_and_is_adopted_with_its_output(tmp_path: Path) -> None:
+    first = Lines()
+    proc = local(tmp_path)
+    await proc.start(
+        command=f'exec {sys.executable} -c "{TICKER}"', cwd=tmp_path, env=ENV, on_line=first
+    )
+    await first.first()
+    identity = proc.identity
+    assert identity is not None
+    proc.detach()
+    proc.detach()
+    assert not proc.running
+    assert await proc.stop(grace=0) is None  # detached: not ours to stop any more
+    seen = len(first.lines)
+    # Nobody reads for a while: the ticker must neither die of SIGPIPE nor lose its lines.
+    await asyncio.sleep(0.5)
+    assert len(first.lines) == seen
+    assert not gone(identity.pid)
+
+    second = Lines()
+    adopted = local(tmp_path)
+    assert await adopted.adopt(identity, on_line=second)
+    assert adopted.running
+    assert adopted.pid == identity.pid
+    async with asyncio.timeout(5):
+        while len(second.lines) < 30:  # noqa: ASYNC110 -- polls another process's progress
+            await asyncio.sleep(0.05)
+    numbers = [int(line) for line in first.lines + second.lines]
+    assert numbers == list(range(len(numbers)))  # none lost, none twice, in order
+    assert await adopted.stop(grace=2) is None  # not our child: its exit code is unknown
+    assert gone(identity.pid)
+    assert not adopted.fifo("out").exists()
+
+
+async def test_an_adopted_process_that_dies_is_seen_to_exit(tmp_path: Path) -> None:
+    proc = local(tmp_path)
+    await proc.start(command="echo up; sleep 30", cwd=tmp_path, env=ENV, on_line=Lines())
+    identity = proc.identity
+    assert identity is not None
+    proc.detach()
+    adopted = local(tmp_path)
+    assert await adopted.adopt(identity, on_line=Lines())
+    os.killpg(identity.pid, signal.SIGKILL)
+    async with asyncio.timeout(5):
+        assert await adopted.wait() is None
+    assert not adopted.running
+    await asyncio.to_thread(os.waitpid, identity.pid, 0)  # this test is its parent: reap it
+
+
+async def test_adoption_refuses_a_gone_or_different_process(tmp_path: Path) -> None:
+    proc = local(tmp_path)
+    await proc.start(command="sleep 30", cwd=tmp_path, env=ENV, on_line=Lines())
+    identity = proc.identity
+    assert identity is not None
+    other = processes.Identity(pid=identity.pid, start_ticks=identity.start_ticks + 1)
+    assert not await local(tmp_path).adopt(other, on_line=Lines())  # a reused pid
+    assert await proc.stop(grace=1) == -signal.SIGTERM
+    assert not await local(tmp_path).adopt(identity, on_line=Lines())  # gone
+    with pytest.raises(RuntimeError, match="started already"):
+        await proc.adopt(identity, on_line=Lines())
+
+
+def test_start_ticks_reads_this_process_and_refuses_missing_ones() -> None:
+    ticks = processes.start_ticks(os.getpid())
+    assert ticks is not None
+    assert ticks > 0
+    assert processes.start_ticks(2**22 + 1) is None

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import nats.js
 
+from deis_scheduler.local.cgroups import CpuControl
+from deis_scheduler.local.records import Records
 from deis_scheduler.local.shipping import LogShipper
 from deis_scheduler.local.slugs import SlugCache
 from deis_scheduler.settings import SchedulerSettings
@@ -17,6 +19,10 @@ class Context:
     settings: SchedulerSettings
     js: nats.js.JetStreamContext
     slugs: SlugCache
+    records: Records
+    cpu: CpuControl | None
+    """Where CPU limits are applied; `None` where this host does not allow it."""
+    """What runs on this host, for a restarted scheduler to adopt."""
     shipper: LogShipper
     base_env: Mapping[str, str]
     """What every app process inherits (`settings.process_base_environment()`)."""

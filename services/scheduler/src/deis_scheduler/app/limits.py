@@ -3,8 +3,9 @@
 Memory (`512M`, `1G`, `0/100MB` = request/limit) becomes a cap on each process's data memory
 (`RLIMIT_DATA`, which on Linux counts the heap and private mappings, so it bounds what a
 process can allocate without refusing the large virtual reservations that Node or a JVM make).
-Units are binary (`M` = MiB), as Deis passed them to Kubernetes. CPU limits need cgroups, which
-this backend does not manage yet: they are not applied, and `procs` shows none.
+Units are binary (`M` = MiB), as Deis passed them to Kubernetes. CPU limits are a CFS quota in a
+control group of the process's own (`local.cgroups`), where the host lets the scheduler make
+one; elsewhere they are not applied, and `procs` shows none.
 """
 
 import re

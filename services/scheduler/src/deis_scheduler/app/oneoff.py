@@ -8,6 +8,7 @@ to `MAX_OUTPUT` bytes, so that the reply fits a NATS message.
 
 import asyncio
 import logging
+import uuid
 
 from deis_scheduler.app.context import Context
 from deis_scheduler.local import slugs
@@ -72,7 +73,12 @@ async def run(
             data = data[:room]
         output.extend(data)
 
-    process = LocalProcess(name=f"{request.app}-run", label="run.1", run_as=ctx.run_as)
+    process = LocalProcess(
+        name=f"{request.app}-run-{uuid.uuid4().hex[:12]}",
+        label="run.1",
+        output_dir=ctx.settings.data_dir / "output" / request.app,
+        run_as=ctx.run_as,
+    )
     await process.start(command=request.command, cwd=release.path, env=env, on_line=keep)
     try:
         code = await asyncio.wait_for(process.wait(), timeout=request.timeout_seconds)

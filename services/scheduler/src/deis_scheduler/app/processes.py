@@ -3,7 +3,8 @@
 A `Proc` is one (type, index) of one release: its OS process (`local.processes`), its port, its
 state as KV `procs` shows it, and the last lines it wrote (for a failed deploy's report).
 Supervision restarts a process that exits on its own, after a backoff that doubles from 1 s up
-to `restart_backoff_max`, on the same port, so its endpoint stays valid.
+to `restart_backoff_max`, on the same port, so its endpoint stays valid. A `Proc` is written
+down as a `records.ProcessRecord`, from which a restarted scheduler adopts it.
 """
 
 import asyncio
@@ -16,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 
 from deis_scheduler.app import limits
-from deis_scheduler.local import health
-from deis_scheduler.local.processes import LocalProcess
+from deis_scheduler.local import cgroups, health, records
+from deis_scheduler.local.processes import Identity, LocalProcess
 from deis_shared import wire
 from deis_shared.kv import procs as procs_kv
 
@@ -35,8 +36,14 @@ class Launch:
     env: dict[str, str]
     run_as: str | None
     """The user to run as; `None`: the scheduler's own."""
+    output_dir: Path
+    """Where the process's output FIFOs live."""
     memory: str | None = None
     """The memory limit in Deis's notation, as `procs` reports it; `None`: unlimited."""
+    cpu: str | None = None
+    """The CPU limit in Deis's notation; `None`: unlimited."""
+    cpu_control: cgroups.CpuControl | None = None
+    """Where CPU limits are applied on this host; `None`: they cannot be."""
 
 
 @dataclass
@@ -59,6 +66,8 @@ class Proc:
     lines: collections.deque[str] = field(init=False)
     """The last `last_lines` lines it wrote, across restarts."""
     supervisor: asyncio.Task[None] | None = None
+    cpu_limited: bool = False
+    """Whether its CPU limit applies (a cgroup holds it)."""
 
     def __post_init__(self) -> None:
         self.lines = collections.deque(maxlen=self.last_lines)
@@ -78,7 +87,7 @@ class Proc:
         """Whether its OS process is alive."""
         return self.process is not None and self.process.running
 
-    def record(self) -> procs_kv.Process:
+    def status(self) -> procs_kv.Process:
         """Its entry in KV `procs`."""
         return procs_kv.Process(
             name=self.name,
@@ -91,11 +100,100 @@ class Proc:
             pid=self.process.pid if self.process is not None and self.running else None,
             exit_code=self.exit_code,
             memory=self.launch.memory if limits.memory_bytes(self.launch.memory) else None,
+            cpu=self.launch.cpu if self.cpu_limited else None,
         )
+
+    def record(self, role: records.Role) -> records.ProcessRecord:
+        """How it is written down for a restarted scheduler."""
+        process = self.process
+        identity = process.identity if process is not None and not process.exited else None
+        return records.ProcessRecord(
+            type=self.type,
+            index=self.index,
+            release=self.release,
+            port=self.port,
+            role=role,
+            pid=identity.pid if identity is not None else None,
+            start_ticks=identity.start_ticks if identity is not None else None,
+            command=self.launch.command,
+            cwd=self.launch.cwd,
+            env=self.launch.env,
+            run_as=self.launch.run_as,
+            memory=self.launch.memory,
+            cpu=self.launch.cpu,
+            started=self.started,
+            restarts=self.restarts,
+            exit_code=self.exit_code,
+        )
+
+    @classmethod
+    def from_record(
+        cls,
+        record: records.ProcessRecord,
+        *,
+        app: str,
+        output_dir: Path,
+        cpu_control: cgroups.CpuControl | None,
+        last_lines: int,
+    ) -> "Proc":
+        """The process a previous scheduler recorded, not yet adopted."""
+        launch = Launch(
+            command=record.command,
+            cwd=record.cwd,
+            env=record.env,
+            run_as=record.run_as,
+            output_dir=output_dir,
+            memory=record.memory,
+            cpu=record.cpu,
+            cpu_control=cpu_control,
+        )
+        return cls(
+            app=app,
+            type=record.type,
+            index=record.index,
+            release=record.release,
+            port=record.port,
+            launch=launch,
+            last_lines=last_lines,
+            started=record.started,
+            restarts=record.restarts,
+            exit_code=record.exit_code,
+        )
+
+    def _local(self) -> LocalProcess:
+        return LocalProcess(
+            name=self.name,
+            label=self.label,
+            output_dir=self.launch.output_dir,
+            run_as=self.launch.run_as,
+        )
+
+    async def adopt(self, identity: Identity, *, on_line: Callable[["Proc", str], None]) -> bool:
+        """Take over its OS process from a previous scheduler; whether it still ran."""
+        process = self._local()
+        if not await process.adopt(identity, on_line=lambda text: on_line(self, text)):
+            return False
+        self.process = process
+        self.state = State.UP
+        control = self.launch.cpu_control
+        self.cpu_limited = control is not None and cgroups.holds(
+            control, name=self.name, pid=identity.pid
+        )
+        return True
+
+    async def detach(self) -> None:
+        """Let go of it: supervision ends, the OS process runs on (the scheduler is leaving)."""
+        self.stopping = True
+        if self.supervisor is not None:
+            self.supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.supervisor
+        if self.process is not None:
+            self.process.detach()
 
     async def start(self, *, on_line: Callable[["Proc", str], None]) -> None:
         """Start (or restart) the OS process."""
-        self.process = LocalProcess(name=self.name, label=self.label, run_as=self.launch.run_as)
+        self.process = self._local()
         self.state = State.STARTING
         await self.process.start(
             command=self.launch.command,
@@ -104,6 +202,11 @@ class Proc:
             on_line=lambda text: on_line(self, text),
             memory_bytes=limits.memory_bytes(self.launch.memory),
         )
+        control, cpu = self.launch.cpu_control, cgroups.millicores(self.launch.cpu)
+        if control is not None and cpu is not None and self.process.pid is not None:
+            self.cpu_limited = cgroups.limit(
+                control, name=self.name, pid=self.process.pid, millicores=cpu
+            )
         self.started = wire.utc_now()
         self.exit_code = None
 
@@ -117,6 +220,8 @@ class Proc:
         if self.process is not None:
             self.state = State.TERMINATING
             self.exit_code = await self.process.stop(grace=grace)
+        if self.launch.cpu_control is not None:
+            cgroups.release(self.launch.cpu_control, name=self.name)
         self.state = State.DOWN
 
 

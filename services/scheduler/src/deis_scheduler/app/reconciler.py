@@ -5,6 +5,9 @@ a newer value" and always converges on the latest, so a burst of changes costs o
 converges, never a replay. Every `resync_interval` each worker converges again whatever the
 watch said, and a converge that fails (NATS or the object store away) is retried with a
 backoff that doubles up to a minute.
+
+Before the watch starts, `adopt` hands each app's process record to its worker; an adopted
+app whose desired state is gone (deleted while no scheduler ran) is converged to nothing.
 """
 
 import asyncio
@@ -12,8 +15,11 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+import nats.errors
+import nats.js.errors
+
+from deis_scheduler.app.backend import AppProcesses, ProcessBackend
 from deis_scheduler.app.context import Context
-from deis_scheduler.app.runtime import AppRuntime
 from deis_shared import appnames, wire
 from deis_shared.bus import watching
 from deis_shared.kv import desired as desired_kv
@@ -26,7 +32,7 @@ RETRY_MAX = 60.0
 class AppWorker:
     """Converges one app whenever its desired state changes (or a resync asks)."""
 
-    def __init__(self, runtime: AppRuntime) -> None:
+    def __init__(self, runtime: AppProcesses) -> None:
         self.runtime = runtime
         self.latest: desired_kv.DesiredState | None = None
         self._wake = asyncio.Event()
@@ -67,8 +73,15 @@ class AppWorker:
 class Reconciler:
     """The desired-state watch, the app workers and the periodic resync."""
 
-    def __init__(self, ctx: Context, *, watch: Callable[[], watching.Watcher]) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        backend: ProcessBackend,
+        watch: Callable[[], watching.Watcher],
+    ) -> None:
         self._ctx = ctx
+        self._backend = backend
         self._watch = watch
         self.workers: dict[str, AppWorker] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -76,10 +89,32 @@ class Reconciler:
     def worker(self, app: str) -> AppWorker:
         """The worker of `app`, started on first use."""
         if app not in self.workers:
-            worker = AppWorker(AppRuntime(self._ctx, app=app))
-            self.workers[app] = worker
-            self._tasks[app] = asyncio.create_task(worker.run(), name=f"converge-{app}")
+            self._start_worker(self._backend.app(app))
         return self.workers[app]
+
+    def _start_worker(self, runtime: AppProcesses) -> AppWorker:
+        worker = AppWorker(runtime)
+        self.workers[runtime.app] = worker
+        self._tasks[runtime.app] = asyncio.create_task(worker.run(), name=f"converge-{runtime.app}")
+        return worker
+
+    async def adopt(self) -> None:
+        """Take over the processes previous schedulers left running."""
+        for runtime in await self._backend.adopt():
+            worker = self._start_worker(runtime)
+            if not await self._desired_exists(runtime.app):
+                worker.offer(None)
+
+    async def _desired_exists(self, app: str) -> bool:
+        try:
+            kv = await self._ctx.js.key_value(desired_kv.BUCKET)
+            await kv.get(app)
+        except nats.js.errors.KeyNotFoundError:  # also a deleted or purged key
+            return False
+        except (nats.errors.Error, TimeoutError) as exc:
+            # The watch and the resyncs converge it later; assume it is still wanted.
+            logger.warning("cannot read the desired state of %s: %s", app, exc)
+        return True
 
     async def watch(self) -> None:
         """Feed every change of KV `desired` to its app's worker; runs until cancelled."""
@@ -111,11 +146,19 @@ class Reconciler:
                 worker.poke()
 
     async def close(self) -> None:
-        """Stop the workers, then every app's processes. Idempotent."""
+        """Stop the workers, then leave the app processes running or stop them. Idempotent.
+
+        `stop_processes_on_exit` chooses: by default they run on for the next scheduler.
+        """
         for task in self._tasks.values():
             task.cancel()
         for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        await asyncio.gather(*(w.runtime.shutdown() for w in self.workers.values()))
+        runtimes = [worker.runtime for worker in self.workers.values()]
+        self.workers.clear()
+        if self._ctx.settings.stop_processes_on_exit:
+            await asyncio.gather(*(runtime.shutdown() for runtime in runtimes))
+        else:
+            await asyncio.gather(*(runtime.detach() for runtime in runtimes))

@@ -14,18 +14,26 @@ runs, and does only what differs.
 - The same release with another formation scales: missing (type, index) start (web ones join
   `endpoints` once healthy), extra ones leave `endpoints` and then stop.
 - No desired state (the app was deleted): everything stops, its files and KV values go.
+
+Every change is written to the app's process record (`local.records`) before the next step, so
+a scheduler that restarts, gracefully or after a kill -9, `adopt`s the processes it finds
+running instead of starting them twice, and kills what an unfinished rollout left behind.
+When the scheduler stops it may `detach` (the processes run on) or `shutdown` (they stop).
 """
 
 import asyncio
 import logging
+import shutil
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from deis_scheduler.app import processes, publishing
 from deis_scheduler.app.context import Context
 from deis_scheduler.app.processes import Launch, Proc, State
 from deis_scheduler.errors import RolloutFailed
-from deis_scheduler.local import health, slugs
+from deis_scheduler.local import cgroups, health, records, slugs
+from deis_scheduler.local.processes import Identity
 from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
 
@@ -43,6 +51,7 @@ class AppRuntime:
     def __init__(self, ctx: Context, *, app: str) -> None:
         self._ctx = ctx
         self.app = app
+        """The app's name."""
         self.procs: dict[Key, Proc] = {}
         self.version: int | None = None
         """The release the processes run (the live release)."""
@@ -50,16 +59,24 @@ class AppRuntime:
         self._endpoints: list[endpoints_kv.Upstream] | None = None
         self._restarts_seen: dict[str, int] | None = None
         """Restart counters already acted on; `None` until the first look (the baseline)."""
+        self._pending: list[Proc] = []
+        """Started by an unfinished rollout or scale-up, not yet serving."""
+        self._retiring: list[Proc] = []
+        """Replaced, waiting to be stopped."""
         self._lock = asyncio.Lock()
 
     async def converge(self, desired: desired_kv.DesiredState | None) -> None:
         """Make what runs match `desired` (`None`: the app is gone)."""
         async with self._lock:
             if desired is None:
-                await self._stop(self.procs.values())
+                await self._stop(self._everything())
                 self.procs, self.version, self._endpoints = {}, None, None
                 await publishing.forget(self._ctx.js, app=self.app)
                 await self._ctx.slugs.remove_app(self.app)
+                self._ctx.records.remove(self.app)
+                if self._ctx.cpu is not None:
+                    cgroups.release_app(self._ctx.cpu, app=self.app)
+                await asyncio.to_thread(shutil.rmtree, self._output_dir(), ignore_errors=True)
                 return
             if desired.build is None:
                 await self._retire_all(desired)
@@ -80,14 +97,82 @@ class AppRuntime:
             await self.publish_procs()
 
     async def shutdown(self) -> None:
-        """Stop every process (the scheduler is stopping)."""
+        """Stop every process (the scheduler is stopping, and takes the apps with it)."""
         async with self._lock:
-            await self._stop(self.procs.values())
+            await self._stop(self._everything())
+            self.procs = {}
+            self._save()
+
+    async def detach(self) -> None:
+        """Leave the live processes running for the next scheduler to adopt; stop the rest."""
+        async with self._lock:
+            for proc in self.procs.values():
+                await proc.detach()
+            await self._stop(self._pending + self._retiring)
+            self._save()
+
+    async def adopt(self, record: records.AppRecord) -> None:
+        """Take over what a previous scheduler left running, as its record says.
+
+        Live processes that still run are supervised again, on their ports; those that died
+        meanwhile are left out, so the next converge starts them afresh; what an unfinished
+        rollout or scale-up left behind is stopped.
+        """
+        async with self._lock:
+            self.version, self.failed = record.version, set(record.failed)
+            self._restarts_seen = record.restarts_seen
+            leftovers: list[Proc] = []
+            for entry in record.processes:
+                proc = Proc.from_record(
+                    entry,
+                    app=self.app,
+                    output_dir=self._output_dir(),
+                    cpu_control=self._ctx.cpu,
+                    last_lines=self._ctx.settings.last_lines,
+                )
+                adopted = (
+                    entry.pid is not None
+                    and entry.start_ticks is not None
+                    and await proc.adopt(Identity(entry.pid, entry.start_ticks), on_line=self._line)
+                )
+                if not adopted:
+                    logger.warning("%s %s ended while no scheduler watched", self.app, proc.label)
+                elif entry.role == "live":
+                    self.procs[(proc.type, proc.index)] = proc
+                else:
+                    leftovers.append(proc)
+            logger.info("%s: adopted %d running processes", self.app, len(self.procs))
+            self._supervise(self.procs.values())
+            await self._stop(leftovers)
+            await self.publish_procs()
 
     async def publish_procs(self) -> None:
-        """Write every process's state to KV `procs`."""
-        records = [proc.record() for _, proc in sorted(self.procs.items())]
-        await publishing.procs(self._ctx.js, value=procs_kv.Procs(app=self.app, processes=records))
+        """Write every process's state to KV `procs` (and to the app's process record)."""
+        self._save()
+        statuses = [proc.status() for _, proc in sorted(self.procs.items())]
+        await publishing.procs(self._ctx.js, value=procs_kv.Procs(app=self.app, processes=statuses))
+
+    def _save(self) -> None:
+        roles: list[tuple[records.Role, Proc]] = [
+            *(("live", proc) for _, proc in sorted(self.procs.items())),
+            *(("pending", proc) for proc in self._pending),
+            *(("retiring", proc) for proc in self._retiring),
+        ]
+        self._ctx.records.save(
+            records.AppRecord(
+                app=self.app,
+                version=self.version,
+                failed=sorted(self.failed),
+                restarts_seen=self._restarts_seen,
+                processes=[proc.record(role) for role, proc in roles],
+            )
+        )
+
+    def _everything(self) -> list[Proc]:
+        return [*self.procs.values(), *self._pending, *self._retiring]
+
+    def _output_dir(self) -> Path:
+        return self._ctx.settings.data_dir / "output" / self.app
 
     def _due_restarts(self, desired: desired_kv.DesiredState) -> list[str]:
         """Targets (`*`, a type, a process name) whose restart counter rose since last look."""
@@ -138,7 +223,9 @@ class AppRuntime:
             await self._healthy(desired, new.values(), deadline=began + settings.deploy_timeout)
         except (RolloutFailed, slugs.SlugError) as exc:
             await self._stop(new.values())
+            self._pending = []
             self.failed.add(version)
+            self._save()
             lines = exc.last_lines if isinstance(exc, RolloutFailed) else []
             logger.warning("rollout of %s v%d failed: %s", self.app, version, exc)
             await publishing.event(
@@ -150,11 +237,14 @@ class AppRuntime:
             )
             return
         old, self.procs, self.version = self.procs, new, version
+        self._pending, self._retiring = [], list(old.values())
+        self._save()
         self._supervise(new.values())
         await self._publish_endpoints(desired)
         if old:
             await asyncio.sleep(settings.drain_seconds)
         await self._stop(old.values())
+        self._retiring = []
         await self.publish_procs()
         await publishing.event(
             self._ctx.js,
@@ -177,13 +267,18 @@ class AppRuntime:
                 # Scaled-up processes that do not come up are kept and restarted by supervision.
                 logger.warning("scaling %s: %s", self.app, exc)
             self.procs.update(started)
+            self._pending = []
             self._supervise(started.values())
+            self._save()
         if extra:
             leaving = [self.procs.pop(key) for key in extra]
+            self._retiring = leaving
+            self._save()
             await self._publish_endpoints(desired)
             if any(proc.type in ROUTABLE for proc in leaving):
                 await asyncio.sleep(self._ctx.settings.drain_seconds)
             await self._stop(leaving)
+            self._retiring = []
 
     async def _start(self, desired: desired_kv.DesiredState, *, keys: list[Key]) -> dict[Key, Proc]:
         assert desired.build is not None
@@ -220,7 +315,10 @@ class AppRuntime:
                     cwd=release.path,
                     env=env,
                     run_as=self._ctx.run_as,
+                    output_dir=self._output_dir(),
                     memory=desired.limits.memory.get(kind),
+                    cpu=desired.limits.cpu.get(kind),
+                    cpu_control=self._ctx.cpu,
                 ),
                 last_lines=self._ctx.settings.last_lines,
             )
@@ -229,7 +327,10 @@ class AppRuntime:
                 await proc.start(on_line=self._line)
             except OSError as exc:
                 await self._stop(started.values())
+                self._pending = []
                 raise RolloutFailed(f"{proc.label} could not start: {exc}") from exc
+            self._pending.append(proc)
+            self._save()
         return started
 
     async def _healthy(

@@ -1,35 +1,45 @@
-"""One OS process of an app: a Procfile command in a process group of its own, output pumped.
+"""One OS process of an app: a Procfile command in a group of its own, which may outlive us.
+
+A process started by one scheduler can be adopted by the next one.
 
 The command runs as `/bin/sh -c <command>`, as Procfile commands expect a shell (`$PORT`,
 `&&`). The child leads a new session, so its pid is its process group's id and a stop reaches
 everything it spawned: SIGTERM to the group, `grace` seconds, then SIGKILL to the group. When
 the leader exits on its own, what is left of its group is killed too: an app process is its
-whole group, and nothing of it may outlive it (nor hold its output pipes open). A process that
-leaves its group (`setsid`, a daemonising double fork) escapes this; after `PUMP_DRAIN` seconds
-its output is no longer read.
+whole group, and nothing of it may outlive it. A process that leaves its group (`setsid`, a
+daemonising double fork) escapes this.
+
+Output goes through two FIFOs (named pipes) under `output_dir`, not anonymous pipes. The
+child's stdout and stderr are the FIFOs opened read-write, so the child itself holds each FIFO
+open for reading: when the scheduler goes away the app never gets SIGPIPE, and what it writes
+meanwhile waits in the pipe (`PIPE_SIZE` per stream); only beyond that do its writes block,
+until a scheduler reads again. A restarted scheduler `adopt`s the process: it checks that the
+pid still names the same process (its start time in `/proc`), opens the FIFOs and reads on.
+`detach` is the other half: the scheduler stops reading and watching, the process runs on.
+
+Exits are watched through a pidfd (Linux 5.3+), which works for the scheduler's own children
+and for adopted processes alike. Only a child's exit code can be known (`waitpid`); an adopted
+process's reads as None. Reading output needs no task: asyncio's read-pipe transport calls
+`on_line` from the event loop, in chunks, so no line length can overrun a buffer; lines longer
+than `MAX_LINE` bytes are passed on in pieces.
 
 When the scheduler runs as root, the process runs as `nobody` (with no supplementary groups),
 so an app cannot touch the scheduler, its state or other apps' files. The caller must make the
 working directory and the path to it readable by that user (`slugs.SlugCache` unpacks releases
 0755/0644 for this); `run_as=None` keeps the scheduler's own user.
-
-Output is read by an asyncio subprocess protocol rather than by reader tasks over
-`asyncio.subprocess.Process`: on Python 3.11 `Process.wait()` only returns once the output
-pipes are closed too, so a leftover child holding them would hide the leader's exit, while the
-protocol hears of the exit and of each pipe separately. No task is needed, none can leak, and
-`on_line` runs straight from the event loop's read callback. Data is read in chunks, so no
-line length can overrun a buffer; lines longer than `MAX_LINE` bytes are passed on in pieces.
 """
 
 import asyncio
 import contextlib
 import enum
+import fcntl
 import logging
 import os
 import pwd
 import signal
 import subprocess
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
@@ -37,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 MAX_LINE: Final = 16 * 1024
 """Bytes of one output line passed on at once; longer lines are split."""
+
+PIPE_SIZE: Final = 1024 * 1024
+"""Bytes each output FIFO holds while nobody reads it (Linux's default cap for a pipe)."""
 
 SHELL: Final = "/bin/sh"
 """The shell that runs Procfile commands."""
@@ -48,11 +61,23 @@ UNPRIVILEGED_USER: Final = "nobody"
 """Who app processes run as when the scheduler is root."""
 
 PUMP_DRAIN: Final = 1.0
-"""Seconds to wait for the output pipes to close once the group is killed, before closing them."""
+"""Seconds to wait for the output FIFOs to close once the group is killed, before closing them."""
+
+STREAMS: Final = ("out", "err")
+"""The FIFOs of a process: `<output_dir>/<name>.out` and `.err`."""
 
 
 class _Default(enum.Enum):
     USER = "default"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What names one OS process across pid reuse: its pid and its start time since boot."""
+
+    pid: int
+    start_ticks: int
+    """Field 22 of `/proc/<pid>/stat`: clock ticks from boot to the process's start."""
 
 
 def default_user() -> str | None:
@@ -60,46 +85,84 @@ def default_user() -> str | None:
     return UNPRIVILEGED_USER if os.geteuid() == 0 else None
 
 
+def start_ticks(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot), or None if it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold anything, spaces included.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
 class LocalProcess:
-    """One OS process, started at most once; `stop` is idempotent and safe before `start`."""
+    """One OS process, started or adopted at most once; `stop` and `detach` are idempotent."""
 
     def __init__(
         self,
         *,
         name: str,
         label: str,
+        output_dir: Path,
         run_as: str | None | Literal[_Default.USER] = _Default.USER,
     ) -> None:
-        """Describe a process to be started.
+        """Describe a process to be started or adopted.
 
         Args:
-            name: the process's full name (`<app>-<type>-v<release>-<index>`), for logs.
+            name: the process's full name (`<app>-<type>-v<release>-<index>`), for logs and
+                its FIFOs' names.
             label: `<type>.<index>` (`web.1`), for messages.
+            output_dir: where its output FIFOs live (created on start, private to the
+                scheduler).
             run_as: the user to run as; `None` runs as the scheduler's own user; by default
                 `nobody` when the scheduler is root, otherwise the scheduler's own user.
         """
         self.name = name
         self.label = label
+        self.output_dir = output_dir
         self.run_as = default_user() if run_as is _Default.USER else run_as
-        self._transport: asyncio.SubprocessTransport | None = None
-        self._output: _Output | None = None
+        self.identity: Identity | None = None
+        """Set once started or adopted."""
+        self._child = False
+        self._pidfd: int | None = None
+        self._exited: asyncio.Future[int | None] | None = None
+        self._outputs: list[_Output] = []
+        self._transports: list[asyncio.ReadTransport] = []
         self._finishing = asyncio.Lock()
         self._finished = False
+        self._detached = False
 
     @property
     def pid(self) -> int | None:
-        """The process id (and process group id), once started."""
-        return self._transport.get_pid() if self._transport is not None else None
+        """The process id (and process group id), once started or adopted."""
+        return self.identity.pid if self.identity is not None else None
 
     @property
     def returncode(self) -> int | None:
-        """The exit code once it has exited (negative: killed by that signal), else None."""
-        return self._transport.get_returncode() if self._transport is not None else None
+        """The exit code once it has exited (negative: killed by that signal), else None.
+
+        Also None for an adopted process that exited: only a parent learns exit codes.
+        """
+        if self._exited is None or not self._exited.done():
+            return None
+        return self._exited.result()
+
+    @property
+    def exited(self) -> bool:
+        """Whether it was started or adopted and has exited since (as far as we watched)."""
+        return self._exited is not None and self._exited.done()
 
     @property
     def running(self) -> bool:
-        """Whether it was started and has not exited."""
-        return self._transport is not None and self._transport.get_returncode() is None
+        """Whether it was started or adopted, has not exited, and is not detached."""
+        return self._exited is not None and not self._exited.done() and not self._detached
+
+    def fifo(self, stream: str) -> Path:
+        """Path of the FIFO of `stream` (`out` or `err`)."""
+        return self.output_dir / f"{self.name}.{stream}"
 
     async def start(
         self,
@@ -125,46 +188,91 @@ class LocalProcess:
             OSError: the process could not be started: `cwd` is missing, or `run_as` names
                 no user. (The change of directory happens before the change of user, so an
                 unreadable `cwd` is not refused here: the app fails reading it.)
-            RuntimeError: it was started before.
+            RuntimeError: it was started or adopted before.
         """
-        if self._transport is not None:
+        if self._exited is not None:
             raise RuntimeError(f"{self.label} was started already")
         user, group, extra_groups = _identity(self.run_as, label=self.label)
-        output = _Output(on_line, label=self.label)
         limits = [] if memory_bytes is None else [PRLIMIT, f"--data={memory_bytes}", "--"]
-        self._transport, self._output = await asyncio.get_running_loop().subprocess_exec(
-            lambda: output,
-            *limits,
-            SHELL,
-            "-c",
-            command,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            user=user,
-            group=group,
-            extra_groups=extra_groups,
-        )
+        writers = await asyncio.to_thread(self._make_fifos)
+        try:
+            readers = [_open_reader(self.fifo(stream)) for stream in STREAMS]
+            try:
+                child = _Child(
+                    [*limits, SHELL, "-c", command],
+                    cwd=cwd,
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=writers[0],
+                    stderr=writers[1],
+                    start_new_session=True,
+                    user=user,
+                    group=group,
+                    extra_groups=extra_groups,
+                )
+            except BaseException:
+                for fd in readers:
+                    os.close(fd)
+                raise
+        finally:
+            for fd in writers:
+                os.close(fd)
+        ticks = start_ticks(child.pid)
+        self.identity = Identity(pid=child.pid, start_ticks=ticks if ticks is not None else -1)
+        self._child = True
+        self._watch_exit()
+        await self._read(readers, on_line)
 
-    async def wait(self) -> int:
+    async def adopt(self, identity: Identity, *, on_line: Callable[[str], None]) -> bool:
+        """Take over a process a previous scheduler started, if it still runs.
+
+        Args:
+            identity: the process as the previous scheduler recorded it.
+            on_line: as for `start`; lines written while nobody read arrive first.
+
+        Returns:
+            Whether it runs and is now watched; False if it is gone (or its pid names another
+            process now), and then this object stays unused.
+
+        Raises:
+            RuntimeError: it was started or adopted before.
+        """
+        if self._exited is not None:
+            raise RuntimeError(f"{self.label} was started already")
+        if not _same(identity):
+            return False
+        try:
+            pidfd = os.pidfd_open(identity.pid)
+        except ProcessLookupError:
+            return False
+        if not _same(identity):  # the pid was reused between the check and pidfd_open
+            os.close(pidfd)
+            return False
+        self.identity = identity
+        self._watch_exit(pidfd)
+        readers: list[int] = []
+        for stream in STREAMS:
+            try:
+                readers.append(_open_reader(self.fifo(stream)))
+            except OSError as exc:
+                logger.warning("%s: its %s output cannot be read: %s", self.name, stream, exc)
+        await self._read(readers, on_line)
+        return True
+
+    async def wait(self) -> int | None:
         """Wait until it exits, then until its output is passed on.
 
         Returns:
-            The exit code; negative when killed by a signal.
+            The exit code (negative when killed by a signal); None for an adopted process.
 
         Raises:
-            RuntimeError: it was never started.
+            RuntimeError: it was never started nor adopted.
         """
-        if self._transport is None or self._output is None:
+        if self._exited is None:
             raise RuntimeError(f"{self.label} was never started")
         # Shielded: a cancelled waiter must not cancel the future other waiters share.
-        await asyncio.shield(self._output.exited)
+        code = await asyncio.shield(self._exited)
         await self._finish()
-        code = self._transport.get_returncode()
-        assert code is not None
         return code
 
     async def stop(self, *, grace: float) -> int | None:
@@ -177,65 +285,137 @@ class LocalProcess:
             grace: seconds between SIGTERM and SIGKILL.
 
         Returns:
-            The exit code (negative when killed by a signal), or None if never started.
+            The exit code (negative when killed by a signal), or None if never started, if
+            adopted, or if detached.
         """
-        transport, output = self._transport, self._output
-        if transport is None or output is None:
+        exited, pid = self._exited, self.pid
+        if exited is None or pid is None or self._detached:
             return None
-        pid = transport.get_pid()
         try:
-            if not output.exited.done():
+            if not exited.done():
                 _signal_group(pid, signal.SIGTERM)
                 try:
                     async with asyncio.timeout(grace):
-                        await asyncio.shield(output.exited)
+                        await asyncio.shield(exited)
                 except TimeoutError:
                     logger.warning("%s did not stop within %s s: killing it", self.name, grace)
                     _signal_group(pid, signal.SIGKILL)
-                    await asyncio.shield(output.exited)
+                    await asyncio.shield(exited)
             await self._finish()
         except BaseException:
             _signal_group(pid, signal.SIGKILL)
-            # Not at once: closing before the exit is seen makes asyncio reap the child itself,
-            # and the exit code is lost (255).
-            output.exited.add_done_callback(lambda _: transport.close())
+            self._close()  # the group is dying: its last lines are not waited for
             raise
-        return transport.get_returncode()
+        return self.returncode
+
+    def detach(self) -> None:
+        """Stop reading its output and watching it; the process runs on. Idempotent."""
+        if self._detached or self._exited is None or self._finished:
+            return
+        self._detached = True
+        self._unwatch()
+        for transport in self._transports:
+            transport.close()
+
+    def _make_fifos(self) -> list[int]:
+        """Fresh FIFOs for this start; returns their read-write ends, sized `PIPE_SIZE`."""
+        self.output_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fds = []
+        for stream in STREAMS:
+            path = self.fifo(stream)
+            path.unlink(missing_ok=True)
+            os.mkfifo(path, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            fds.append(fd)
+        return fds
+
+    def _watch_exit(self, pidfd: int | None = None) -> None:
+        assert self.identity is not None
+        loop = asyncio.get_running_loop()
+        self._exited = loop.create_future()
+        self._pidfd = pidfd if pidfd is not None else os.pidfd_open(self.identity.pid)
+        loop.add_reader(self._pidfd, self._on_exit)
+
+    def _on_exit(self) -> None:
+        assert self.identity is not None
+        assert self._exited is not None
+        self._unwatch()
+        code: int | None = None
+        if self._child:
+            with contextlib.suppress(ChildProcessError):
+                pid, status = os.waitpid(self.identity.pid, os.WNOHANG)
+                if pid:
+                    code = os.waitstatus_to_exitcode(status)
+        if not self._exited.done():
+            self._exited.set_result(code)
+
+    def _unwatch(self) -> None:
+        if self._pidfd is not None:
+            asyncio.get_running_loop().remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    async def _read(self, fds: list[int], on_line: Callable[[str], None]) -> None:
+        for fd in fds:
+            output = _Output(on_line, label=self.label)
+            # Not a file read: wrapping a FIFO's descriptor, which the transport reads and closes.
+            pipe = open(fd, "rb", buffering=0)  # noqa: SIM115, ASYNC230
+            transport, _ = await asyncio.get_running_loop().connect_read_pipe(output.itself, pipe)
+            self._outputs.append(output)
+            self._transports.append(transport)
 
     async def _finish(self) -> None:
         """After the leader exited: kill the rest of its group, read the last of its output."""
-        assert self._transport is not None
-        assert self._output is not None
+        assert self.identity is not None
         async with self._finishing:
             if self._finished:
                 return
             try:
                 # While members remain, the group id cannot be reused by another process.
-                _signal_group(self._transport.get_pid(), signal.SIGKILL)
+                _signal_group(self.identity.pid, signal.SIGKILL)
                 async with asyncio.timeout(PUMP_DRAIN):
-                    await asyncio.shield(self._output.closed)
+                    await asyncio.gather(*(asyncio.shield(o.closed) for o in self._outputs))
             except TimeoutError:
                 logger.warning("%s: output still open after its group was killed", self.name)
             finally:
-                self._transport.close()
-                self._finished = True
+                self._close()
+
+    def _close(self) -> None:
+        for transport in self._transports:
+            transport.close()
+        for stream in STREAMS:
+            self.fifo(stream).unlink(missing_ok=True)
+        self._finished = True
 
 
-class _Output(asyncio.SubprocessProtocol):
-    """Splits the child's stdout and stderr into lines; tells when it exited and when all ended."""
+class _Child(subprocess.Popen[bytes]):
+    """A child whose exit the scheduler watches and reaps itself (pidfd, then `waitpid`).
+
+    `Popen.__del__` would warn about a child still running, which is the point here: an app
+    process outlives the object that started it, and may outlive the scheduler.
+    """
+
+    def __del__(self) -> None:
+        pass
+
+
+class _Output(asyncio.Protocol):
+    """Splits one output FIFO into lines; tells when it closed (every writer gone)."""
 
     def __init__(self, on_line: Callable[[str], None], *, label: str) -> None:
-        loop = asyncio.get_running_loop()
-        self.exited: asyncio.Future[None] = loop.create_future()
-        """Done when the process has exited (its output may still be open)."""
-        self.closed: asyncio.Future[None] = loop.create_future()
-        """Done when the process has exited and both pipes are closed."""
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._on_line = on_line
         self._label = label
-        self._pending: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
+        self._pending = bytearray()
 
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        pending = self._pending[fd]
+    def itself(self) -> "_Output":
+        """The protocol factory handing out this very protocol."""
+        return self
+
+    def data_received(self, data: bytes) -> None:
+        pending = self._pending
         pending += data
         while (end := pending.find(b"\n")) >= 0 or len(pending) >= MAX_LINE:
             if 0 <= end <= MAX_LINE:
@@ -245,18 +425,12 @@ class _Output(asyncio.SubprocessProtocol):
                 self._deliver(pending[:MAX_LINE])
                 del pending[:MAX_LINE]
 
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:  # noqa: ARG002 -- asyncio's signature
-        pending = self._pending.get(fd)
-        if pending:
-            self._deliver(pending)
-            pending.clear()
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
+    def eof_received(self) -> None:
+        if self._pending:
+            self._deliver(self._pending)
+            self._pending.clear()
 
     def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002 -- asyncio's signature
-        self.process_exited()
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -266,6 +440,21 @@ class _Output(asyncio.SubprocessProtocol):
             self._on_line(text)
         except Exception:  # a faulty callback must not stop the output, which would block the app
             logger.exception("output callback of %s failed", self._label)
+
+
+def _open_reader(path: Path) -> int:
+    """The scheduler's end of a FIFO: read-only, non-blocking (it opens without a writer)."""
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+
+def _same(identity: Identity) -> bool:
+    """Whether `identity.pid` still names the recorded process, and it leads its group."""
+    if start_ticks(identity.pid) != identity.start_ticks:
+        return False
+    try:
+        return os.getpgid(identity.pid) == identity.pid
+    except ProcessLookupError:
+        return False
 
 
 def _identity(run_as: str | None, *, label: str) -> tuple[int | None, int | None, list[int] | None]:
@@ -283,5 +472,5 @@ def _identity(run_as: str | None, *, label: str) -> tuple[int | None, int | None
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
