@@ -1,0 +1,1 @@
+"""nginx configured from KV routes and endpoints: render, validate, swap, reload."""

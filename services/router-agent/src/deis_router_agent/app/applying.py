@@ -1,0 +1,207 @@
+"""Apply the routing table to nginx: coalesce, render, validate, swap, reload, confirm, report.
+
+Changes are gathered for `debounce_seconds` of quiet, at most `max_delay_seconds` after the
+first, and while a reload is in flight the next batch gathers: a hundred changes in a second
+cost a handful of reloads. Each batch becomes a new revision:
+
+1. render the changed apps (the others keep the file that last went live);
+2. write the whole release to a new directory and `nginx -t` it there;
+3. when nginx refuses it and its message names an app's file or certificate, that app alone
+   falls back to its last good file (or leaves the configuration if it never had one),
+   `router.rejected` names it, and the release is validated again; a refusal that names no
+   app keeps the whole previous release live;
+4. swap `current` to the release, SIGHUP the master, and poll the status server until the new
+   revision answers; then `router.applied` reports the change-to-live latency.
+
+If nginx does not take a validated release (it cannot bind a port, say), `current` goes back
+to the previous release, which is reloaded, and `router.rejected` says so.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from deis_router_agent.app import publishing
+from deis_router_agent.app.context import Context
+from deis_router_agent.app.table import Batch, RoutingTable
+from deis_router_agent.domain import diagnosis, rendering, skeleton
+from deis_router_agent.domain.rendering import AppConfig
+from deis_router_agent.errors import NginxFailed, UnsafeValue
+from deis_router_agent.nginx import checking, status
+from deis_router_agent.nginx.master import MasterState
+from deis_shared.events import router as router_events
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAY = 1.0
+"""Seconds before a batch that failed unexpectedly (a disk error, say) is tried again."""
+
+
+class Applier:
+    """Turns batches of changed apps into live nginx revisions."""
+
+    def __init__(self, ctx: Context, *, table: RoutingTable) -> None:
+        self._ctx = ctx
+        self._table = table
+        self.revision = 0
+        """The last revision rendered (live or not)."""
+        self.live: int | None = None
+        """The revision nginx serves."""
+        self.good: dict[str, AppConfig] = {}
+        """Per app, the file that is live."""
+        self.busy = False
+        """Whether a batch is being applied."""
+
+    @property
+    def settled(self) -> bool:
+        """Whether every change received so far is live (or was rejected)."""
+        return not self.busy and self._table.first_change is None
+
+    async def run(self) -> None:
+        """Apply every change, coalesced; runs until cancelled."""
+        while True:
+            await self._table.changed.wait()
+            await self._settle()
+            batch = self._table.take()
+            self.busy = True
+            try:
+                await self.apply(batch)
+            except (OSError, NginxFailed):
+                logger.exception("applying revision %d failed; retrying", self.revision)
+                await asyncio.sleep(RETRY_DELAY)
+                for app in batch.apps:
+                    self._table.mark(app)
+            finally:
+                self.busy = False
+
+    async def _settle(self) -> None:
+        settings = self._ctx.settings
+        first = self._table.first_change or time.monotonic()
+        while True:
+            self._table.changed.clear()
+            remaining = first + settings.max_delay_seconds - time.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                async with asyncio.timeout(min(settings.debounce_seconds, remaining)):
+                    await self._table.changed.wait()
+            except TimeoutError:
+                return
+
+    async def _reject(self, revision: int, app: str | None, message: str) -> None:
+        event = router_events.RouterRejected(
+            agent=self._ctx.settings.agent_name, revision=revision, app=app, message=message
+        )
+        await publishing.rejected(self._ctx.js, value=event)
+
+    def _render(self, app: str) -> AppConfig | None:
+        return rendering.render_app(
+            routes=self._table.routes.get(app),
+            endpoints=self._table.endpoints.get(app),
+            options=self._ctx.options,
+        )
+
+    async def apply(self, batch: Batch) -> bool:
+        """Make a revision of the table with `batch.apps` re-rendered live; whether it went."""
+        layout = self._ctx.layout
+        self.revision += 1
+        revision = self.revision
+        configs = dict(self.good)
+        fresh: set[str] = set()
+        for app in sorted(batch.apps):
+            try:
+                config = self._render(app)
+            except UnsafeValue as error:
+                await self._reject(revision, app, str(error))
+                continue
+            if config is None:
+                configs.pop(app, None)
+            else:
+                configs[app] = config
+                fresh.add(app)
+        apps_dir = layout.release(revision) / "apps"
+        main = skeleton.render_main(options=self._ctx.options, revision=revision, apps_dir=apps_dir)
+        await asyncio.to_thread(
+            layout.write_release, revision=revision, main=main, apps=list(configs.values())
+        )
+        if not await self._validate(revision, configs=configs, fresh=fresh):
+            await asyncio.to_thread(layout.discard, revision)
+            return False
+        if not await self._go_live(revision):
+            return False
+        previous, self.good = self.good, configs
+        latency = time.monotonic() - batch.since
+        logger.info("revision %d live in %.3f s", revision, latency)
+        event = router_events.RouterApplied(
+            agent=self._ctx.settings.agent_name,
+            revision=revision,
+            latency_seconds=latency,
+            apps=sorted(batch.apps),
+        )
+        await publishing.applied(self._ctx.js, value=event)
+        in_use = _tls_files(configs.values()) | _tls_files(previous.values())
+        await asyncio.to_thread(
+            layout.prune, keep=self._ctx.settings.keep_releases, tls_in_use=in_use
+        )
+        return True
+
+    async def _validate(
+        self, revision: int, *, configs: dict[str, AppConfig], fresh: set[str]
+    ) -> bool:
+        ctx = self._ctx
+        layout = ctx.layout
+        for _ in range(len(configs) + 1):
+            message = await checking.check(
+                binary=ctx.binary, prefix=layout.root, conf=layout.conf(revision)
+            )
+            if message is None:
+                return True
+            app = diagnosis.blame(message, releases=layout.releases, tls=layout.tls)
+            if app is None or app not in configs:
+                await self._reject(revision, None, message)
+                return False
+            await self._reject(revision, app, message)
+            if app in fresh and app in self.good:
+                configs[app] = self.good[app]
+                await asyncio.to_thread(layout.write_app, revision=revision, config=configs[app])
+            else:
+                del configs[app]
+                await asyncio.to_thread(layout.remove_app, revision=revision, app=app)
+            fresh.discard(app)
+        return False
+
+    async def _go_live(self, revision: int) -> bool:
+        ctx = self._ctx
+        master = ctx.master
+        port = ctx.options.status_port
+        timeout = ctx.settings.reload_timeout
+        await asyncio.to_thread(ctx.layout.swap, revision)
+        if master.state is MasterState.NEW:
+            await master.start()
+            if not await status.wait_for(
+                port=port, revision=revision, seconds=timeout, alive=master.alive
+            ):
+                raise NginxFailed(f"nginx did not start; see {ctx.layout.logs}")
+        else:
+            if master.state is MasterState.CLOSED:
+                raise NginxFailed("nginx is stopped")
+            master.reload()  # if nginx is dead, its restart loads `current`: wait for that too
+            if not await status.wait_for(
+                port=port, revision=revision, seconds=timeout, alive=master.supervised
+            ):
+                if not master.supervised():
+                    return False  # stopping: nothing to report
+                if self.live is not None:
+                    await asyncio.to_thread(ctx.layout.swap, self.live)
+                master.reload()
+                message = f"nginx did not serve revision {revision} within {timeout} s"
+                await self._reject(revision, None, message)
+                return False
+        self.live = revision
+        return True
+
+
+def _tls_files(configs: Iterable[AppConfig]) -> set[Path]:
+    return {path for config in configs for path in config.tls_files}

@@ -1,0 +1,82 @@
+"""The routing table: the latest `routes` and `endpoints` of every app, and what changed.
+
+Both watches write here; the applier takes the changed apps in batches. A value equal to the
+one held (ignoring its id and time, as a watch restart replays every key) is not a change, so
+replays cost no reload.
+"""
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from deis_shared import wire
+from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
+
+_IDENTITY = frozenset({"id", "ts"})
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Apps changed since the last batch, and when the earliest of those changes arrived."""
+
+    apps: frozenset[str]
+    since: float
+    """`time.monotonic()` of the first change in the batch."""
+
+
+def _same(old: wire.Message | None, new: wire.Message | None) -> bool:
+    if old is None or new is None:
+        return old is new
+    return old.model_dump(exclude=set(_IDENTITY)) == new.model_dump(exclude=set(_IDENTITY))
+
+
+class RoutingTable:
+    """Latest routes and endpoints per app, with a change set."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, routes_kv.Routes] = {}
+        self.endpoints: dict[str, endpoints_kv.Endpoints] = {}
+        self.changed = asyncio.Event()
+        """Set when `dirty` gained an app."""
+        self._dirty: set[str] = set()
+        self._since: float | None = None
+
+    @property
+    def first_change(self) -> float | None:
+        """`time.monotonic()` of the oldest change not yet taken."""
+        return self._since
+
+    def mark(self, app: str) -> None:
+        """Count `app` as changed (to render it again)."""
+        self._dirty.add(app)
+        if self._since is None:
+            self._since = time.monotonic()
+        self.changed.set()
+
+    def put_routes(self, app: str, value: routes_kv.Routes | None) -> None:
+        """Note the app's latest routes (None: deleted)."""
+        if _same(self.routes.get(app), value):
+            return
+        if value is None:
+            self.routes.pop(app, None)
+        else:
+            self.routes[app] = value
+        self.mark(app)
+
+    def put_endpoints(self, app: str, value: endpoints_kv.Endpoints | None) -> None:
+        """Note the app's latest endpoints (None: deleted)."""
+        if _same(self.endpoints.get(app), value):
+            return
+        if value is None:
+            self.endpoints.pop(app, None)
+        else:
+            self.endpoints[app] = value
+        self.mark(app)
+
+    def take(self) -> Batch:
+        """The changed apps so far; the change set starts empty again."""
+        batch = Batch(apps=frozenset(self._dirty), since=self._since or time.monotonic())
+        self._dirty = set()
+        self._since = None
+        self.changed.clear()
+        return batch

@@ -1,0 +1,46 @@
+"""Everything the rendering needs besides the apps: ports, limits and the paths of nginx's files.
+
+Built once from the settings (`app.context`), so the rendering stays a pure function of its
+arguments and is tested without a settings object or a filesystem.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    """Where nginx keeps its runtime files (all absolute, all in the agent's data dir)."""
+
+    pid: Path
+    logs: Path
+    temp: Path
+    tls: Path
+    """Certificates and keys, content-addressed per app (mode 0700, files 0600)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How the router serves: the global part of the configuration."""
+
+    paths: Paths
+    platform_domain: str
+    listen_address: str
+    http_port: int
+    https_port: int
+    https_redirect_port: int
+    status_port: int
+    worker_user: str | None
+    """`user` directive of the workers; None leaves the directive out (not root)."""
+    worker_processes: int = 1
+    worker_connections: int = 4096
+    worker_shutdown_timeout: float = 30.0
+    proxy_connect_timeout: float = 5.0
+    proxy_read_timeout: float = 1200.0
+    proxy_send_timeout: float = 1200.0
+    client_max_body_size: int = 100
+    """Megabytes; 0 is unlimited."""
+    keepalive_timeout: float = 75.0
+    upstream_keepalive: int = 16
+    hsts_max_age: int = 15_724_800
+    access_log: bool = True

@@ -1,0 +1,128 @@
+"""The agent's data dir as nginx's prefix: releases, the `current` symlink, TLS files, temp.
+
+    <data_dir>/
+        releases/<revision>/nginx.conf, apps/<app>.conf     (0700: rendered, then validated)
+        current -> releases/<revision>                      (nginx runs `-c current/nginx.conf`)
+        tls/<app>/<name>-<digest>.crt|.key                  (0700 dirs, 0600 files)
+        temp/{body,proxy,fastcgi,uwsgi,scgi}                (the workers' temp files)
+        logs/error.log, access.log, nginx.stderr
+        nginx.pid
+
+A release is written whole into a new directory, validated there, and made live by replacing
+the `current` symlink with `rename(2)`, which is atomic: nginx (at a reload or a restart)
+reads either the old release or the new one, never a mix. Every method here is synchronous
+file work, run by callers in a thread.
+"""
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from deis_router_agent.domain.options import Paths
+from deis_router_agent.domain.rendering import AppConfig
+
+TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def _write(path: Path, text: str, *, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+class Layout:
+    """Paths of the data dir and the file operations on releases."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.absolute()
+        self.releases = self.root / "releases"
+        self.current = self.root / "current"
+        self.tls = self.root / "tls"
+        self.temp = self.root / "temp"
+        self.logs = self.root / "logs"
+        self.pid = self.root / "nginx.pid"
+
+    @property
+    def paths(self) -> Paths:
+        """The paths the rendering writes into the configuration."""
+        return Paths(pid=self.pid, logs=self.logs, temp=self.temp, tls=self.tls)
+
+    @property
+    def live_conf(self) -> Path:
+        """The file nginx is started with: follows `current` at every reload."""
+        return self.current / "nginx.conf"
+
+    def release(self, revision: int) -> Path:
+        """Directory of a release."""
+        return self.releases / str(revision)
+
+    def conf(self, revision: int) -> Path:
+        """Main file of a release."""
+        return self.release(revision) / "nginx.conf"
+
+    def prepare(self, *, owner: tuple[int, int] | None) -> None:
+        """Create the directories; forget earlier runs' releases; give temp dirs to `owner`."""
+        for directory in (self.root, self.logs, self.temp):
+            directory.mkdir(parents=True, exist_ok=True)
+        for private in (self.releases, self.tls):
+            private.mkdir(mode=0o700, exist_ok=True)
+            private.chmod(0o700)
+        self.current.unlink(missing_ok=True)
+        for old in self.releases.iterdir():
+            shutil.rmtree(old, ignore_errors=True)
+        for name in TEMP_DIRS:
+            path = self.temp / name
+            path.mkdir(mode=0o700, exist_ok=True)
+            if owner is not None:
+                os.chown(path, *owner)
+
+    def write_release(self, *, revision: int, main: str, apps: Iterable[AppConfig]) -> Path:
+        """Write a whole release (and any TLS file it needs that is not on disk yet)."""
+        directory = self.release(revision)
+        if directory.exists():
+            shutil.rmtree(directory)
+        (directory / "apps").mkdir(parents=True, mode=0o700)
+        for config in apps:
+            self.write_app(revision=revision, config=config)
+        _write(self.conf(revision), main, mode=0o600)
+        return directory
+
+    def write_app(self, *, revision: int, config: AppConfig) -> None:
+        """Write (or overwrite) one app's file in a release, and its TLS files."""
+        for path, text in config.tls_files.items():
+            if not path.exists():
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                _write(path, text, mode=0o600)
+        _write(self.release(revision) / "apps" / f"{config.app}.conf", config.text, mode=0o600)
+
+    def remove_app(self, *, revision: int, app: str) -> None:
+        """Take one app out of a release."""
+        (self.release(revision) / "apps" / f"{app}.conf").unlink(missing_ok=True)
+
+    def swap(self, revision: int) -> None:
+        """Make `revision` the live release, atomically."""
+        link = self.root / ".current.tmp"
+        link.unlink(missing_ok=True)
+        link.symlink_to(self.release(revision).relative_to(self.root))
+        os.replace(link, self.current)
+
+    def discard(self, revision: int) -> None:
+        """Remove a release that never went live."""
+        shutil.rmtree(self.release(revision), ignore_errors=True)
+
+    def prune(self, *, keep: int, tls_in_use: set[Path]) -> None:
+        """Keep the newest `keep` releases and the TLS files still referred to."""
+        revisions = sorted(int(p.name) for p in self.releases.iterdir() if p.name.isdigit())
+        for revision in revisions[:-keep]:
+            self.discard(revision)
+        for app_dir in self.tls.iterdir():
+            for path in app_dir.iterdir():
+                if path not in tls_in_use:
+                    path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                app_dir.rmdir()  # only once empty

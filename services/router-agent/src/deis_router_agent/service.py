@@ -1,0 +1,144 @@
+"""The router agent process: KV watches, the routing table, the applier and nginx.
+
+    settings → NATS → data dir (stale nginx stopped, releases cleared) → watches of `routes`
+    and `endpoints` → first revision once both delivered every key → nginx started on it →
+    nginx supervision and the applier
+
+At SIGTERM nginx stops gracefully (SIGQUIT: open connections finish, up to the grace), the
+tasks are cancelled and the runner drains NATS. In local mode nginx lives and dies with the
+agent: a router without its agent would serve a configuration nobody updates.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from deis_router_agent.app import watching
+from deis_router_agent.app.applying import Applier
+from deis_router_agent.app.context import Context
+from deis_router_agent.app.table import RoutingTable
+from deis_router_agent.domain.options import Options
+from deis_router_agent.nginx import checking, master as nginx_master, status, users
+from deis_router_agent.nginx.layout import Layout
+from deis_router_agent.settings import RouterSettings
+from deis_shared import runner as shared_runner
+from deis_shared.bus import watching as bus_watching
+from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
+from deis_shared.runner import Service, ServiceRunner
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Router:
+    """A started router agent."""
+
+    ctx: Context
+    table: RoutingTable
+    applier: Applier
+
+
+def make_runner(settings: RouterSettings) -> ServiceRunner:
+    """The service runner opening NATS (the router needs no database or object store)."""
+    return ServiceRunner(settings)
+
+
+def make_options(
+    settings: RouterSettings, *, layout: Layout, worker: users.WorkerUser, status_port: int
+) -> Options:
+    """The rendering options of these settings."""
+    return Options(
+        paths=layout.paths,
+        platform_domain=settings.platform_domain,
+        listen_address=settings.listen_address,
+        http_port=settings.http_port,
+        https_port=settings.https_port,
+        https_redirect_port=settings.https_redirect_port or settings.https_port,
+        status_port=status_port,
+        worker_user=worker.directive,
+        worker_processes=settings.worker_processes,
+        worker_connections=settings.worker_connections,
+        worker_shutdown_timeout=settings.worker_shutdown_timeout,
+        proxy_connect_timeout=settings.proxy_connect_timeout,
+        proxy_read_timeout=settings.proxy_read_timeout,
+        proxy_send_timeout=settings.proxy_send_timeout,
+        client_max_body_size=settings.client_max_body_size,
+        keepalive_timeout=settings.keepalive_timeout,
+        upstream_keepalive=settings.upstream_keepalive,
+        hsts_max_age=settings.hsts_max_age,
+        access_log=settings.access_log,
+    )
+
+
+async def start(service: Service, settings: RouterSettings) -> Router:
+    """Follow KV, start nginx on the first whole revision, then keep it configured."""
+    if service.bus is None:
+        raise RuntimeError("the router agent needs NATS")
+    bus = service.bus
+    layout = Layout(settings.data_dir)
+    binary = checking.find_binary(settings.nginx_binary)
+    await asyncio.to_thread(nginx_master.stop_stale, layout.pid)
+    layout.temp.mkdir(parents=True, exist_ok=True)
+    worker = users.worker_user(name=settings.nginx_user, temp=layout.temp)
+    await asyncio.to_thread(layout.prepare, owner=worker.owner)
+    status_port = settings.status_port or status.pick_port()
+    master = nginx_master.NginxMaster(
+        binary=binary,
+        prefix=layout.root,
+        conf=layout.live_conf,
+        stderr=layout.logs / "nginx.stderr",
+        backoff_max=settings.restart_backoff_max,
+    )
+    service.on_stop(master.close)
+    options = make_options(settings, layout=layout, worker=worker, status_port=status_port)
+    ctx = Context(
+        settings=settings, options=options, layout=layout, master=master, binary=binary, js=bus.js
+    )
+    table = RoutingTable()
+    applier = Applier(ctx, table=table)
+    synced: list[asyncio.Event] = []
+    kinds: tuple[tuple[watching.Kind, str], ...] = (
+        ("routes", routes_kv.BUCKET),
+        ("endpoints", endpoints_kv.BUCKET),
+    )
+    for kind, bucket in kinds:
+        done = asyncio.Event()
+        synced.append(done)
+        if await watching.bucket_is_empty(bus.js, bucket=bucket):
+            done.set()
+
+        def watch(bucket: str = bucket) -> bus_watching.Watcher:
+            return bus_watching.watch(js=bus.js, nc=bus.nc, bucket=bucket)
+
+        follow = watching.follow(watch=watch, table=table, kind=kind, synced=done)
+        service.tasks.spawn(follow, name=f"watch-{kind}")
+    try:
+        async with asyncio.timeout(settings.initial_sync_timeout):
+            for done in synced:
+                await done.wait()
+    except TimeoutError:
+        logger.warning(
+            "KV not fully read after %.0f s; starting nginx anyway", settings.initial_sync_timeout
+        )
+    await applier.apply(table.take())
+    service.tasks.spawn(master.supervise(), name="supervise-nginx")
+    service.tasks.spawn(applier.run(), name="apply-routes")
+    return Router(ctx=ctx, table=table, applier=applier)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: RouterSettings) -> AsyncIterator[Router]:
+    """The whole router agent in this event loop, for tests and benchmarks; closed on exit."""
+    async with make_runner(settings) as service:
+        yield await start(service, settings)
+
+
+def run(settings: RouterSettings) -> int:
+    """Serve until SIGTERM/SIGINT; the process's exit code."""
+
+    async def begin(service: Service) -> None:
+        await start(service, settings)
+
+    return shared_runner.run(make_runner(settings), begin)

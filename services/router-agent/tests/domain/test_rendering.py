@@ -1,0 +1,137 @@
+# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
+"""The renderer is the router's security boundary: hostile values never reach the text."""
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deis_router_agent.domain import pages, rendering, skeleton
+from deis_router_agent.domain.options import Options, Paths
+from deis_router_agent.errors import UnsafeValue
+from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
+
+OPTIONS = Options(
+    paths=Paths(pid=Path("/d/nginx.pid"), logs=Path("/d/logs"), temp=Path("/d/temp"),
+                tls=Path("/d/tls")),
+    platform_domain="deis.test",
+    listen_address="",
+    http_port=8080,
+    https_port=8443,
+    https_redirect_port=443,
+    status_port=9999,
+    worker_user=None,
+)  # fmt: skip
+
+
+def routes(**fields):
+    values: dict[str, Any] = {
+        "app": "web",
+        "default_domain": "web.deis.test",
+        "domains": [],
+        "certificates": [],
+        "whitelist": [],
+        "https_enforced": False,
+        "maintenance": False,
+        "routable": True,
+    }
+    values.update(fields)
+    return routes_kv.Routes.model_construct(**values)  # no validation: as hostile as it gets
+
+
+def endpoints(*upstreams):
+    return endpoints_kv.Endpoints.model_construct(
+        app="web", version=1, process_type="web", upstreams=list(upstreams)
+    )
+
+
+def upstream(host, port=5000):
+    return endpoints_kv.Upstream.model_construct(host=host, port=port)
+
+
+def cert(name="c", domains=("web.deis.test",)):
+    return routes_kv.Certificate.model_construct(
+        name=name, domains=list(domains), certificate="PEM", key="KEY"
+    )
+
+
+def test_an_app_renders_its_domains_upstreams_and_certificates():
+    config = rendering.render_app(
+        routes=routes(domains=["www.example.com", "alias", "*.example.org"],
+                      certificates=[cert(domains=["www.example.com"])], https_enforced=True),
+        endpoints=endpoints(upstream("127.0.0.1", 5000), upstream("::1", 5001)),
+        options=OPTIONS,
+    )  # fmt: skip
+    assert config is not None
+    text = config.text
+    assert "server 127.0.0.1:5000;" in text
+    assert "server [::1]:5001;" in text
+    assert "server_name web.deis.test alias.deis.test *.example.org;" in text
+    assert "server_name www.example.com;" in text
+    assert "return 301 https://$host$request_uri;" in text  # port 443: none in the URL
+    assert 'Strict-Transport-Security "max-age=15724800" always' in text
+    (crt, key) = sorted(config.tls_files)
+    assert crt.parent == key.parent == Path("/d/tls/web")
+    assert config.tls_files[key] == "KEY"
+
+
+def test_unroutable_or_absent_apps_render_nothing():
+    assert rendering.render_app(routes=None, endpoints=endpoints(), options=OPTIONS) is None
+    unroutable = routes(routable=False)
+    assert rendering.render_app(routes=unroutable, endpoints=None, options=OPTIONS) is None
+
+
+HOSTILE = [
+    {"app": "web;"},
+    {"app": "web\n}"},
+    {"default_domain": "web.deis.test; return 200 owned"},
+    {"default_domain": "web.deis.test\n"},
+    {"domains": ["a.com b.com"]},
+    {"domains": ["a.com;"]},
+    {"domains": ["$host"]},
+    {"domains": ['a"b.com']},
+    {"domains": ["a.com}"]},
+    {"domains": ["A.COM"]},
+    {"domains": ["**.a.com"]},
+    {"domains": [""]},
+    {"whitelist": ["10.0.0.0/8; allow all"]},
+    {"whitelist": ["all"]},
+    {"whitelist": ["fe80::1%eth0"]},
+    {"whitelist": ["10.0.0.0/255.0.0.0"]},
+    {"certificates": [cert(name="../../etc/passwd")]},
+    {"certificates": [cert(name="c d")]},
+    {"certificates": [cert(domains=["a.com;"])]},
+]
+
+
+@pytest.mark.parametrize("fields", HOSTILE)
+def test_hostile_routes_are_refused_whole(fields):
+    with pytest.raises(UnsafeValue):
+        rendering.render_app(routes=routes(**fields), endpoints=endpoints(), options=OPTIONS)
+
+
+@pytest.mark.parametrize(
+    "bad", [upstream("127.0.0.1;"), upstream("evil host"), upstream("h", 0), upstream("h", "80;"),
+            upstream("fe80::1%25lo"), upstream("$remote_addr"), upstream("127.0.0.1", 70000)],
+)  # fmt: skip
+def test_hostile_upstreams_are_refused(bad):
+    with pytest.raises(UnsafeValue):
+        rendering.render_app(routes=routes(), endpoints=endpoints(bad), options=OPTIONS)
+
+
+def test_the_static_pages_cannot_break_out_of_their_string_and_name_no_app():
+    for page in pages.ALL:
+        assert not set(page) & set('"\\$;{}')
+    main = skeleton.render_main(options=OPTIONS, revision=7, apps_dir=Path("/d/releases/7/apps"))
+    assert 'location = /revision { return 200 "7"; }' in main
+    assert "listen 127.0.0.1:9999;" in main
+    assert 'include "/d/releases/7/apps/*.conf";' in main
+    assert "user " not in main  # not root: nginx runs workers as the agent
+
+
+def test_data_dir_paths_that_nginx_would_interpret_are_refused():
+    paths = Paths(pid=Path("/d/x;y"), logs=Path("/d/l"), temp=Path("/d/t"), tls=Path("/d/s"))
+    hostile = dataclasses.replace(OPTIONS, paths=paths)
+    with pytest.raises(UnsafeValue):
+        skeleton.render_main(options=hostile, revision=1, apps_dir=Path("/d/apps"))
