@@ -56,3 +56,31 @@ async def test_duplicate_window_dedupes_events(nats_server_factory):
         assert (await bus.js.stream_info("EVENTS")).state.messages == 1
     finally:
         await bus.close()
+
+
+async def test_only_the_caller_giving_log_limits_changes_logs(nats_server_factory):
+    bus = await _bus(nats_server_factory())
+    try:
+        await topology.ensure_topology(bus.js, logs_max_per_subject=5, logs_max_age=3600)
+        await topology.ensure_topology(bus.js)  # another service starting: LOGS left alone
+        logs = await bus.js.stream_info("LOGS")
+        assert (logs.config.max_msgs_per_subject, logs.config.max_age) == (5, 3600)
+        await topology.ensure_topology(bus.js, logs_max_per_subject=7)
+        logs = await bus.js.stream_info("LOGS")
+        assert (logs.config.max_msgs_per_subject, logs.config.max_age) == (7, 7 * 86400)
+    finally:
+        await bus.close()
+
+
+async def test_ensure_stream_without_update_leaves_a_different_stream(nats_server_factory):
+    bus = await _bus(nats_server_factory())
+    try:
+        config = topology.logs_stream_config(max_per_subject=3, max_age=60)
+        await topology.ensure_stream(bus.js, config=config, update=False)  # missing: created
+        other = topology.logs_stream_config(max_per_subject=9, max_age=60)
+        await topology.ensure_stream(bus.js, config=other, update=False)
+        assert (await bus.js.stream_info("LOGS")).config.max_msgs_per_subject == 3
+        await topology.ensure_stream(bus.js, config=other)
+        assert (await bus.js.stream_info("LOGS")).config.max_msgs_per_subject == 9
+    finally:
+        await bus.close()

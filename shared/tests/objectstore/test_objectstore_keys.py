@@ -158,3 +158,19 @@ def test_source_and_slug_keys_refuse_escapes(app):
         keys.slug_key(app, "abc1234")
     with pytest.raises(errors.InvalidKey):
         keys.source_key(app, "abc1234")
+
+
+def test_log_archive_keys():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    hour = datetime(2024, 5, 1, 9, 59, 59, tzinfo=UTC)
+    assert keys.log_archive_key("myapp", hour) == "logs/myapp/2024/05/01/09.log.gz"
+    east = hour.astimezone(timezone(timedelta(hours=5)))
+    assert keys.log_archive_key("myapp", east) == "logs/myapp/2024/05/01/09.log.gz"
+    assert keys.log_archive_prefix("myapp") == "logs/myapp/"
+    with pytest.raises(errors.InvalidKey):
+        keys.log_archive_prefix("../x")
+    with pytest.raises(errors.InvalidKey):
+        keys.log_archive_key("a/b", hour)
+    with pytest.raises(ValueError, match="aware"):
+        keys.log_archive_key("myapp", datetime(2024, 5, 1))  # noqa: DTZ001 -- refused on purpose

@@ -4,6 +4,14 @@
 two services starting at once may both find a stream missing and both create it. Creating an
 identical stream twice is accepted by the server; when a create loses a race against a
 different configuration, the loop reads the stream again and updates it.
+
+Who sets the `LOGS` limits: the logger alone. Every service calls `ensure_topology()` with no
+log limits at its start (the service runner does), and then `LOGS` is only created, with the
+defaults, when it is missing; an existing `LOGS` is left as it is. The logger passes its own
+settings, and only then is the stream updated to match. Otherwise each service start would
+reset the limits the operator gave the logger, and two services with different ideas would
+rewrite the stream back and forth. The other streams and buckets have one fixed shape and are
+always made to match it.
 """
 
 import logging
@@ -83,7 +91,9 @@ def _differences(
     return sorted(k for k, v in want.items() if have.get(k) != v)
 
 
-async def ensure_stream(js: nats.js.JetStreamContext, *, config: nats.js.api.StreamConfig) -> None:
+async def ensure_stream(
+    js: nats.js.JetStreamContext, *, config: nats.js.api.StreamConfig, update: bool = True
+) -> None:
     """Create the stream, or update it where it differs from `config`; idempotent.
 
     Only the fields set in `config` are compared, so server defaults do not cause updates.
@@ -91,6 +101,8 @@ async def ensure_stream(js: nats.js.JetStreamContext, *, config: nats.js.api.Str
     Args:
         js: The JetStream context.
         config: The wanted configuration (with `name`).
+        update: Whether an existing stream that differs is updated; False only creates a
+            missing stream and leaves an existing one as it is.
 
     Raises:
         ServerRejected: The server refused the configuration (e.g. a storage change).
@@ -113,6 +125,9 @@ async def ensure_stream(js: nats.js.JetStreamContext, *, config: nats.js.api.Str
                     continue  # lost a creation race to another config: read it and update
             diff = _differences(desired=config, current=info.config)
             if not diff:
+                return
+            if not update:
+                logger.debug("stream %s differs (%s); left as it is", name, ", ".join(diff))
                 return
             await js.update_stream(config)
             logger.info("updated stream %s: %s", name, ", ".join(diff))
@@ -142,23 +157,30 @@ async def ensure_bucket(js: nats.js.JetStreamContext, *, name: str, history: int
 async def ensure_topology(
     js: nats.js.JetStreamContext,
     *,
-    logs_max_per_subject: int = LOGS_MAX_PER_SUBJECT,
-    logs_max_age: float = LOGS_MAX_AGE,
+    logs_max_per_subject: int | None = None,
+    logs_max_age: float | None = None,
 ) -> None:
     """Make the server hold the streams and buckets of DESIGN.md; idempotent and race-safe.
 
+    Without log limits (every service but the logger), `LOGS` is created with the defaults
+    when missing and otherwise left as it is; with them, it is made to match (see the module
+    docstring).
+
     Args:
         js: The JetStream context.
-        logs_max_per_subject: Lines kept per app in `LOGS`.
-        logs_max_age: Seconds a log line is kept.
+        logs_max_per_subject: Lines kept per app in `LOGS` (None: `LOGS_MAX_PER_SUBJECT`).
+        logs_max_age: Seconds a log line is kept (None: `LOGS_MAX_AGE`). Give either limit
+            to make an existing `LOGS` match both; give neither to leave it as it is.
 
     Raises:
         ServerRejected: The server refused a configuration.
         BusUnavailable: The server did not answer.
     """
     await ensure_stream(js, config=events_stream_config())
-    await ensure_stream(
-        js, config=logs_stream_config(max_per_subject=logs_max_per_subject, max_age=logs_max_age)
-    )
+    enforce_logs = logs_max_per_subject is not None or logs_max_age is not None
+    per_subject = LOGS_MAX_PER_SUBJECT if logs_max_per_subject is None else logs_max_per_subject
+    max_age = LOGS_MAX_AGE if logs_max_age is None else logs_max_age
+    logs_config = logs_stream_config(max_per_subject=per_subject, max_age=max_age)
+    await ensure_stream(js, config=logs_config, update=enforce_logs)
     for bucket, history in BUCKET_HISTORY.items():
         await ensure_bucket(js, name=bucket, history=history)

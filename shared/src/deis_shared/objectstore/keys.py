@@ -9,6 +9,7 @@ S3 key, so both backends accept exactly the same keys.
 """
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 from deis_shared import appnames
@@ -164,3 +165,38 @@ def slug_key(app: str, sha: str) -> str:
         InvalidKey: the app name is invalid, or the result is not a valid key.
     """
     return validate_key(f"slugs/{_app_segment(app)}/{_segment(sha)}.tar.gz")
+
+
+def log_archive_prefix(app: str) -> str:
+    """The prefix of every log archive of `app`, for listing and purging.
+
+    Args:
+        app: the app name; it must pass the app-name rule.
+
+    Returns:
+        `logs/<app>/`.
+
+    Raises:
+        InvalidKey: the app name is invalid.
+    """
+    return validate_prefix(f"logs/{_app_segment(app)}/")
+
+
+def log_archive_key(app: str, hour: datetime) -> str:
+    """The key of the gzip archive of `app`'s log lines written in the hour of `hour`.
+
+    Args:
+        app: the app name; it must pass the app-name rule.
+        hour: any time in the hour, timezone-aware (the key is in UTC).
+
+    Returns:
+        `logs/<app>/<yyyy>/<mm>/<dd>/<hh>.log.gz`.
+
+    Raises:
+        InvalidKey: the app name is invalid.
+        ValueError: `hour` is naive.
+    """
+    if hour.tzinfo is None:
+        raise ValueError("the hour of a log archive must be timezone-aware")
+    utc = hour.astimezone(UTC)
+    return validate_key(f"logs/{_app_segment(app)}/{utc:%Y/%m/%d/%H}.log.gz")

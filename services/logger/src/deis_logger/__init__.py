@@ -1,0 +1,1 @@
+"""App and platform log lines: the LOGS stream, tail, follow and archive."""

@@ -1,0 +1,266 @@
+"""The archiver: every line of `LOGS` spooled, then uploaded per app and hour (`uploading`).
+
+The stream keeps the last lines of each app for a while; the archive keeps them all. One
+task reads the stream through a durable pull consumer (`logger-archive`, acks `all`) and, one
+batch at a time, spools the batch's rendered lines (`spooling`, synced to disk), then
+acknowledges the whole batch with one synchronous ack of its last message. Between batches
+the same task uploads the hours that are closed and purges deleted apps, so neither races the
+spooling.
+
+Why nothing is lost or doubled across crashes:
+
+* A line is acknowledged only after it is on disk. A crash before the ack delivers it again,
+  and the spool skips lines whose stream sequence is not above the app's highest spooled one.
+* That skip, and acks that cover everything before them, are only right while lines come in
+  stream order. A durable consumer does not guarantee it: lines delivered to a process that
+  died come back only after `ack_wait`, behind newer ones, and acking a newer one would
+  acknowledge them unspooled. So at every (re)subscription the durable consumer is made anew,
+  starting right after its ack floor, which leaves nothing in flight; and a batch that is out
+  of order (a redelivery, or a sequence not above the last one) is dropped and read again
+  the same way.
+* There is one archiver per platform: two would acknowledge each other's lines.
+
+An hour is closed once it ended `archive_grace` seconds ago, on the clock while the consumer
+is caught up, and on the stream time of the last line read while it is behind (after
+downtime an old hour is not closed while lines of it are still queued). At shutdown every
+spooled hour is uploaded, open or not; lines of it that come later are appended.
+"""
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import nats.errors
+import nats.js
+import nats.js.api
+import nats.js.errors
+from nats.aio.msg import Msg
+
+from deis_logger.spooling import Entry, Spool, hour_of
+from deis_logger.uploading import Uploader
+from deis_shared import appnames, wire
+from deis_shared.bus.delivery import Delivery
+from deis_shared.events import logs
+from deis_shared.objectstore import errors as store_errors
+
+logger = logging.getLogger(__name__)
+
+DURABLE = "logger-archive"
+"""The archiver's durable consumer on `LOGS`."""
+
+ACK_WAIT = 60.0
+"""Seconds the server waits for a batch's ack before delivering it again."""
+
+_HOUR = timedelta(hours=1)
+
+PullSubscription = nats.js.JetStreamContext.PullSubscription
+
+
+class ArchiverState(enum.Enum):
+    """Where an `Archiver` is in its life."""
+
+    NEW = "new"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    CLOSED = "closed"
+
+
+class Archiver:
+    """Spool every line of `LOGS`, upload closed hours, purge deleted apps."""
+
+    def __init__(
+        self,
+        *,
+        js: nats.js.JetStreamContext,
+        spool: Spool,
+        uploader: Uploader,
+        batch: int = 1000,
+        grace: float = 300.0,
+        check_interval: float = 30.0,
+        poll: float = 1.0,
+        clock: Callable[[], datetime] = wire.utc_now,
+    ) -> None:
+        self._js = js
+        self._spool = spool
+        self._uploader = uploader
+        self._batch = batch
+        self._grace = timedelta(seconds=grace)
+        self._check_interval = check_interval
+        self._poll = poll
+        self._clock = clock
+        self._state = ArchiverState.NEW
+        self._forget: list[str] = []
+        self._next_check = 0.0
+        self._behind_at: datetime | None = None
+        self._last_seq = 0
+        self._done = asyncio.Event()
+
+    @property
+    def state(self) -> ArchiverState:
+        """The lifecycle state."""
+        return self._state
+
+    def forget(self, app: str) -> None:
+        """Drop the app's spool and archive after the current batch."""
+        self._forget.append(app)
+
+    async def run(self) -> None:
+        """Archive until `close()`; then upload everything and wait to be cancelled."""
+        if self._state is not ArchiverState.NEW:
+            raise RuntimeError(f"archiver is {self._state.value}")
+        self._state = ArchiverState.RUNNING
+        try:
+            await asyncio.to_thread(self._spool.load)
+            try:
+                await self._uploader.resume()
+            except store_errors.ObjectStoreError as exc:
+                logger.warning("finishing interrupted uploads failed, retrying later: %s", exc)
+            sub: PullSubscription | None = None
+            while self._state is ArchiverState.RUNNING:
+                await self._between_batches(final=False)
+                if sub is None:
+                    sub = await self._subscribe()
+                elif not await self._archive_batch(sub):
+                    await _unsubscribe(sub)
+                    sub = None
+            if sub is not None:
+                await _unsubscribe(sub)
+            await self._between_batches(final=True)
+        finally:
+            self._state = ArchiverState.CLOSED
+            self._done.set()
+        await asyncio.Event().wait()  # an eternal task: parked until the service cancels it
+
+    async def close(self) -> None:
+        """Stop reading, upload every spooled hour; idempotent, safe before `run()`."""
+        if self._state is ArchiverState.NEW:
+            self._state = ArchiverState.CLOSED
+            self._done.set()
+        elif self._state is ArchiverState.RUNNING:
+            self._state = ArchiverState.STOPPING  # seen after the current fetch (`poll`)
+        await self._done.wait()
+
+    async def _subscribe(self) -> PullSubscription | None:
+        """Make the durable consumer anew after its ack floor; None when NATS is away."""
+        try:
+            try:
+                info = await self._js.consumer_info(logs.STREAM, DURABLE)
+                floor = info.ack_floor.stream_seq if info.ack_floor else 0
+                await self._js.delete_consumer(logs.STREAM, DURABLE)
+            except nats.js.errors.NotFoundError:
+                floor = 0
+            config = nats.js.api.ConsumerConfig(
+                durable_name=DURABLE,
+                filter_subject=logs.SUBJECTS,
+                ack_policy=nats.js.api.AckPolicy.ALL,
+                ack_wait=ACK_WAIT,
+                max_deliver=-1,
+                max_ack_pending=-1,
+                deliver_policy=nats.js.api.DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=(floor or 0) + 1,
+            )
+            await self._js.add_consumer(logs.STREAM, config=config)
+            sub = await self._js.pull_subscribe_bind(durable=DURABLE, stream=logs.STREAM)
+        except (nats.errors.Error, TimeoutError, OSError) as exc:
+            logger.warning("cannot read log lines to archive yet: %r", exc)
+            await asyncio.sleep(self._poll)
+            return None
+        self._last_seq = floor or 0
+        return sub
+
+    async def _archive_batch(self, sub: PullSubscription) -> bool:
+        """Spool and acknowledge one batch; False when the subscription must be made anew."""
+        # Never cancelled half-way: a message taken from the subscription by a cancelled fetch
+        # would be acknowledged with the next batch without being spooled.
+        try:
+            messages = await sub.fetch(self._batch, timeout=self._poll)
+        except TimeoutError:  # nats-py's own, or asyncio's when its deadline ran out first
+            self._behind_at = None
+            return True
+        except (nats.errors.Error, OSError) as exc:
+            logger.warning("fetching log lines to archive failed: %r", exc)
+            await asyncio.sleep(self._poll)
+            return False
+        if not messages:  # nats-py answers a batch request that found nothing with []
+            self._behind_at = None
+            return True
+        entries: list[Entry] = []
+        for msg in messages:
+            delivery = Delivery.of(msg)
+            if delivery.stream_seq <= self._last_seq or delivery.delivered > 1:
+                logger.info("log lines to archive came out of order; reading them again")
+                return False
+            self._last_seq = delivery.stream_seq
+            entry = _entry(msg, delivery)
+            if entry is not None:
+                entries.append(entry)
+        if not await self._spool_batch(entries):
+            return True  # stopping: the batch is delivered again at the next start
+        last = messages[-1]
+        try:
+            await last.ack_sync()
+        except (nats.errors.Error, TimeoutError) as exc:
+            # Spooled: the next ack covers it; if it comes again, the spool skips it.
+            logger.warning("acknowledging archived lines failed: %r", exc)
+            return False
+        delivery = Delivery.of(last)
+        self._behind_at = delivery.stored() if delivery.num_pending else None
+        return True
+
+    async def _spool_batch(self, entries: list[Entry]) -> bool:
+        """Spool the batch, retrying while the disk refuses; False when stopping first.
+
+        A batch that failed is never skipped: the next batch's ack would acknowledge it.
+        """
+        wait = self._poll
+        while True:
+            try:
+                await asyncio.to_thread(self._spool.append, entries)
+                return True
+            except OSError as exc:
+                logger.error("spooling log lines failed, retrying in %.1f s: %r", wait, exc)
+            if self._state is not ArchiverState.RUNNING:
+                return False
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 60.0)
+
+    async def _between_batches(self, *, final: bool) -> None:
+        while self._forget:
+            app = self._forget.pop(0)
+            try:
+                await self._uploader.purge(app)
+            except store_errors.ObjectStoreError as exc:
+                # Purged again when the logger next starts and replays the deletions.
+                logger.warning("purging the log archive of %s failed: %s", app, exc)
+        loop = asyncio.get_running_loop()
+        if not final and loop.time() < self._next_check:
+            return
+        self._next_check = loop.time() + self._check_interval
+        now = self._behind_at or self._clock()
+        for hour_file in await asyncio.to_thread(self._spool.files):
+            if final or hour_file.hour + _HOUR + self._grace <= now:
+                try:
+                    await self._uploader.upload(hour_file)
+                except store_errors.ObjectStoreError as exc:
+                    logger.warning("archiving %s failed, retrying later: %s", hour_file.path, exc)
+
+
+async def _unsubscribe(sub: PullSubscription) -> None:
+    try:
+        await sub.unsubscribe()
+    except nats.errors.Error as exc:
+        logger.debug("unsubscribing the archiver failed: %r", exc)
+
+
+def _entry(msg: Msg, delivery: Delivery) -> Entry | None:
+    app = msg.subject.removeprefix("deis.logs.")
+    try:
+        appnames.validate_app_name(app)
+    except appnames.InvalidAppName:
+        logger.warning("not archiving a line on %r: no app name", msg.subject)
+        return None
+    stored = delivery.stored()
+    text = logs.render(msg.data, subject=msg.subject, stored=stored)
+    return Entry(app=app, seq=delivery.stream_seq, hour=hour_of(text, fallback=stored), text=text)
