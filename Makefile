@@ -31,9 +31,12 @@ deps:  ## each member imports with only its declared dependencies
 	$(UV) run --isolated --frozen --no-dev --package deis-controller python scripts/import_all.py deis_controller
 	$(UV) run --isolated --frozen --no-dev --package deis-builder python scripts/import_all.py deis_builder
 	$(UV) run --isolated --frozen --no-dev --package deis-scheduler python scripts/import_all.py deis_scheduler
+	$(UV) run --isolated --frozen --no-dev --package deis-router-agent python scripts/import_all.py deis_router_agent
+	$(UV) run --isolated --frozen --no-dev --package deis-logger python scripts/import_all.py deis_logger
+	$(UV) run --isolated --frozen --no-dev --package deis-cli python scripts/import_all.py deis_cli
 
-test:  ## the whole suite against real servers the session starts itself
-	$(UV) run pytest $(PYTEST_ARGS)
+test:  ## the whole suite, end-to-end tests included, against servers it starts itself
+	$(UV) run pytest --e2e $(PYTEST_ARGS)
 
 test-integration:
 	$(UV) run pytest -m integration $(PYTEST_ARGS)
@@ -46,5 +49,8 @@ bench:  ## print the benchmark figures
 	$(UV) run python bench/api.py
 	$(UV) run python bench/build.py
 	$(UV) run python bench/scale.py
+	$(UV) run python bench/logs.py
+	$(UV) run python bench/router.py
+	$(UV) run python bench/deploy.py
 
 check: lint test

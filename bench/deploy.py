@@ -1,0 +1,220 @@
+"""Deploy benchmark: `git push` to the first 200 of the new version through nginx.
+
+Run: `uv run python bench/deploy.py`. Starts the whole platform with `deisctl up -d` on a data
+dir of its own and free ports, registers a user, adds a key and creates a Python app with no
+dependencies (stdlib `http.server`), pushes it once to warm up, then 5 times, each push
+changing one file (the text the app answers). For each push it measures from the start of
+`git push` until nginx answers 200 with the new text for the app's domain (polling every 10 ms
+from a second thread while the push runs).
+
+The floor, measured in the same run on the same machine: `git push` of the same change to a
+plain local bare repository, then starting the app directly (`python app.py` with a `PORT`)
+until its first 200. Prints p50 and each run, and the ratio of the two p50s.
+
+Target: at most 3 s p50. For comparison, Piku on a machine like this takes 3.6 s from push to
+the new version, and answers 502 for about 2.3 s of it.
+"""
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+RUNS = 5
+
+APP = """\
+import http.server, os
+TEXT = {text!r}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = TEXT.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {done.stderr}{done.stdout}")
+    return done.stdout + done.stderr
+
+
+def wait_for(url: str, text: str, *, host: str | None, deadline: float) -> float:
+    """Poll `url` every 10 ms until it answers 200 with `text`; when that happened."""
+    headers = {"Host": host} if host else {}
+    with httpx.Client(timeout=2, headers=headers) as http:
+        while time.monotonic() < deadline:
+            try:
+                answer = http.get(url)
+                if answer.status_code == 200 and answer.text == text:
+                    return time.monotonic()
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.01)
+    raise TimeoutError(f"{url} never answered {text!r}")
+
+
+class Watch(threading.Thread):
+    """Waits for `text` in the background while the push runs."""
+
+    def __init__(self, url: str, text: str, host: str | None) -> None:
+        super().__init__(daemon=True)
+        self.args = (url, text, host)
+        self.seen: float | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        url, text, host = self.args
+        try:
+            self.seen = wait_for(url, text, host=host, deadline=time.monotonic() + 120)
+        except BaseException as exc:  # noqa: BLE001 -- reported by the main thread
+            self.error = exc
+
+
+def git_env(home: Path, key: Path) -> dict[str, str]:
+    ssh = (
+        f"ssh -i {key} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no"
+        " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+    )
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_SSH_COMMAND": ssh,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.test",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.test",
+    }
+
+
+Serve = Callable[[str, Callable[[], object]], float]
+"""Push (the callable), then wait until `text` is served; when it was."""
+
+
+def push_and_time(copy: Path, env: dict[str, str], remote: str, n: int, serve: Serve) -> float:
+    """Commit change `n`, push it to `remote`, return seconds until `serve(text)` saw it."""
+    text = f"version {n}\n"
+    (copy / "app.py").write_text(APP.format(text=text))
+    run("git", "commit", "-qam", f"change {n}", cwd=copy, env=env)
+    began = time.monotonic()
+    seen = serve(text, lambda: run("git", "push", "-q", remote, "main", cwd=copy, env=env))
+    return float(seen - began)
+
+
+def platform_runs(work: Path) -> list[float]:
+    data = work / "data"
+    api, ssh, http_port, https = free_port(), free_port(), free_port(), free_port()
+    ctl = [sys.executable, "-m", "deis_cli.ctl.main"]
+    ports = {"--api-port": api, "--ssh-port": ssh, "--http-port": http_port, "--https-port": https}
+    run(*ctl, "up", "-d", "--data-dir", str(data), *(f"{k}={v}" for k, v in ports.items()))
+    try:
+        home = work / "home"
+        key = home / "id_ed25519"
+        home.mkdir()
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key))
+        user = {"username": "bench", "password": "bench-pw-123", "email": "b@example.test"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30) as client:
+            client.post("/v2/auth/register/", json=user).raise_for_status()
+            token = client.post("/v2/auth/login/", json=user).json()["token"]
+            auth = {"Authorization": f"token {token}"}
+            public = key.with_suffix(".pub").read_text()
+            client.post("/v2/keys/", json={"id": "bench", "public": public}, headers=auth)
+            client.post("/v2/apps/", json={"id": "bench"}, headers=auth).raise_for_status()
+        env = git_env(home, key)
+        copy = home / "bench"
+        copy.mkdir()
+        (copy / "Procfile").write_text("web: python app.py\n")
+        (copy / "requirements.txt").write_text("")
+        (copy / "app.py").write_text(APP.format(text="first\n"))
+        run("git", "init", "-q", "-b", "main", cwd=copy, env=env)
+        run("git", "add", "-A", cwd=copy, env=env)
+        run("git", "commit", "-qm", "first", cwd=copy, env=env)
+        remote = f"ssh://git@127.0.0.1:{ssh}/bench.git"
+        run("git", "push", "-q", remote, "main", cwd=copy, env=env)  # warm-up: the first build
+        url = f"http://127.0.0.1:{http_port}/"
+
+        def serve(text: str, push: Callable[[], object]) -> float:
+            watch = Watch(url, text, "bench.localhost")
+            watch.start()
+            push()
+            watch.join()
+            if watch.error is not None or watch.seen is None:
+                raise RuntimeError(f"the new version was never served: {watch.error}")
+            return watch.seen
+
+        return [push_and_time(copy, env, remote, n, serve) for n in range(1, RUNS + 1)]
+    finally:
+        run(*ctl, "down", "--data-dir", str(data))
+
+
+def floor_runs(work: Path) -> list[float]:
+    bare = work / "bare.git"
+    home = work / "floor"
+    copy = home / "app"
+    copy.mkdir(parents=True)
+    env = git_env(home, home / "unused-key")
+    run("git", "init", "-q", "--bare", str(bare), env=env)
+    (copy / "app.py").write_text(APP.format(text="first\n"))
+    run("git", "init", "-q", "-b", "main", cwd=copy, env=env)
+    run("git", "add", "-A", cwd=copy, env=env)
+    run("git", "commit", "-qm", "first", cwd=copy, env=env)
+    run("git", "push", "-q", str(bare), "main", cwd=copy, env=env)
+
+    def serve(text: str, push: Callable[[], object]) -> float:
+        push()
+        port = free_port()
+        app = subprocess.Popen([sys.executable, "app.py"], cwd=copy, env={**env, "PORT": str(port)})
+        try:
+            return wait_for(
+                f"http://127.0.0.1:{port}/", text, host=None, deadline=time.monotonic() + 30
+            )
+        finally:
+            app.terminate()
+            app.wait()
+
+    return [push_and_time(copy, env, str(bare), n, serve) for n in range(1, RUNS + 1)]
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="deis-bench-deploy-", dir="/tmp"))
+    work.chmod(0o755)
+    try:
+        floor = floor_runs(work)
+        platform = platform_runs(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    p50, floor_p50 = statistics.median(platform), statistics.median(floor)
+    runs = ", ".join(f"{s:.2f}" for s in platform)
+    floor_list = ", ".join(f"{s:.2f}" for s in floor)
+    print(f"git push -> new version served through nginx, p50 of {RUNS} pushes")
+    print(f"platform                 {p50:6.2f} s   (target <= 3 s; runs: {runs})")
+    print(
+        f"floor                    {floor_p50:6.2f} s   (push to a bare repo, start the app"
+        f" directly; runs: {floor_list})"
+    )
+    print(f"ratio to the floor       {p50 / floor_p50:6.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The `deis` command for application developers (`deisctl`, for operators, comes separately)."""

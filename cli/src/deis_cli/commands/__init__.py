@@ -1,0 +1,1 @@
+"""The `deis` commands, one module per topic; `main` gathers them into one group."""

