@@ -4,10 +4,10 @@ publishes them (core NATS, one `LogLine` per line on `deis.logs.<app>`).
 """
 
 import asyncio
+import contextlib
 import gzip
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,11 @@ from deis_logger import service
 from deis_logger.service import Logger
 from deis_logger.settings import LoggerSettings
 from deis_shared import wire
-from deis_shared.bus import topology
+from deis_shared.bus import errors as bus_errors, requesting, topology
 from deis_shared.events import logs
 from deis_shared.objectstore import errors as store_errors
 from deis_shared.objectstore.filesystem import FilesystemStore
+from deis_shared.rpc import logger as logger_rpc
 from deis_testing import NatsServer, unique_name
 
 
@@ -48,9 +49,27 @@ class Bench:
     store: FilesystemStore
     settings: LoggerSettings
 
-    def logger(self, **overrides: Any) -> AbstractAsyncContextManager[Logger]:
-        """A logger in this event loop (`async with bench.logger() as logger:`)."""
-        return service.running(self.settings.model_copy(update=overrides))
+    @contextlib.asynccontextmanager
+    async def logger(self, **overrides: Any) -> AsyncIterator[Logger]:
+        """A logger in this event loop (`async with bench.logger() as logger:`), once its tail
+        RPC answers: the server may see its subscription a moment after the start returned."""
+        async with service.running(self.settings.model_copy(update=overrides)) as running:
+            await _until(self._answers)
+            yield running
+
+    async def _answers(self) -> bool:
+        request = logger_rpc.TailRequest(app="probe", lines=1)
+        try:
+            await requesting.request(
+                self.nc,
+                subject=logger_rpc.TAIL_SUBJECT,
+                payload=request,
+                reply_type=logger_rpc.TailReply,
+                timeout=5,
+            )
+        except bus_errors.NoResponders:
+            return False
+        return True
 
     async def publish(self, lines: Iterable[logs.LogLine]) -> int:
         """Publish lines as the shipper does; return how many once the server has them."""
