@@ -6,7 +6,6 @@ test's temporary directory, so every test has a profile of its own. There is no 
 logger: `run`, `logs` and process lists get the controller's answers for that case.
 """
 
-import asyncio
 import contextlib
 import os
 import subprocess
@@ -15,45 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from deis_cli import main
-from deis_testing import NatsServer, PostgresServer, ServiceProcess, free_port, unique_name
+from deis_testing import NatsServer, ServiceProcess, free_port, unique_name
 
 PASSWORD = "s3cret-pw"
-
-
-@pytest.fixture(scope="module")
-def platform_nats() -> Iterator[NatsServer]:
-    """A nats-server of this module's own."""
-    server = NatsServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture(scope="module")
-def platform_dsn(postgres_server: PostgresServer) -> Iterator[str]:
-    """A database of this module's own."""
-    name = unique_name("db_")
-
-    async def run(sql: str) -> None:
-        admin = await asyncpg.connect(postgres_server.dsn())
-        try:
-            await admin.execute(sql)
-        finally:
-            await admin.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield postgres_server.dsn(name)
-    finally:
-        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 @dataclass
@@ -82,14 +50,14 @@ class Controller:
 
 @pytest.fixture(scope="module")
 def controller(
-    platform_nats: NatsServer, platform_dsn: str, tmp_path_factory: pytest.TempPathFactory
+    module_nats_server: NatsServer, module_pg_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Controller]:
     """The controller as a real process; no user registered yet."""
     port = free_port()
     env = {
         **os.environ,
-        "DEIS_DATABASE_URL": platform_dsn,
-        "DEIS_NATS_URL": platform_nats.url,
+        "DEIS_DATABASE_URL": module_pg_dsn,
+        "DEIS_NATS_URL": module_nats_server.url,
         "DEIS_API_PORT": str(port),
         "DEIS_PASSWORD_TIME_COST": "1",
         "DEIS_PASSWORD_MEMORY_COST": "8",

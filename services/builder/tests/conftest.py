@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import nats
 import nats.aio.client
@@ -33,37 +32,7 @@ from deis_builder.service import Builder
 from deis_builder.settings import BuilderSettings
 from deis_shared import wire
 from deis_shared.events import deploy as deploy_events, release as release_events
-from deis_testing import NatsServer, PostgresServer, ServiceProcess, free_port, unique_name
-
-
-@pytest.fixture(scope="module")
-def platform_nats() -> Iterator[NatsServer]:
-    """A nats-server of this module's own."""
-    server = NatsServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture(scope="module")
-def platform_dsn(postgres_server: PostgresServer) -> Iterator[str]:
-    """A database of this module's own, shared by its controller and builders."""
-    name = unique_name("db_")
-
-    async def run(sql: str) -> None:
-        admin = await asyncpg.connect(postgres_server.dsn())
-        try:
-            await admin.execute(sql)
-        finally:
-            await admin.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    try:
-        yield postgres_server.dsn(name)
-    finally:
-        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+from deis_testing import NatsServer, ServiceProcess, free_port, unique_name
 
 
 @dataclass
@@ -113,14 +82,14 @@ class Controller:
 
 @pytest.fixture(scope="module")
 def controller(
-    platform_nats: NatsServer, platform_dsn: str, tmp_path_factory: pytest.TempPathFactory
+    module_nats_server: NatsServer, module_pg_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Controller]:
     """The controller as a real process, with an admin already registered."""
     port = free_port()
     env = {
         **os.environ,
-        "DEIS_DATABASE_URL": platform_dsn,
-        "DEIS_NATS_URL": platform_nats.url,
+        "DEIS_DATABASE_URL": module_pg_dsn,
+        "DEIS_NATS_URL": module_nats_server.url,
         "DEIS_API_PORT": str(port),
         "DEIS_PASSWORD_TIME_COST": "1",
         "DEIS_PASSWORD_MEMORY_COST": "8",
@@ -166,15 +135,15 @@ def builder_overrides() -> dict[str, Any]:
 @pytest.fixture
 async def builder(
     controller: Controller,
-    platform_nats: NatsServer,
-    platform_dsn: str,
+    module_nats_server: NatsServer,
+    module_pg_dsn: str,
     tmp_path: Path,
     builder_overrides: dict[str, Any],
 ) -> AsyncIterator[Builder]:
     """A running builder on a free SSH port."""
     settings = make_builder_settings(
-        nats_url=platform_nats.url,
-        dsn=platform_dsn,
+        nats_url=module_nats_server.url,
+        dsn=module_pg_dsn,
         data_dir=tmp_path / "builder",
         **builder_overrides,
     )
@@ -183,9 +152,9 @@ async def builder(
 
 
 @pytest.fixture
-async def bus(platform_nats: NatsServer) -> AsyncIterator[nats.aio.client.Client]:
+async def bus(module_nats_server: NatsServer) -> AsyncIterator[nats.aio.client.Client]:
     """A NATS client for the test."""
-    client = await nats.connect(platform_nats.url)
+    client = await nats.connect(module_nats_server.url)
     try:
         yield client
     finally:

@@ -11,15 +11,15 @@ STATIC = {"index.html": "<p>hi</p>\n"}
 
 
 @pytest.fixture
-def builder_process(platform_nats, platform_dsn, controller, tmp_path):
+def builder_process(module_nats_server, module_pg_dsn, controller, tmp_path):
     """Start `python -m deis_builder.main` on a data directory: `start(data_dir, port, **env)`."""
     started: list[ServiceProcess] = []
 
     def start(data_dir, port, **env):
         environment = {
             **os.environ,
-            "DEIS_NATS_URL": platform_nats.url,
-            "DEIS_DATABASE_URL": platform_dsn,
+            "DEIS_NATS_URL": module_nats_server.url,
+            "DEIS_DATABASE_URL": module_pg_dsn,
             "DEIS_DATA_DIR": str(data_dir),
             "DEIS_OBJECT_STORE_ROOT": str(data_dir / "objects"),
             "DEIS_SSH_HOST": "127.0.0.1",

@@ -15,7 +15,7 @@ STATIC = {"index.html": "<h1>hello</h1>\n"}
 
 
 async def test_first_push_builds_stores_a_slug_and_ends_with_the_release(
-    own_app, builder, controller, rollouts, app_name, platform_dsn
+    own_app, builder, controller, rollouts, app_name, module_pg_dsn
 ):
     dev, wc = await own_app()
     sha = await wc.commit(STATIC)
@@ -39,7 +39,7 @@ async def test_first_push_builds_stores_a_slug_and_ends_with_the_release(
     builds = controller.builds(dev.token, app_name)
     assert [b["sha"] for b in builds] == [sha[:7]]
     assert builds[0]["procfile"]["web"].endswith("http.server $PORT")
-    conn = await asyncpg.connect(platform_dsn)
+    conn = await asyncpg.connect(module_pg_dsn)
     try:
         row = await conn.fetchrow(
             "SELECT username, sha, result, version, buildpack FROM builder.pushes WHERE app = $1",

