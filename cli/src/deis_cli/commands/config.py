@@ -26,11 +26,7 @@ def render_values(app: str, config: dict[str, Any], *, oneline: bool = False) ->
 
 
 def _post(app: str | None, body: dict[str, Any], *, message: str, as_json: bool) -> None:
-    current = session.current()
-    with current.client() as api:
-        name = current.app(app)
-        with rendering.progress(message):
-            config = api.post(app_path(name, "config"), body)
+    name, config = session.change_config(app, body, message=message)
     if as_json:
         rendering.emit_json(config)
         return

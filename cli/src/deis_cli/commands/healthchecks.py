@@ -88,11 +88,9 @@ def list_checks(app: str | None, proc_type: str | None, as_json: bool) -> None:
 
 
 def _post(app: str | None, body: dict[str, Any], as_json: bool, kind: str | None) -> None:
-    current = session.current()
-    with current.client() as api:
-        name = current.app(app)
-        with rendering.progress("Applying healthchecks"):
-            config = api.post(app_path(name, "config"), {"healthcheck": body})
+    name, config = session.change_config(
+        app, {"healthcheck": body}, message="Applying healthchecks"
+    )
     if as_json:
         rendering.emit_json(config.get("healthcheck") or {})
         return

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from deis_cli import addresses, client, profile, remotes, settings
+from deis_cli import addresses, client, profile, remotes, rendering, settings
 
 
 @dataclass
@@ -85,3 +85,13 @@ def json_option(function: Any) -> Any:
 def app_path(app: str, *rest: str) -> str:
     """`/v2/apps/<app>/<rest...>/`, with Deis's trailing slash."""
     return "/".join(["/v2/apps", app, *rest]) + "/"
+
+
+def change_config(app: str | None, body: dict[str, Any], *, message: str) -> tuple[str, Any]:
+    """POST `body` to the app's config (a new release), with progress; (app, new config)."""
+    current_session = current()
+    with current_session.client() as api:
+        name = current_session.app(app)
+        with rendering.progress(message):
+            config = api.post(app_path(name, "config"), body)
+    return name, config

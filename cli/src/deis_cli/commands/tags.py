@@ -27,11 +27,7 @@ def _list(field: str, app: str | None, as_json: bool) -> None:
 
 
 def _post(field: str, values: dict[str, Any], app: str | None, as_json: bool) -> None:
-    current = session.current()
-    with current.client() as api:
-        name = current.app(app)
-        with rendering.progress(f"Applying {field}"):
-            config = api.post(app_path(name, "config"), {field: values})
+    name, config = session.change_config(app, {field: values}, message=f"Applying {field}")
     _show(name, field, config, as_json=as_json)
 
 

@@ -29,16 +29,15 @@ def postgres_bindir() -> Path:
 
 
 def postgres_user() -> str | None:
-    """Who the cluster runs as: None for ourselves; under root an unprivileged account."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "nobody"):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            continue
-        return name
-    raise CtlError("running as root and no unprivileged user (postgres, nobody) exists")
+    """Who the cluster runs as: None for ourselves; under root an unprivileged account.
+
+    Raises:
+        CtlError: running as root and there is no such account.
+    """
+    try:
+        return binaries.postgres_user()
+    except LookupError as exc:
+        raise CtlError(str(exc)) from None
 
 
 def init_postgres(cluster: Path, *, bindir: Path, user: str | None) -> None:
