@@ -243,6 +243,12 @@ def _until(check: Callable[[], T], seconds: float = 60.0) -> T:
 
 
 @pytest.fixture
+def deisctl() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`deisctl(*args, data_dir=...)`: run `deisctl`."""
+    return ctl
+
+
+@pytest.fixture
 def until() -> Callable[..., object]:
     """`until(check, seconds=60)`: poll `check()` until it returns something truthy."""
     return _until

@@ -1,7 +1,9 @@
 """End to end: what a developer does with the platform, through `deis`, `git push` and nginx."""
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import threading
 
@@ -211,3 +213,30 @@ def test_a_redeploy_under_load_fails_no_request(platform, developer, until):
         loader.join()
     assert failures == []
     assert "hello from v2\n" in answers
+
+
+def test_deisctl_reports_refuses_a_second_up_and_restarts_a_dead_service(platform, deisctl, until):
+    status = deisctl("status", data_dir=platform.data_dir)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("ready")
+    services = ("postgres", "nats", "controller", "builder", "scheduler", "logger", "router")
+    for name in services:
+        assert f"  {name} " in status.stdout and "down" not in status.stdout
+
+    again = deisctl("up", data_dir=platform.data_dir)
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+
+    assert "service started" in deisctl("logs", "controller", data_dir=platform.data_dir).stdout
+    assert deisctl("logs", "nothing", data_dir=platform.data_dir).returncode == 1
+
+    def pid_of(name):
+        for line in deisctl("status", data_dir=platform.data_dir).stdout.splitlines():
+            words = line.split()
+            if words[:2] == [name, "up"]:
+                return int(words[2])
+        return None
+
+    logger = pid_of("logger")
+    os.kill(logger, signal.SIGKILL)
+    until(lambda: pid_of("logger") not in (None, logger), seconds=30)

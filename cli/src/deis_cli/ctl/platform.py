@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from deis_cli.ctl import embedded
+from deis_cli.ctl.errors import CtlError
 from deis_cli.ctl.layout import Layout, reachable_by
 from deis_cli.ctl.supervisor import Component
 
@@ -86,6 +87,12 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
     if database_url is None:
         bindir = embedded.postgres_bindir()
         user = embedded.postgres_user()
+        if user is not None and not reachable_by(layout.root, user):
+            raise CtlError(
+                f"PostgreSQL runs as {user}, who cannot reach {layout.root}: a directory above"
+                " it is closed to others (root's home, say); choose a --data-dir such as"
+                " /var/lib/deis, or give --database-url"
+            )
         embedded.init_postgres(layout.postgres, bindir=bindir, user=user)
         pg_port = free_port()
         database_url = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
