@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -165,6 +166,28 @@ class Developer:
         if check:
             assert done.returncode == 0, f"deis {' '.join(args)}: {done.stderr}{done.stdout}"
         return done
+
+    def follow(self, *args: str, until_line: Callable[[str], bool], seconds: float = 60) -> str:
+        """Run `deis <args>` (a follow) until a line satisfies `until_line`; that line."""
+        with subprocess.Popen(
+            [*DEIS, *args],
+            cwd=self.home,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        ) as process:
+            timer = threading.Timer(seconds, process.kill)
+            timer.start()
+            try:
+                assert process.stdout is not None
+                for line in process.stdout:
+                    if until_line(line):
+                        return line
+            finally:
+                timer.cancel()
+                process.kill()
+        raise AssertionError(f"deis {' '.join(args)} ended without the line looked for")
 
     def git(self, *args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run `git <args>` in `cwd`."""

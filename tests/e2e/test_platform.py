@@ -101,6 +101,18 @@ def test_config_scale_logs_releases_and_rollback(platform, developer, until):
 
     until(scaled)
     until(lambda: "worker tick" in developer.deis("logs", "-a", app).stdout)
+    # `logs -f` goes on with lines written after it started.
+    ticks = [
+        int(t.rsplit(" ", 1)[1])
+        for t in developer.deis("logs", "-a", app).stdout.splitlines()
+        if "worker tick" in t
+    ]
+    followed = developer.follow(
+        "logs", "-f", "-n", "1", "-a", app,
+        until_line=lambda text: "worker tick" in text
+        and int(text.rsplit(" ", 1)[1]) > max(ticks) + 2,
+    )  # fmt: skip
+    assert f"{app}[worker.1]: worker tick" in followed
 
     releases = developer.deis("releases", "-a", app).stdout
     assert "v3" in releases

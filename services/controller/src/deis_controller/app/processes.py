@@ -4,29 +4,28 @@ Both ask another service over NATS: the scheduler runs the command, the logger k
 lines. Neither holds a pooled database connection while waiting for it: a `deis run` may take
 minutes and a followed log hours, and a pool of a few connections would soon be exhausted.
 
-Following a log subscribes to the app's log subject *before* asking the logger for the tail,
-so that no line written between the two is lost; lines that arrive on the subscription but
-are already in the tail are dropped (compared by their formatted text).
+Following a log reads the `LOGS` stream itself through one consumer that starts at the last
+lines and goes on with new ones (`deis_shared.bus.logreading`), so that no line written
+between the tail and the follow is lost or shown twice; the plain tail asks the logger.
 """
 
+import asyncio
 import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
 import nats.aio.client
 import nats.errors
-from nats.aio.subscription import Subscription
 
 from deis_controller import errors
 from deis_controller.app import state
 from deis_controller.app.context import Context
 from deis_controller.app.records import AppAccess
-from deis_shared import wire
-from deis_shared.bus import errors as bus_errors, requesting
+from deis_shared.bus import errors as bus_errors, logreading, requesting
 from deis_shared.errors import DeisError
 from deis_shared.events import logs as log_events
 from deis_shared.rpc import logger as logger_rpc, scheduler as scheduler_rpc
@@ -149,67 +148,48 @@ async def tail(*, ctx: Context, app_id: str, lines: int) -> list[str]:
 
 @dataclass
 class Follow:
-    """A followed log: the tail, then every new line until `close()` or the time limit."""
+    """A followed log: the last lines, then every new one until `close()` or the time limit."""
 
-    tail: list[str]
-    subscription: Subscription
+    reader: logreading.LogReader
     deadline: float
     """`time.monotonic()` after which the stream ends."""
-    _seen: set[str] = field(default_factory=set, init=False)
 
     async def lines(self) -> AsyncGenerator[str, None]:
-        """The tail, then the new lines as they come; unsubscribes when done or cancelled."""
+        """The lines as they come; the consumer goes when done or cancelled."""
         try:
-            for line in self.tail:
-                yield line
-            self._seen = set(self.tail)
             while (left := self.deadline - time.monotonic()) > 0:
                 try:
-                    msg = await self.subscription.next_msg(timeout=left)
-                except (nats.errors.TimeoutError, TimeoutError):
+                    async with asyncio.timeout(left):
+                        line = await anext(self.reader)
+                except (TimeoutError, StopAsyncIteration):
                     break
-                except nats.errors.Error as exc:  # the connection closed: end the stream
-                    logger.info("log follow ended: %r", exc)
+                except (bus_errors.BusError, nats.errors.Error) as exc:
+                    logger.info("log follow ended: %r", exc)  # NATS went away: end the stream
                     break
-                new = _format(msg.data)
-                if new is None:
-                    continue
-                if new in self._seen:
-                    self._seen.discard(new)  # a line arrives once; forget it after its echo
-                    continue
-                yield new
+                yield line
         finally:
             await self.close()
 
     async def close(self) -> None:
-        """Unsubscribe; idempotent."""
-        with contextlib.suppress(nats.errors.Error):
-            await self.subscription.unsubscribe()
-
-
-def _format(data: bytes) -> str | None:
-    try:
-        return wire.decode(data, log_events.LogLine).format()
-    except wire.InvalidPayload as exc:
-        logger.info("skipping a malformed log line: %s", exc)
-        return None
+        """Stop reading; idempotent."""
+        with contextlib.suppress(bus_errors.BusError, nats.errors.Error):
+            await self.reader.close()
 
 
 async def follow(*, ctx: Context, app_id: str, lines: int) -> Follow:
-    """Subscribe to the app's log lines, then fetch the tail: nothing falls in between.
+    """Read the app's last `lines` lines, then the new ones, from the `LOGS` stream itself.
+
+    One consumer reads both (`deis_shared.bus.logreading`), so no line falls between the
+    tail and what follows, and none comes twice.
 
     Raises:
-        LogsUnavailable: NATS or the logger could not be reached.
+        LogsUnavailable: NATS or the stream could not be reached.
     """
     try:
-        subscription = await _client(ctx).subscribe(log_events.subject(app_id))
-    except (bus_errors.BusError, nats.errors.Error) as exc:
+        nc = _client(ctx)
+        js = nc.jetstream()
+        await js.stream_info(log_events.STREAM)
+    except (bus_errors.BusError, nats.errors.Error, TimeoutError) as exc:
         raise LogsUnavailable(f"Error accessing logs for {app_id}") from exc
-    try:
-        lines_so_far = await tail(ctx=ctx, app_id=app_id, lines=lines)
-    except BaseException:
-        with contextlib.suppress(nats.errors.Error):
-            await subscription.unsubscribe()
-        raise
-    deadline = time.monotonic() + ctx.settings.follow_max_seconds
-    return Follow(tail=lines_so_far, subscription=subscription, deadline=deadline)
+    reader = logreading.LogReader(js=js, nc=nc, app=app_id, lines=lines, follow=True)
+    return Follow(reader=reader, deadline=time.monotonic() + ctx.settings.follow_max_seconds)
