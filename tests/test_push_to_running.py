@@ -84,6 +84,7 @@ def platform(pg_dsn, nats_server_factory, tmp_path):
                 "DEIS_SSH_PORT": str(ssh),
                 "DEIS_DATA_DIR": str(tmp_path / "builder"),
                 "DEIS_DEPLOY_TIMEOUT": "60",
+                "DEIS_ROUTE_WAIT": "0",  # no router here
             },
             port=ssh,
             log=tmp_path / "builder.log",

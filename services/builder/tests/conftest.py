@@ -119,6 +119,7 @@ def make_builder_settings(
         "ssh_host": "127.0.0.1",
         "ssh_port": 0,
         "deploy_timeout": 20.0,
+        "route_wait": 0.0,  # no router here: the end-to-end tests cover waiting for it
         "shutdown_timeout": 10.0,
         "db_pool_max_size": 5,
     }

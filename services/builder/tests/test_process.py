@@ -25,6 +25,7 @@ def builder_process(module_nats_server, module_pg_dsn, controller, tmp_path):
             "DEIS_SSH_HOST": "127.0.0.1",
             "DEIS_SSH_PORT": str(port),
             "DEIS_DEPLOY_TIMEOUT": "30",
+            "DEIS_ROUTE_WAIT": "0",
             "DEIS_SHUTDOWN_TIMEOUT": "10",
             **env,
         }

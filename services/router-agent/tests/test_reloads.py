@@ -19,13 +19,14 @@ async def served_by(edge, host, name):
 async def test_applied_events_carry_the_revision_and_latency(edge, upstreams, until):
     web = upstreams("web")
     await edge.route("evt")
-    await edge.serve("evt", web.port)
+    await edge.serve("evt", web.port, version=7)
     await until(lambda: served_by(edge, "evt.localhost", "web"))
 
     async def reported():
-        return [e for e in edge.applied() if "evt" in e["apps"]]
+        return [e for e in edge.applied() if e["versions"].get("evt") == 7]
 
-    events = await until(reported)
+    events = await until(reported)  # the release whose endpoints went live, for the builder
+    assert "evt" in events[-1]["apps"]
     assert events[-1]["agent"] == "test-router"
     assert events[-1]["revision"] >= 2  # revision 1 is the configuration nginx started with
     assert events[-1]["latency_seconds"] >= 0

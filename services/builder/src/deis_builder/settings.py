@@ -47,6 +47,10 @@ class BuilderSettings(ServiceSettings):
     deploy_timeout: float = Field(default=600.0, gt=0)
     """Seconds the push waits for the release to be created and rolled out after the build."""
 
+    route_wait: float = Field(default=5.0, ge=0)
+    """Seconds a push waits, after its release is rolled out, for the router to serve it
+    before saying "done" (so that a request right after the push meets the new release)."""
+
     rpc_timeout: float = Field(default=5.0, gt=0)
     """Seconds to wait for the controller's key and authorize answers."""
 

@@ -34,6 +34,9 @@ class RouterApplied(wire.Message):
     """From the KV change that triggered the render to nginx's reload."""
     apps: list[appnames.AppName]
     """Apps whose routes or endpoints changed in this revision."""
+    versions: dict[appnames.AppName, int] = Field(default_factory=dict)
+    """For the apps of `apps` whose new configuration went live with endpoints: the release
+    those endpoints run. The builder waits for its release here before it says "done"."""
 
 
 class RouterRejected(wire.Message):

@@ -1,9 +1,12 @@
-"""Waiting for what follows a build: the controller's release, then the scheduler's rollout.
+"""Waiting for what follows a build: the controller's release, the scheduler's rollout, nginx.
 
 The push ends only when the user can know how it went. After the build event, the controller
 creates release `vN` (`release.<app>.created`, naming the build's sha) and the scheduler rolls
-it out (`deploy.<app>.succeeded` or `.failed` for version N). The watch subscribes before the
-build event is published, so neither answer can slip by between publishing and listening.
+it out (`deploy.<app>.succeeded` or `.failed` for version N). Then, for a release with a web
+process, the push waits a little more for the router to serve it (`router.applied` naming the
+app with version N), so that a `curl` right after the push meets the new release. The watch
+subscribes before the build event is published, so no answer can slip by between publishing
+and listening.
 """
 
 import asyncio
@@ -19,7 +22,11 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from deis_shared import errors as deis_errors, wire
-from deis_shared.events import deploy as deploy_events, release as release_events
+from deis_shared.events import (
+    deploy as deploy_events,
+    release as release_events,
+    router as router_events,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +49,9 @@ class DeployWatch:
     _outcomes: dict[int, deploy_events.DeploySucceeded | deploy_events.DeployFailed] = field(
         default_factory=dict
     )
+    _formations: dict[int, dict[str, int]] = field(default_factory=dict)
+    _served: int = 0
+    """The newest release of the app the router said it serves."""
 
     async def deliver(self, msg: Msg) -> None:
         """Subscription callback: keep the message for the waiter."""
@@ -59,6 +69,12 @@ class DeployWatch:
             elif msg.subject == deploy_events.failed_subject(self.app):
                 failed = wire.decode(msg.data, deploy_events.DeployFailed)
                 self._outcomes[failed.version] = failed
+            elif msg.subject == deploy_events.started_subject(self.app):
+                started = wire.decode(msg.data, deploy_events.DeployStarted)
+                self._formations[started.version] = started.formation
+            elif msg.subject == router_events.APPLIED_SUBJECT:
+                applied = wire.decode(msg.data, router_events.RouterApplied)
+                self._served = max(self._served, applied.versions.get(self.app, 0))
         except wire.InvalidPayload as exc:
             logger.warning("ignoring an undecodable event on %s: %s", msg.subject, exc)
 
@@ -102,6 +118,23 @@ class DeployWatch:
                 raise NoRollout(f"no rollout result for v{version} yet") from None
         return self._outcomes[version]
 
+    async def served(self, *, version: int, deadline: float) -> bool:
+        """Wait until the router serves release `version`, if it has a web process.
+
+        Returns:
+            Whether it is served; False when `deadline` came first (no router, say) or the
+            release has nothing to route.
+        """
+        formation = self._formations.get(version, {})
+        if not any(formation.get(kind, 0) > 0 for kind in ("web", "cmd")):
+            return False
+        while self._served < version:
+            try:
+                await self._next(deadline)
+            except TimeoutError:
+                return False
+        return True
+
 
 @contextlib.asynccontextmanager
 async def watch(nc: nats.aio.client.Client, *, app: str) -> AsyncIterator[DeployWatch]:
@@ -112,6 +145,7 @@ async def watch(nc: nats.aio.client.Client, *, app: str) -> AsyncIterator[Deploy
         for subject in (
             release_events.created_subject(app),
             deploy_events.app_subjects(app),
+            router_events.APPLIED_SUBJECT,
         ):
             subs.append(await nc.subscribe(subject, cb=watcher.deliver))
         await nc.flush()

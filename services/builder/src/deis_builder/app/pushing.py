@@ -216,6 +216,9 @@ class Push:
                 )
                 await out.line(f"! {reason}")
                 return history.Outcome("failed", reason, version)
+            if isinstance(result, deploy_events.DeploySucceeded):
+                route_deadline = time.monotonic() + ctx.settings.route_wait
+                await watch.served(version=version, deadline=min(deadline, route_deadline))
         if isinstance(result, deploy_events.DeployFailed):
             await out.line(f"! v{version} failed to deploy: {result.reason}")
             for line in result.last_lines[-LAST_LINES:]:

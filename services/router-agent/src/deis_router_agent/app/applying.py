@@ -134,11 +134,13 @@ class Applier:
         previous, self.good = self.good, configs
         latency = time.monotonic() - batch.since
         logger.info("revision %d live in %.3f s", revision, latency)
+        endpoints = self._table.endpoints
         event = router_events.RouterApplied(
             agent=self._ctx.settings.agent_name,
             revision=revision,
             latency_seconds=latency,
             apps=sorted(batch.apps),
+            versions={app: endpoints[app].version for app in sorted(fresh) if app in endpoints},
         )
         await publishing.applied(self._ctx.js, value=event)
         in_use = _tls_files(configs.values()) | _tls_files(previous.values())

@@ -6,8 +6,8 @@ runs, and does only what differs.
 - A new release is rolled out without downtime: its processes start beside the old ones, each
   on a port of its own; once every web process accepts connections (or answers its readiness
   path) and every other process has stayed up for `settle_seconds`, `endpoints` switches to
-  the new web processes, and after `drain_seconds` (the router switches meanwhile) the old
-  processes stop (SIGTERM, grace, SIGKILL). If any new
+  the new web processes and `deploy.succeeded` is published; after `drain_seconds` (the router
+  switches meanwhile) the old processes stop (SIGTERM, grace, SIGKILL). If any new
   process exits or is not healthy before `deploy_timeout`, the new ones stop, the old keep
   serving, and `deploy.failed` carries the reason and the process's last lines. A failed
   version is not tried again; the next release is.
@@ -241,11 +241,8 @@ class AppRuntime:
         self._save()
         self._supervise(new.values())
         await self._publish_endpoints(desired)
-        if old:
-            await asyncio.sleep(settings.drain_seconds)
-        await self._stop(old.values())
-        self._retiring = []
         await self.publish_procs()
+        # The release is live: say so now; retiring the old one is housekeeping.
         await publishing.event(
             self._ctx.js,
             subject=deploy_events.succeeded_subject(self.app),
@@ -253,6 +250,11 @@ class AppRuntime:
                 app=self.app, version=version, duration_seconds=time.monotonic() - began
             ),
         )
+        if old:
+            await asyncio.sleep(settings.drain_seconds)
+        await self._stop(old.values())
+        self._retiring = []
+        await self.publish_procs()
 
     async def _scale(self, desired: desired_kv.DesiredState, formation: dict[str, int]) -> None:
         wanted = set(_keys(formation))
