@@ -63,12 +63,16 @@ class AppRuntime:
         """Started by an unfinished rollout or scale-up, not yet serving."""
         self._retiring: list[Proc] = []
         """Replaced, waiting to be stopped."""
+        self._retirements: set[asyncio.Task[None]] = set()
+        """Drains in progress: old processes stop after `drain_seconds`, outside the lock, so
+        that the next release's rollout need not wait for them."""
         self._lock = asyncio.Lock()
 
     async def converge(self, desired: desired_kv.DesiredState | None) -> None:
         """Make what runs match `desired` (`None`: the app is gone)."""
         async with self._lock:
             if desired is None:
+                await self._end_retirements()
                 await self._stop(self._everything())
                 self.procs, self.version, self._endpoints = {}, None, None
                 await publishing.forget(self._ctx.js, app=self.app)
@@ -99,6 +103,7 @@ class AppRuntime:
     async def shutdown(self) -> None:
         """Stop every process (the scheduler is stopping, and takes the apps with it)."""
         async with self._lock:
+            await self._end_retirements()
             await self._stop(self._everything())
             self.procs = {}
             self._save()
@@ -106,9 +111,11 @@ class AppRuntime:
     async def detach(self) -> None:
         """Leave the live processes running for the next scheduler to adopt; stop the rest."""
         async with self._lock:
+            await self._end_retirements()
             for proc in self.procs.values():
                 await proc.detach()
             await self._stop(self._pending + self._retiring)
+            self._pending, self._retiring = [], []
             self._save()
 
     async def adopt(self, record: records.AppRecord) -> None:
@@ -167,6 +174,32 @@ class AppRuntime:
                 processes=[proc.record(role) for role, proc in roles],
             )
         )
+
+    def _retire_later(self, procs: list[Proc]) -> None:
+        """Stop `procs` (already out of `endpoints`, in `_retiring`) after the drain."""
+        if not procs:
+            return
+        task = asyncio.create_task(self._drain_and_stop(procs), name=f"retire-{self.app}")
+        self._retirements.add(task)
+        task.add_done_callback(self._retirements.discard)
+
+    async def _drain_and_stop(self, procs: list[Proc]) -> None:
+        try:
+            if any(proc.type in ROUTABLE for proc in procs):
+                await asyncio.sleep(self._ctx.settings.drain_seconds)
+            await self._stop(procs)
+            done = {id(proc) for proc in procs}
+            self._retiring = [proc for proc in self._retiring if id(proc) not in done]
+            await self.publish_procs()
+        except Exception:  # a failed publish: the next converge publishes again
+            logger.exception("retiring old processes of %s", self.app)
+
+    async def _end_retirements(self) -> None:
+        """Cancel the drains in progress; their processes stay in `_retiring`."""
+        tasks = list(self._retirements)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _everything(self) -> list[Proc]:
         return [*self.procs.values(), *self._pending, *self._retiring]
@@ -237,7 +270,8 @@ class AppRuntime:
             )
             return
         old, self.procs, self.version = self.procs, new, version
-        self._pending, self._retiring = [], list(old.values())
+        self._pending = []
+        self._retiring.extend(old.values())
         self._save()
         self._supervise(new.values())
         await self._publish_endpoints(desired)
@@ -250,11 +284,7 @@ class AppRuntime:
                 app=self.app, version=version, duration_seconds=time.monotonic() - began
             ),
         )
-        if old:
-            await asyncio.sleep(settings.drain_seconds)
-        await self._stop(old.values())
-        self._retiring = []
-        await self.publish_procs()
+        self._retire_later(list(old.values()))
 
     async def _scale(self, desired: desired_kv.DesiredState, formation: dict[str, int]) -> None:
         wanted = set(_keys(formation))
@@ -274,13 +304,10 @@ class AppRuntime:
             self._save()
         if extra:
             leaving = [self.procs.pop(key) for key in extra]
-            self._retiring = leaving
+            self._retiring.extend(leaving)
             self._save()
             await self._publish_endpoints(desired)
-            if any(proc.type in ROUTABLE for proc in leaving):
-                await asyncio.sleep(self._ctx.settings.drain_seconds)
-            await self._stop(leaving)
-            self._retiring = []
+            self._retire_later(leaving)
 
     async def _start(self, desired: desired_kv.DesiredState, *, keys: list[Key]) -> dict[Key, Proc]:
         assert desired.build is not None
