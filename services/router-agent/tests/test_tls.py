@@ -100,7 +100,7 @@ async def test_enforced_https_redirects_and_sends_hsts(edge, upstreams, until, t
 
 
 async def test_a_broken_certificate_is_rejected_for_its_app_only(edge, upstreams, until, tmp_path):
-    good, bad = upstreams("good"), upstreams("bad")
+    good, bad, moved = upstreams("good"), upstreams("bad"), upstreams("moved")
     pem, key, _ = make_certificate(tmp_path, "bad.example.com")
     await edge.route("bad", domains=["bad.example.com"])
     await edge.serve("bad", bad.port)
@@ -114,24 +114,57 @@ async def test_a_broken_certificate_is_rejected_for_its_app_only(edge, upstreams
     await until(both_served)
     broken = certificate("broken", "bad.example.com", pem.replace("M", "A", 5), key)
     await edge.route("bad", domains=["bad.example.com"], certificates=[broken])
-    await edge.route("newcomer", certificates=[certificate(
-        "nope", "newcomer.localhost", pem, "-----BEGIN PRIVATE KEY-----\nAAAA\n"
-    )])  # fmt: skip
+    await edge.serve("bad", moved.port, version=2)  # a new release, in the same batch
+    nope = certificate("nope", "newcomer.localhost", pem, "-----BEGIN PRIVATE KEY-----\nAAAA\n")
+    await edge.route("newcomer", certificates=[nope])
     await edge.serve("newcomer", good.port)
+    strict = certificate("strict", "strict.localhost", pem, "-----BEGIN PRIVATE KEY-----\nAAAA\n")
+    await edge.route("strict", certificates=[strict], https_enforced=True)
+    await edge.serve("strict", good.port)
     await edge.route("good", domains=["www.good.com"])
 
-    async def rejected_both():
-        return {event["app"] for event in edge.rejected()} >= {"bad", "newcomer"}
+    async def rejected_all():
+        return {event["app"] for event in edge.rejected()} >= {"bad", "newcomer", "strict"}
 
-    await until(rejected_both)
+    await until(rejected_all)
     await until(lambda: _ok(edge, "www.good.com"))  # the rest of the batch went live
     await edge.settled()
-    assert (await edge.get("bad.example.com")).json()["name"] == "bad"  # its last good config
-    assert (await edge.get("newcomer.localhost")).status_code == 404  # never had one
+    # Refused certificates fall back to the ones that last went live (here: none), and the
+    # app's new endpoints still go live: a broken certificate never freezes an app's routing.
+    assert (await edge.get("bad.example.com")).json()["name"] == "moved"
+    assert (await edge.get("newcomer.localhost")).json()["name"] == "good"
+    # An app that enforces HTTPS is not served over plain HTTP instead.
+    assert (await edge.get("strict.localhost")).status_code == 404
     messages = {event["app"]: event["message"] for event in edge.rejected()}
     assert "/tls/bad/" in messages["bad"]
     assert "[emerg]" in messages["newcomer"]
     assert "/tls/newcomer/" in messages["newcomer"]
+
+
+async def test_a_refused_certificate_change_keeps_the_certificate_that_went_live(
+    edge, upstreams, until, tmp_path
+):
+    web = upstreams("web")
+    pem, key, ca = make_certificate(tmp_path, "keep.example.com")
+    await edge.route("keep", domains=["keep.example.com"], certificates=[
+        certificate("first", "keep.example.com", pem, key)
+    ])  # fmt: skip
+    await edge.serve("keep", web.port)
+    await until(lambda: _https_ok(edge, "keep.example.com", ca))
+    broken = certificate("second", "keep.example.com", pem.replace("M", "A", 5), key)
+    await edge.route("keep", domains=["keep.example.com"], certificates=[broken])
+    await until(lambda: _rejected(edge, "keep"))
+    await edge.settled()
+    assert await _https_ok(edge, "keep.example.com", ca)  # still served with the first one
+
+
+async def _https_ok(edge, host, cafile):
+    status, _, _ = await curl(edge, f"https://{host}:{edge.https_port}/", host=host, cafile=cafile)
+    return status == 200
+
+
+async def _rejected(edge, app):
+    return any(event["app"] == app for event in edge.rejected())
 
 
 async def _ok(edge, host):

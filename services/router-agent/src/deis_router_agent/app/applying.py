@@ -6,10 +6,12 @@ cost a handful of reloads. Each batch becomes a new revision:
 
 1. render the changed apps (the others keep the file that last went live);
 2. write the whole release to a new directory and `nginx -t` it there;
-3. when nginx refuses it and its message names an app's file or certificate, that app alone
-   falls back to its last good file (or leaves the configuration if it never had one),
-   `router.rejected` names it, and the release is validated again; a refusal that names no
-   app keeps the whole previous release live;
+3. when nginx refuses it and its message names an app's file or certificate, `router.rejected`
+   names the app, and that app alone falls back: first to its new routing with the
+   certificates that last went live (none for a new app, unless it enforces HTTPS), so that a
+   broken certificate never keeps its app on old endpoints; if nginx refuses that too, to its
+   last good file (or out of the configuration if it never had one). The release is then
+   validated again; a refusal that names no app keeps the whole previous release live;
 4. swap `current` to the release, SIGHUP the master, and poll the status server until the new
    revision answers; then `router.applied` reports the change-to-live latency.
 
@@ -32,6 +34,7 @@ from deis_router_agent.errors import NginxFailed, UnsafeValue
 from deis_router_agent.nginx import checking, status
 from deis_router_agent.nginx.master import MasterState
 from deis_shared.events import router as router_events
+from deis_shared.kv import routes as routes_kv
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ class Applier:
         """The revision nginx serves."""
         self.good: dict[str, AppConfig] = {}
         """Per app, the file that is live."""
+        self.good_certificates: dict[str, list[routes_kv.Certificate]] = {}
+        """Per app, the certificates of the file that is live."""
         self.busy = False
         """Whether a batch is being applied."""
 
@@ -96,12 +101,28 @@ class Applier:
         )
         await publishing.rejected(self._ctx.js, value=event)
 
-    def _render(self, app: str) -> AppConfig | None:
+    def _render(
+        self, app: str, *, certificates: list[routes_kv.Certificate] | None = None
+    ) -> AppConfig | None:
+        routes = self._table.routes.get(app)
+        if routes is not None and certificates is not None:
+            routes = routes.model_copy(update={"certificates": certificates})
         return rendering.render_app(
-            routes=self._table.routes.get(app),
-            endpoints=self._table.endpoints.get(app),
-            options=self._ctx.options,
+            routes=routes, endpoints=self._table.endpoints.get(app), options=self._ctx.options
         )
+
+    def _fallback(self, app: str) -> AppConfig | None:
+        """The app's new routing with the certificates that last went live, if that differs."""
+        routes = self._table.routes.get(app)
+        certificates = self.good_certificates.get(app, [])
+        if routes is None or routes.certificates == certificates:
+            return None
+        if not certificates and routes.https_enforced:
+            return None  # never serve an app that enforces HTTPS over plain HTTP alone
+        try:
+            return self._render(app, certificates=certificates)
+        except UnsafeValue:
+            return None
 
     async def apply(self, batch: Batch) -> bool:
         """Make a revision of the table with `batch.apps` re-rendered live; whether it went."""
@@ -110,6 +131,7 @@ class Applier:
         revision = self.revision
         configs = dict(self.good)
         fresh: set[str] = set()
+        used: dict[str, list[routes_kv.Certificate]] = {}  # what each fresh file was made with
         for app in sorted(batch.apps):
             try:
                 config = self._render(app)
@@ -121,17 +143,24 @@ class Applier:
             else:
                 configs[app] = config
                 fresh.add(app)
+                routes = self._table.routes.get(app)
+                used[app] = routes.certificates if routes is not None else []
         apps_dir = layout.release(revision) / "apps"
         main = skeleton.render_main(options=self._ctx.options, revision=revision, apps_dir=apps_dir)
         await asyncio.to_thread(
             layout.write_release, revision=revision, main=main, apps=list(configs.values())
         )
-        if not await self._validate(revision, configs=configs, fresh=fresh):
+        if not await self._validate(revision, configs=configs, fresh=fresh, used=used):
             await asyncio.to_thread(layout.discard, revision)
             return False
         if not await self._go_live(revision):
             return False
         previous, self.good = self.good, configs
+        for app in batch.apps:
+            if app not in configs:
+                self.good_certificates.pop(app, None)
+            elif app in fresh:
+                self.good_certificates[app] = used[app]
         latency = time.monotonic() - batch.since
         logger.info("revision %d live in %.3f s", revision, latency)
         endpoints = self._table.endpoints
@@ -150,11 +179,17 @@ class Applier:
         return True
 
     async def _validate(
-        self, revision: int, *, configs: dict[str, AppConfig], fresh: set[str]
+        self,
+        revision: int,
+        *,
+        configs: dict[str, AppConfig],
+        fresh: set[str],
+        used: dict[str, list[routes_kv.Certificate]],
     ) -> bool:
         ctx = self._ctx
         layout = ctx.layout
-        for _ in range(len(configs) + 1):
+        fallen: set[str] = set()
+        for _ in range(2 * len(configs) + 1):
             message = await checking.check(
                 binary=ctx.binary, prefix=layout.root, conf=layout.conf(revision)
             )
@@ -165,6 +200,13 @@ class Applier:
                 await self._reject(revision, None, message)
                 return False
             await self._reject(revision, app, message)
+            fallback = self._fallback(app) if app in fresh and app not in fallen else None
+            if fallback is not None:
+                fallen.add(app)
+                configs[app] = fallback
+                used[app] = self.good_certificates.get(app, [])
+                await asyncio.to_thread(layout.write_app, revision=revision, config=fallback)
+                continue
             if app in fresh and app in self.good:
                 configs[app] = self.good[app]
                 await asyncio.to_thread(layout.write_app, revision=revision, config=configs[app])
