@@ -6,7 +6,10 @@ does (core NATS publishes on `deis.logs.<app>`). Prints:
 
 - ingest: lines/s from the first publish until the stream holds all 200,000 lines of 20 apps
   (one publisher; the stream's own storage on file);
-- archive: lines/s the logger's archiver spools and acknowledges over those same lines;
+- archive: lines/s the logger's archiver spools and acknowledges over those same lines,
+  counted from the first publish (the logger runs in this process and event loop, so while
+  it keeps up it takes CPU from the publisher, and ingest reads lower than with a publisher
+  of its own);
 - tail 1000: the tail RPC for the last 1,000 lines of one app among the 200,000, as the
   controller asks it, median and p99 of 50;
 - follow: publish -> follower latency, p50 and p99 of 2,000 lines published at ~1,000 lines/s

@@ -1,9 +1,10 @@
 """The archiver: every line of `LOGS` spooled, then uploaded per app and hour (`uploading`).
 
 The stream keeps the last lines of each app for a while; the archive keeps them all. One
-task reads the stream through a durable pull consumer (`logger-archive`, acks `all`) and, one
-batch at a time, spools the batch's rendered lines (`spooling`, synced to disk), then
-acknowledges the whole batch with one synchronous ack of its last message. Between batches
+task reads the stream through a durable pull consumer (`logger-archive`, acks `all`; pulled by
+`pulling`, which asks for the next batch while this one is spooled) and, one batch at a time,
+spools the batch's rendered lines (`spooling`, synced to disk), then acknowledges the whole
+batch with one synchronous ack of its last message. Between batches
 the same task uploads the hours that are closed and purges deleted apps, so neither races the
 spooling.
 
@@ -16,8 +17,9 @@ Why nothing is lost or doubled across crashes:
   died come back only after `ack_wait`, behind newer ones, and acking a newer one would
   acknowledge them unspooled. So at every (re)subscription the durable consumer is made anew,
   starting right after its ack floor, which leaves nothing in flight; and a batch that is out
-  of order (a redelivery, or a sequence not above the last one) is dropped and read again
-  the same way.
+  of order (a redelivery, a sequence not above the last one, or a gap in the consumer's
+  delivery sequence, which would be a message lost on the way) is dropped and read again the
+  same way.
 * There is one archiver per platform: two would acknowledge each other's lines.
 
 An hour is closed once it ended `archive_grace` seconds ago, on the clock while the consumer
@@ -28,16 +30,19 @@ spooled hour is uploaded, open or not; lines of it that come later are appended.
 
 import asyncio
 import enum
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import nats.aio.client
 import nats.errors
 import nats.js
 import nats.js.api
 import nats.js.errors
 from nats.aio.msg import Msg
 
+from deis_logger.pulling import Puller
 from deis_logger.spooling import Entry, Spool, hour_of
 from deis_logger.uploading import Uploader
 from deis_shared import appnames, wire
@@ -55,7 +60,8 @@ ACK_WAIT = 60.0
 
 _HOUR = timedelta(hours=1)
 
-PullSubscription = nats.js.JetStreamContext.PullSubscription
+_YIELD_EVERY = 500
+"""Lines rendered between two turns of the event loop."""
 
 
 class ArchiverState(enum.Enum):
@@ -73,15 +79,17 @@ class Archiver:
     def __init__(
         self,
         *,
+        nc: nats.aio.client.Client,
         js: nats.js.JetStreamContext,
         spool: Spool,
         uploader: Uploader,
-        batch: int = 1000,
+        batch: int = 5000,
         grace: float = 300.0,
         check_interval: float = 30.0,
         poll: float = 1.0,
         clock: Callable[[], datetime] = wire.utc_now,
     ) -> None:
+        self._nc = nc
         self._js = js
         self._spool = spool
         self._uploader = uploader
@@ -95,6 +103,7 @@ class Archiver:
         self._next_check = 0.0
         self._behind_at: datetime | None = None
         self._last_seq = 0
+        self._last_consumer_seq = 0
         self._done = asyncio.Event()
 
     @property
@@ -117,7 +126,7 @@ class Archiver:
                 await self._uploader.resume()
             except store_errors.ObjectStoreError as exc:
                 logger.warning("finishing interrupted uploads failed, retrying later: %s", exc)
-            sub: PullSubscription | None = None
+            sub: Puller | None = None
             while self._state is ArchiverState.RUNNING:
                 await self._between_batches(final=False)
                 if sub is None:
@@ -142,7 +151,7 @@ class Archiver:
             self._state = ArchiverState.STOPPING  # seen after the current fetch (`poll`)
         await self._done.wait()
 
-    async def _subscribe(self) -> PullSubscription | None:
+    async def _subscribe(self) -> Puller | None:
         """Make the durable consumer anew after its ack floor; None when NATS is away."""
         try:
             try:
@@ -162,37 +171,41 @@ class Archiver:
                 opt_start_seq=(floor or 0) + 1,
             )
             await self._js.add_consumer(logs.STREAM, config=config)
-            sub = await self._js.pull_subscribe_bind(durable=DURABLE, stream=logs.STREAM)
+            sub = Puller(nc=self._nc, stream=logs.STREAM, consumer=DURABLE)
+            await sub.start()
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             logger.warning("cannot read log lines to archive yet: %r", exc)
             await asyncio.sleep(self._poll)
             return None
         self._last_seq = floor or 0
+        self._last_consumer_seq = 0
         return sub
 
-    async def _archive_batch(self, sub: PullSubscription) -> bool:
+    async def _archive_batch(self, sub: Puller) -> bool:
         """Spool and acknowledge one batch; False when the subscription must be made anew."""
-        # Never cancelled half-way: a message taken from the subscription by a cancelled fetch
-        # would be acknowledged with the next batch without being spooled.
         try:
-            messages = await sub.fetch(self._batch, timeout=self._poll)
-        except TimeoutError:  # nats-py's own, or asyncio's when its deadline ran out first
-            self._behind_at = None
-            return True
+            messages = await sub.fetch(self._batch, expires=self._poll)
         except (nats.errors.Error, OSError) as exc:
             logger.warning("fetching log lines to archive failed: %r", exc)
             await asyncio.sleep(self._poll)
             return False
-        if not messages:  # nats-py answers a batch request that found nothing with []
+        if not messages:
             self._behind_at = None
             return True
         entries: list[Entry] = []
-        for msg in messages:
+        for n, msg in enumerate(messages, start=1):
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a batch takes ~100 ms to render: let tails answer
             delivery = Delivery.of(msg)
-            if delivery.stream_seq <= self._last_seq or delivery.delivered > 1:
+            if (
+                delivery.stream_seq <= self._last_seq
+                or delivery.delivered > 1
+                or delivery.consumer_seq != self._last_consumer_seq + 1  # one went missing
+            ):
                 logger.info("log lines to archive came out of order; reading them again")
                 return False
             self._last_seq = delivery.stream_seq
+            self._last_consumer_seq = delivery.consumer_seq
             entry = _entry(msg, delivery)
             if entry is not None:
                 entries.append(entry)
@@ -247,20 +260,28 @@ class Archiver:
                     logger.warning("archiving %s failed, retrying later: %s", hour_file.path, exc)
 
 
-async def _unsubscribe(sub: PullSubscription) -> None:
+async def _unsubscribe(sub: Puller) -> None:
     try:
-        await sub.unsubscribe()
+        await sub.close()
     except nats.errors.Error as exc:
         logger.debug("unsubscribing the archiver failed: %r", exc)
 
 
 def _entry(msg: Msg, delivery: Delivery) -> Entry | None:
-    app = msg.subject.removeprefix("deis.logs.")
-    try:
-        appnames.validate_app_name(app)
-    except appnames.InvalidAppName:
+    app = _app_of(msg.subject)
+    if app is None:
         logger.warning("not archiving a line on %r: no app name", msg.subject)
         return None
     stored = delivery.stored()
     text = logs.render(msg.data, subject=msg.subject, stored=stored)
     return Entry(app=app, seq=delivery.stream_seq, hour=hour_of(text, fallback=stored), text=text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _app_of(subject: str) -> str | None:
+    # Cached: a batch has thousands of lines of a few apps.
+    app = subject.removeprefix("deis.logs.")
+    try:
+        return appnames.validate_app_name(app)
+    except appnames.InvalidAppName:
+        return None

@@ -52,6 +52,7 @@ async def start(service: Service, settings: LoggerSettings) -> Logger:
     if settings.archive and service.store is not None:
         spool = Spool(settings.data_dir / "spool")
         archiver = Archiver(
+            nc=bus.nc,
             js=bus.js,
             spool=spool,
             uploader=Uploader(store=service.store, spool=spool),

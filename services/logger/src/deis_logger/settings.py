@@ -36,8 +36,9 @@ class LoggerSettings(ServiceSettings):
     archive_check_interval: float = Field(default=30.0, gt=0)
     """Seconds between looks for closed hours to upload."""
 
-    archive_batch: int = Field(default=1000, ge=1, le=100_000)
-    """Lines fetched, spooled and acknowledged together by the archiver."""
+    archive_batch: int = Field(default=5000, ge=1, le=100_000)
+    """Lines fetched, spooled and acknowledged together by the archiver; one sync per app
+    and hour per batch, so bigger batches sync less per line (a batch is ~1 MB of lines)."""
 
     archive_poll: float = Field(default=1.0, gt=0)
     """Seconds the archiver waits for new lines at most; a stop or a purge waits as long."""

@@ -5,9 +5,14 @@
 
 The stream sequence in front of each line is what makes the spool restart-safe. The archiver
 acknowledges lines only after they are written and synced here, so a crash between the two
-makes the server deliver them again: `append` skips every line whose sequence is not above the
-app's highest one already spooled (lines arrive in stream order, one consumer, one batch at a
-time), and `load` finds those high-water marks again after a restart. Lines are rendered
+makes the server deliver them again, and `append` skips those already here. Lines arrive in
+stream order (one consumer, one batch at a time), so each file holds rising sequences and a
+line is in its file exactly when its sequence is not above the file's last one: that per-file
+mark, which `load` reads again after a restart, is what `append` checks. A per-app mark would
+not do: a batch writes several files (an app's lines of two hours), and after a crash between
+their syncs the app's highest sequence on disk can be above a line that never reached disk.
+The per-app mark (`high_water`) only covers what is surely spooled, whole batches, so that a
+line delivered again after its hour was uploaded is skipped too. Lines are rendered
 (`events.logs.render`) before they are spooled, so each is one line of text.
 
 All methods block on disk I/O: the archiver calls them through `asyncio.to_thread`.
@@ -93,16 +98,15 @@ class Spool:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.high_water: dict[str, int] = {}
-        """The highest stream sequence spooled, per app."""
+        """Per app, a stream sequence up to which every line was spooled (in this process)."""
+        self.file_marks: dict[Path, int] = {}
+        """Per spooled file, the sequence of its last line."""
 
     def load(self) -> None:
-        """Create the directory, find the high-water mark of every app spooled before."""
+        """Create the directory, find the last sequence of every file spooled before."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.high_water.clear()
-        for hour_file in self.files():
-            last = _last_seq(hour_file.path)
-            if last > self.high_water.get(hour_file.app, 0):
-                self.high_water[hour_file.app] = last
+        self.file_marks = {hour_file.path: _last_seq(hour_file.path) for hour_file in self.files()}
 
     def files(self) -> list[HourFile]:
         """Every spooled hour of every app, oldest first per app."""
@@ -124,20 +128,28 @@ class Spool:
         Returns:
             How many were written.
         """
-        grouped: dict[Path, list[str]] = {}
+        grouped: dict[tuple[str, datetime], list[Entry]] = {}
+        highest: dict[str, int] = {}
         for entry in entries:
-            if entry.seq <= self.high_water.get(entry.app, 0):
-                continue  # delivered again after a crash: already here
-            self.high_water[entry.app] = entry.seq
-            path = self.root / entry.app / f"{entry.hour:{_HOUR_FORMAT}}.log"
-            grouped.setdefault(path, []).append(f"{entry.seq} {entry.text}\n")
-        for path, lines in grouped.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as out:
-                out.writelines(lines)
-                out.flush()
-                os.fsync(out.fileno())
-        return sum(len(lines) for lines in grouped.values())
+            key = (entry.app, entry.hour)
+            group = grouped.get(key)
+            if group is None:
+                group = grouped[key] = []
+            group.append(entry)
+            highest[entry.app] = entry.seq
+        written = 0
+        for (app, hour), group in grouped.items():
+            path = self.root / app / f"{hour:{_HOUR_FORMAT}}.log"
+            # Delivered again (a crash or a failed write before the ack): already here.
+            mark = max(self.high_water.get(app, 0), self.file_marks.get(path, 0))
+            lines = [f"{entry.seq} {entry.text}\n" for entry in group if entry.seq > mark]
+            if lines:
+                _append_synced(path, "".join(lines))
+                self.file_marks[path] = group[-1].seq
+                written += len(lines)
+        # Only now, every file synced: a failed write leaves the marks for the retry.
+        self.high_water.update(highest)
+        return written
 
     def pack(self, hour_file: HourFile, destination: Path) -> None:
         """Write the hour's lines, without their sequences, gzip-compressed to `destination`."""
@@ -153,10 +165,13 @@ class Spool:
         """Forget an uploaded hour: its lines and journal (the high-water mark stays)."""
         hour_file.path.unlink(missing_ok=True)
         hour_file.journal.unlink(missing_ok=True)
+        self.file_marks.pop(hour_file.path, None)
 
     def drop(self, app: str) -> None:
         """Forget everything of `app`: its spooled lines and high-water mark."""
         self.high_water.pop(app, None)
+        for path in [path for path in self.file_marks if path.parent.name == app]:
+            del self.file_marks[path]
         if _is_app(app):
             shutil.rmtree(self.root / app, ignore_errors=True)
 
@@ -167,6 +182,30 @@ def _is_app(name: str) -> bool:
     except appnames.InvalidAppName:
         return False
     return True
+
+
+def _append_synced(path: Path, text: str) -> None:
+    created = not path.exists()
+    made = created and not path.parent.exists()
+    if made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    # New names must survive a crash as well as the lines in them.
+    if created:
+        _sync_directory(path.parent)
+    if made:
+        _sync_directory(path.parent.parent)
+
+
+def _sync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _last_seq(path: Path) -> int:
