@@ -1,0 +1,87 @@
+"""What `deisctl up` would run, for the embedded defaults and with external servers."""
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deis_cli.ctl.errors import CtlError
+from deis_cli.ctl.layout import Layout
+from deis_cli.ctl.platform import Options, make_plan
+
+SERVICES = ["controller", "builder", "scheduler", "logger", "router"]
+
+
+def plan_for(tmp_path: Path, **options):
+    layout = Layout(tmp_path / "data")
+    layout.create()
+    environ = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DEIS_DATA_DIR": "/elsewhere"}
+    return make_plan(Options(data_dir=layout.root, **options), layout, environ=environ), layout
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory everyone may pass through: PostgreSQL's user must reach the data dir."""
+    path = Path(tempfile.mkdtemp(prefix="deisctl-plan-", dir="/tmp"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def by_name(plan):
+    return {component.name: component for component in plan.components}
+
+
+def test_the_embedded_platform_runs_postgres_nats_and_every_service(open_dir):
+    plan, layout = plan_for(open_dir, api_port=18000, ssh_port=12222, http_port=18080)
+    components = by_name(plan)
+    assert list(components) == ["postgres", "nats", *SERVICES]
+    assert [c.wave for c in plan.components] == [0, 0, 1, 1, 1, 1, 1]
+    controller = components["controller"].env
+    assert controller["DEIS_API_PORT"] == "18000"
+    assert controller["DEIS_DATABASE_URL"].startswith("postgresql://postgres@127.0.0.1:")
+    assert controller["DEIS_OBJECT_STORE"] == "filesystem"
+    assert controller["DEIS_OBJECT_STORE_ROOT"] == str(layout.objects)
+    assert components["builder"].env["DEIS_SSH_PORT"] == "12222"
+    assert components["router"].env["DEIS_HTTP_PORT"] == "18080"
+    assert components["scheduler"].env["DEIS_STOP_PROCESSES_ON_EXIT"] == "true"
+    for name in SERVICES:  # each its own part of the data dir, whatever the environment says
+        assert components[name].env["DEIS_DATA_DIR"] == str(layout.service(name))
+    assert plan.urls["apps"] == "http://<app>.localhost:18080"
+    assert (layout.postgres / "data" / "PG_VERSION").exists()  # initdb ran
+
+
+def test_external_servers_replace_the_embedded_ones(tmp_path):
+    plan, _ = plan_for(
+        tmp_path,
+        database_url="postgresql://deis@db.example:5432/deis",
+        nats_url="nats://nats.example:4222",
+        s3_endpoint_url="http://minio.example:9000",
+        s3_bucket="platform",
+    )
+    components = by_name(plan)
+    assert list(components) == SERVICES
+    for name in SERVICES:
+        env = components[name].env
+        assert env["DEIS_NATS_URL"] == "nats://nats.example:4222"
+        assert env["DEIS_OBJECT_STORE"] == "s3"
+        assert env["DEIS_S3_ENDPOINT_URL"] == "http://minio.example:9000"
+        assert env["DEIS_S3_BUCKET"] == "platform"
+    assert components["controller"].env["DEIS_DATABASE_URL"] == (
+        "postgresql://deis@db.example:5432/deis"
+    )
+    assert not (tmp_path / "data" / "postgres").exists()
+
+
+def test_a_data_dir_postgres_cannot_reach_is_refused_with_a_reason(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only root runs PostgreSQL as another user")
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    with pytest.raises(CtlError, match="cannot reach"):
+        plan_for(closed)
