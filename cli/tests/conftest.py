@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from deis_cli import main
-from deis_testing import NatsServer, ServiceProcess, free_port, unique_name
+from deis_testing import NatsServer, controller_process, free_port, unique_name
 
 PASSWORD = "s3cret-pw"
 
@@ -53,20 +53,15 @@ def controller(
     module_nats_server: NatsServer, module_pg_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Controller]:
     """The controller as a real process; no user registered yet."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEIS_DATABASE_URL": module_pg_dsn,
-        "DEIS_NATS_URL": module_nats_server.url,
-        "DEIS_API_PORT": str(port),
-        "DEIS_PASSWORD_TIME_COST": "1",
-        "DEIS_PASSWORD_MEMORY_COST": "8",
-        "DEIS_SHUTDOWN_TIMEOUT": "5",
-        "DEIS_RPC_TIMEOUT": "1",
-        "DEIS_RUN_TIMEOUT": "1",
-    }
-    log = tmp_path_factory.mktemp("controller") / "controller.log"
-    process = ServiceProcess("deis_controller.main", env=env, port=port, log=log)
+    process = controller_process(
+        dsn=module_pg_dsn,
+        nats_url=module_nats_server.url,
+        port=free_port(),
+        log=tmp_path_factory.mktemp("controller") / "controller.log",
+        RPC_TIMEOUT="1",
+        RUN_TIMEOUT="1",
+        FOLLOW_MAX_SECONDS="2",
+    )
     try:
         process.start()
         running = Controller(url=process.url)

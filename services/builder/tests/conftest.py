@@ -32,7 +32,7 @@ from deis_builder.service import Builder
 from deis_builder.settings import BuilderSettings
 from deis_shared import wire
 from deis_shared.events import deploy as deploy_events, release as release_events
-from deis_testing import NatsServer, ServiceProcess, free_port, unique_name
+from deis_testing import NatsServer, controller_process, free_port, unique_name
 
 
 @dataclass
@@ -85,18 +85,12 @@ def controller(
     module_nats_server: NatsServer, module_pg_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Controller]:
     """The controller as a real process, with an admin already registered."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEIS_DATABASE_URL": module_pg_dsn,
-        "DEIS_NATS_URL": module_nats_server.url,
-        "DEIS_API_PORT": str(port),
-        "DEIS_PASSWORD_TIME_COST": "1",
-        "DEIS_PASSWORD_MEMORY_COST": "8",
-        "DEIS_SHUTDOWN_TIMEOUT": "5",
-    }
-    log = tmp_path_factory.mktemp("controller") / "controller.log"
-    process = ServiceProcess("deis_controller.main", env=env, port=port, log=log)
+    process = controller_process(
+        dsn=module_pg_dsn,
+        nats_url=module_nats_server.url,
+        port=free_port(),
+        log=tmp_path_factory.mktemp("controller") / "controller.log",
+    )
     try:
         process.start()
         running = Controller(url=process.url)

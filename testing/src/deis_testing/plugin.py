@@ -128,26 +128,25 @@ def module_pg_dsn(postgres_server: PostgresServer) -> Iterator[str]:
         asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(scope="module")
-def module_nats_server() -> Iterator[NatsServer]:
-    """A nats-server of this test module's own, for the services it starts once."""
+def _nats_server() -> Iterator[NatsServer]:
     server = NatsServer()
     server.start()
     try:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="module")
+def module_nats_server() -> Iterator[NatsServer]:
+    """A nats-server of this test module's own, for the services it starts once."""
+    yield from _nats_server()
 
 
 @pytest.fixture(scope="session")
 def nats_server() -> Iterator[NatsServer]:
     """A nats-server with JetStream for the whole session. Tests must use unique names on it."""
-    server = NatsServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from _nats_server()
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ cost a handful of reloads. Each batch becomes a new revision:
    broken certificate never keeps its app on old endpoints; if nginx refuses that too, to its
    last good file (or out of the configuration if it never had one). The release is then
    validated again; a refusal that names no app keeps the whole previous release live;
-4. swap `current` to the release, SIGHUP the master, and poll the status server until the new
-   revision answers; then `router.applied` reports the change-to-live latency.
+4. swap `current` to the release, SIGHUP the master, poll the status server until the new
+   revision answers, and wait until the old workers stop accepting (`nginx.workers`); then
+   `router.applied` reports the change-to-live latency: from then on every new connection
+   meets the new revision.
 
 If nginx does not take a validated release (it cannot bind a port, say), `current` goes back
 to the previous release, which is reloaded, and `router.rejected` says so.
@@ -31,7 +33,7 @@ from deis_router_agent.app.table import Batch, RoutingTable
 from deis_router_agent.domain import diagnosis, rendering, skeleton
 from deis_router_agent.domain.rendering import AppConfig
 from deis_router_agent.errors import NginxFailed, UnsafeValue
-from deis_router_agent.nginx import checking, status
+from deis_router_agent.nginx import checking, status, workers
 from deis_router_agent.nginx.master import MasterState
 from deis_shared.events import router as router_events
 from deis_shared.kv import routes as routes_kv
@@ -231,6 +233,7 @@ class Applier:
         else:
             if master.state is MasterState.CLOSED:
                 raise NginxFailed("nginx is stopped")
+            old = workers.workers(master.pid) if master.pid is not None else set()
             master.reload()  # if nginx is dead, its restart loads `current`: wait for that too
             if not await status.wait_for(
                 port=port, revision=revision, seconds=timeout, alive=master.supervised
@@ -243,6 +246,10 @@ class Applier:
                 message = f"nginx did not serve revision {revision} within {timeout} s"
                 await self._reject(revision, None, message)
                 return False
+            if master.pid is not None and not await workers.wait_until_old_ones_stop_accepting(
+                master=master.pid, old=old, seconds=timeout
+            ):
+                logger.warning("old nginx workers still accept after revision %d", revision)
         self.live = revision
         return True
 
