@@ -80,6 +80,7 @@ async def main() -> None:
             object_store_root=root / "objects",
             drain_seconds=DRAIN,
             stop_grace=2.0,
+            stop_processes_on_exit=True,  # the bench's apps go with it
             process_user="",
             log_level="WARNING",
         )
