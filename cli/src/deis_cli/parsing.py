@@ -38,17 +38,8 @@ def scale_targets(targets: Iterable[str]) -> dict[str, int]:
     Raises:
         InvalidInput: A target does not match `type=count`.
     """
-    counts: dict[str, int] = {}
-    for target in targets:
-        matched = PS_TARGET.match(target)
-        if matched is None:
-            raise errors.InvalidInput(
-                f"'{target}' does not match the pattern 'type=num', ex: web=2"
-            )
-        counts[matched.group(1)] = int(matched.group(2))
-    if not counts:
-        raise errors.InvalidInput("give at least one 'type=num' target, ex: web=2")
-    return counts
+    matched = _pairs(targets, PS_TARGET, shape="type=num", what="target", example="web=2")
+    return {kind: int(count) for kind, count in matched.items()}
 
 
 def config_pairs(pairs: Iterable[str]) -> dict[str, str]:
@@ -57,17 +48,7 @@ def config_pairs(pairs: Iterable[str]) -> dict[str, str]:
     Raises:
         InvalidInput: An argument is not `KEY=value` with a valid key.
     """
-    values: dict[str, str] = {}
-    for pair in pairs:
-        matched = CONFIG_PAIR.match(pair)
-        if matched is None:
-            raise errors.InvalidInput(
-                f"'{pair}' does not match the pattern 'key=var', ex: MODE=test"
-            )
-        values[matched.group(1)] = matched.group(2)
-    if not values:
-        raise errors.InvalidInput("give at least one 'key=var' pair, ex: MODE=test")
-    return values
+    return _pairs(pairs, CONFIG_PAIR, shape="key=var", what="pair", example="MODE=test")
 
 
 def ssh_key_value(value: str) -> str:
@@ -123,17 +104,7 @@ def tags(pairs: Iterable[str]) -> dict[str, str]:
     Raises:
         InvalidInput: An argument lacks `=`.
     """
-    found: dict[str, str] = {}
-    for pair in pairs:
-        matched = TAG_PAIR.match(pair)
-        if matched is None:
-            raise errors.InvalidInput(
-                f"'{pair}' does not match the pattern 'key=value', ex: environ=prod"
-            )
-        found[matched.group(1)] = matched.group(2)
-    if not found:
-        raise errors.InvalidInput("give at least one 'key=value' pair, ex: environ=prod")
-    return found
+    return _pairs(pairs, TAG_PAIR, shape="key=value", what="pair", example="environ=prod")
 
 
 def version(text: str) -> int:
@@ -146,3 +117,24 @@ def version(text: str) -> int:
     if matched is None:
         raise errors.InvalidInput(f"'{text}' is not a release version, ex: v3")
     return int(matched.group(1))
+
+
+def _pairs(
+    arguments: Iterable[str], pattern: re.Pattern[str], *, shape: str, what: str, example: str
+) -> dict[str, str]:
+    """Arguments matching `pattern` (two groups) as a map, at least one.
+
+    Raises:
+        InvalidInput: One does not match, or there is none; the message shows `example`.
+    """
+    found: dict[str, str] = {}
+    for argument in arguments:
+        matched = pattern.match(argument)
+        if matched is None:
+            raise errors.InvalidInput(
+                f"'{argument}' does not match the pattern '{shape}', ex: {example}"
+            )
+        found[matched.group(1)] = matched.group(2)
+    if not found:
+        raise errors.InvalidInput(f"give at least one '{shape}' {what}, ex: {example}")
+    return found
