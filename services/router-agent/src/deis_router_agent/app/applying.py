@@ -95,6 +95,7 @@ class Applier:
                 async with asyncio.timeout(min(settings.debounce_seconds, remaining)):
                     await self._table.changed.wait()
             except TimeoutError:
+                status.raise_if_cancelling()
                 return
 
     async def _reject(self, revision: int, app: str | None, message: str) -> None:

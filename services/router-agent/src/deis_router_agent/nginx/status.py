@@ -29,6 +29,7 @@ async def live_revision(port: int) -> int | None:
                 writer.close()
                 await writer.wait_closed()
     except (OSError, TimeoutError):
+        raise_if_cancelling()
         return None
     head, _, body = response.partition(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200") or not body.strip().isdigit():
@@ -56,6 +57,20 @@ async def wait_for(
         streak = 0
         await asyncio.sleep(POLL_INTERVAL)
     return False
+
+
+def raise_if_cancelling() -> None:
+    """Re-raise a cancellation an `asyncio.timeout` turned into `TimeoutError`.
+
+    On Python 3.11, when the task is cancelled just as its timeout expires, the timeout may
+    swallow the cancellation; a loop that then goes on would outlive the service's shutdown.
+
+    Raises:
+        CancelledError: The current task was asked to stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def pick_port() -> int:
