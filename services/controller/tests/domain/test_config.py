@@ -160,7 +160,7 @@ def test_unsetting_a_missing_key_is_unprocessable(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "limit", ["0/100MB", "200GB/100MB", "20MB", "20gb", "0m", "1G/2G", "512M", "0", 0]
+    "limit", ["0/100MB", "100MB/200GB", "20MB", "20gb", "0m", "1G/2G", "512M", "0", 0]
 )
 def test_accepted_memory(limit: Any) -> None:
     assert config.merge(base=EMPTY, changes={"memory": {"web": limit}}).memory == {
@@ -180,9 +180,25 @@ def test_accepted_cpu(limit: Any) -> None:
     assert config.merge(base=EMPTY, changes={"cpu": {"web": limit}}).cpu == {"web": str(limit)}
 
 
-@pytest.mark.parametrize("limit", ["20MK", "20gK", "m", ".", "1G"])
+@pytest.mark.parametrize("limit", ["20MK", "20gK", "m", ".", "1G", "-1", "-0.5", "1/-1"])
 def test_rejected_cpu(limit: str) -> None:
     assert field_errors({"cpu": {"web": limit}}) == {"cpu": [config.CPU_MESSAGE]}
+
+
+@pytest.mark.parametrize(
+    ("name", "limit", "reason"),
+    [
+        ("memory", "200GB/100MB", "The memory request (200GB) may not exceed its limit (100MB)"),
+        ("memory", "2000000000G", "A memory limit may be at most 1 PiB (1024 TiB)"),
+        ("cpu", "2/1", "The CPU request (2) may not exceed its limit (1)"),
+        ("cpu", "0.0001", "A CPU limit is counted in whole millicores (1m = 0.001 CPU)"),
+        ("cpu", "5000", "A CPU limit may be at most 1024 CPUs"),
+        ("cpu", "1" * 100, config.CPU_MESSAGE),
+    ],
+)
+def test_limits_no_backend_can_apply_are_refused(name: str, limit: str, reason: str) -> None:
+    # Deis's patterns let these through; the scheduler could not run them (deis_shared.limits).
+    assert field_errors({name: {"web": limit}}) == {name: [reason]}
 
 
 @pytest.mark.parametrize("name", ["memory", "cpu"])

@@ -3,6 +3,7 @@
 import pytest
 
 from deis_scheduler.app import limits
+from deis_shared.limits import InvalidLimit
 
 
 @pytest.mark.parametrize(
@@ -14,7 +15,7 @@ from deis_scheduler.app import limits
         ("512mb", 512 << 20),
         ("1G", 1 << 30),
         ("64K", 64 << 10),
-        ("100", 100),
+        ("100B", 100),
         ("0/100MB", 100 << 20),
         ("50M/1G", 1 << 30),
     ],
@@ -23,7 +24,9 @@ def test_memory_specs(spec, expected):
     assert limits.memory_bytes(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["", "M", "-1M", "1T", "1.5G", "lots"])
+@pytest.mark.parametrize(
+    "spec", ["", "M", "-1M", "1T", "1.5G", "lots", "100", "2G/1G", "99999999G"]
+)
 def test_bad_memory_specs_are_refused(spec):
-    with pytest.raises(ValueError, match="invalid memory limit"):
+    with pytest.raises(InvalidLimit):
         limits.memory_bytes(spec)

@@ -13,24 +13,23 @@ secret (the Kubernetes backend puts `config` into a Secret, not a ConfigMap).
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from deis_shared import appnames, wire
+from deis_shared import appnames, limits, wire
 
 BUCKET = "desired"
 """Name of the KV bucket."""
 
-MEMORY_PATTERN = r"(?i)^(([0-9]+(MB|KB|GB|[BKMG])|0)(/([0-9]+(MB|KB|GB|[BKMG])))?)$"
-"""Deis's memory limit: `<limit>` or `<request>/<limit>`, e.g. `512M`, `0/100MB` (API.md §2.3)."""
-
-CPU_PATTERN = r"^([-+]?[0-9]*\.?[0-9]+m?)(/([-+]?[0-9]*\.?[0-9]+m?))?$"
-"""Deis's CPU limit: `<limit>` or `<request>/<limit>`, e.g. `500m`, `0.5`, `0/2` (API.md §2.3)."""
-
 ConfigKey = Annotated[str, Field(pattern=r"(?i)^[a-z_]+[a-z0-9_]*$")]
 """An environment variable name as Deis accepts it."""
 
-MemoryLimit = Annotated[str, Field(pattern=MEMORY_PATTERN)]
-CpuLimit = Annotated[str, Field(pattern=CPU_PATTERN)]
+MemoryLimit = Annotated[
+    str, Field(pattern=limits.MEMORY_PATTERN), AfterValidator(limits.check_memory)
+]
+"""A memory value as `deis_shared.limits` defines it."""
+
+CpuLimit = Annotated[str, Field(pattern=limits.CPU_PATTERN), AfterValidator(limits.check_cpu)]
+"""A CPU value as `deis_shared.limits` defines it."""
 
 
 def key(app: str) -> str:

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 from deis_controller import errors
 from deis_controller.domain.procfiles import PROCESS_TYPE, PROCESS_TYPE_MESSAGE
+from deis_shared import limits
 
 FIELDS = ("values", "memory", "cpu", "tags", "registry", "healthcheck")
 """The fields of a config a request may change, in the order upstream validates them."""
@@ -37,16 +38,11 @@ PROBES = ("livenessProbe", "readinessProbe")
 LEGACY_PROC_TYPE = "web/cmd"
 
 CONFIG_KEY = re.compile(r"[a-z_]+[a-z0-9_]*", re.IGNORECASE | re.ASCII)
-MEMORY = re.compile(r"([0-9]+(MB|KB|GB|[BKMG])|0)(/[0-9]+(MB|KB|GB|[BKMG]))?", re.I | re.ASCII)
-CPU = re.compile(r"[-+]?[0-9]*\.?[0-9]+m?(/[-+]?[0-9]*\.?[0-9]+m?)?", re.ASCII)
 TAG_PART = re.compile(r"(?:[a-zA-Z\d][-.\w]{0,61})?[a-zA-Z\d]", re.ASCII)
 
 CONFIG_KEY_MESSAGE = "Config keys must start with a letter or underscore and only contain [A-z0-9_]"
-MEMORY_MESSAGE = (
-    "Memory limit format: <number><unit> or <number><unit>/<number><unit>, "
-    "where unit = B, K, M or G"
-)
-CPU_MESSAGE = "CPU limit format: <value> or <value>/<value>, where value must be a numeric"
+MEMORY_MESSAGE = limits.MEMORY_MESSAGE
+CPU_MESSAGE = limits.CPU_MESSAGE
 PROBE_NAME_MESSAGE = "Healthcheck keys must be either livenessProbe or readinessProbe"
 REGISTRY_NEEDS_PORT = "PORT needs to be set in the config when using a private registry"
 
@@ -131,15 +127,17 @@ def _check_values(data: dict[str, Any]) -> None:
             raise _Invalid(f"{key} can only be a numeric value")
 
 
-def _limits_check(pattern: re.Pattern[str], message: str) -> Callable[[dict[str, Any]], None]:
+def _limits_check(parse: Callable[[str], limits.Limit]) -> Callable[[dict[str, Any]], None]:
     def check(data: dict[str, Any]) -> None:
         for key, value in data.items():
             if value is None:
                 continue
             if not PROCESS_TYPE.fullmatch(key):
                 raise _Invalid(PROCESS_TYPE_MESSAGE)
-            if not pattern.fullmatch(str(value)):
-                raise _Invalid(message)
+            try:
+                parse(str(value))
+            except limits.InvalidLimit as invalid:
+                raise _Invalid(str(invalid)) from None
 
     return check
 
@@ -260,8 +258,8 @@ def _check_healthcheck(data: dict[str, Any]) -> None:
 
 _CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "values": _check_values,
-    "memory": _limits_check(MEMORY, MEMORY_MESSAGE),
-    "cpu": _limits_check(CPU, CPU_MESSAGE),
+    "memory": _limits_check(limits.parse_memory),
+    "cpu": _limits_check(limits.parse_cpu),
     "tags": _check_tags,
     "registry": _check_registry,
     "healthcheck": _check_healthcheck,

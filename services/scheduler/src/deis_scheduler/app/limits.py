@@ -8,24 +8,15 @@ control group of the process's own (`local.cgroups`), where the host lets the sc
 one; elsewhere they are not applied, and `procs` shows none.
 """
 
-import re
-
-_MEMORY = re.compile(r"(?i)^(?P<number>[0-9]+)(?P<unit>B|K|KB|M|MB|G|GB)?$")
-_UNITS = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "M": 1 << 20, "MB": 1 << 20}
-_UNITS |= {"G": 1 << 30, "GB": 1 << 30}
+from deis_shared import limits
 
 
 def memory_bytes(spec: str | None) -> int | None:
     """The byte limit of a Deis memory spec; `None` for no limit (unset, or a limit of 0).
 
+    The rules are `deis_shared.limits`', which the controller applies.
+
     Raises:
-        ValueError: `spec` is not a memory limit (the controller validates them first).
+        InvalidLimit: `spec` is not a memory limit (a `ValueError`).
     """
-    if spec is None:
-        return None
-    limit = spec.rsplit("/", 1)[-1]
-    match = _MEMORY.fullmatch(limit.strip())
-    if match is None:
-        raise ValueError(f"invalid memory limit {spec!r}")
-    value = int(match["number"]) * _UNITS[(match["unit"] or "").upper()]
-    return value or None
+    return None if spec is None else limits.parse_memory(spec).limit

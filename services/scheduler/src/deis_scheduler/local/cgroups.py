@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from deis_shared import limits
+
 logger = logging.getLogger(__name__)
 
 PERIOD_US: Final = 100_000
 """The CFS period a quota is counted in: 100 ms, the kernel's default."""
 
-_CPU = re.compile(r"^(?P<number>[0-9]*\.?[0-9]+)(?P<milli>m?)$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{0,200}$")
 
 
@@ -52,19 +53,12 @@ def millicores(spec: str | None) -> int | None:
     """The CPU limit of a Deis CPU spec in thousandths of a CPU; `None` for no limit.
 
     `500m` is 500, `0.5` is 500, `2` is 2000; of `<request>/<limit>` the limit counts; a
-    limit of 0 means none.
+    limit of 0 means none. The rules are `deis_shared.limits`', which the controller applies.
 
     Raises:
-        ValueError: `spec` is not a CPU limit (the controller validates them first).
+        InvalidLimit: `spec` is not a CPU limit (a `ValueError`).
     """
-    if spec is None:
-        return None
-    match = _CPU.fullmatch(spec.rsplit("/", 1)[-1].strip())
-    if match is None:
-        raise ValueError(f"invalid CPU limit {spec!r}")
-    number = float(match["number"])
-    value = round(number if match["milli"] else number * 1000)
-    return value or None
+    return None if spec is None else limits.parse_cpu(spec).limit
 
 
 def find(base: Path = Path("/sys/fs/cgroup")) -> CpuControl | None:
