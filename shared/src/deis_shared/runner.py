@@ -35,7 +35,7 @@ from deis_shared.health import Health, HealthServer
 from deis_shared.logconfig import configure_logging
 from deis_shared.objectstore import opening as store_opening
 from deis_shared.objectstore.base import ObjectStore
-from deis_shared.outbox import relay as outbox_relay, schema as outbox_schema
+from deis_shared.outbox import dead as outbox_dead, relay as outbox_relay, schema as outbox_schema
 from deis_shared.settings import ServiceSettings
 from deis_shared.tasks import Supervisor
 
@@ -81,6 +81,7 @@ class ServiceRunner:
         schema: str | None = None,
         migrations: Sequence[MigrationSet] = (),
         outbox: bool = False,
+        on_outbox_dead: outbox_dead.DeadHook | None = None,
         nats: bool = True,
     ) -> None:
         """Describe what the service needs.
@@ -91,6 +92,8 @@ class ServiceRunner:
             migrations: the service's own migrations, applied at start-up under a lock.
             outbox: whether the service writes an outbox: its migrations are applied and a
                 relay runs as an eternal task.
+            on_outbox_dead: awaited by the relay for each outbox row it sets aside as dead,
+                in the transaction that marks the row (e.g. to tell the app's log).
             nats: whether to connect to NATS and ensure the streams and buckets.
         """
         if (migrations or outbox) and schema is None:
@@ -103,6 +106,7 @@ class ServiceRunner:
                 MigrationSet(outbox_schema.COMPONENT, outbox_schema.OUTBOX_MIGRATIONS)
             )
         self.outbox = outbox
+        self.on_outbox_dead = on_outbox_dead
         self.nats = nats
         self.service: Service | None = None
         self.health_server: HealthServer | None = None
@@ -168,7 +172,12 @@ class ServiceRunner:
         self._stack.push_async_callback(self._stop_tasks, service.tasks)
         if self.outbox and service.pool is not None and service.bus is not None:
             relay = outbox_relay.OutboxRelay(
-                pool=service.pool, js=service.bus.js, schema=self.schema or ""
+                pool=service.pool,
+                js=service.bus.js,
+                schema=self.schema or "",
+                max_attempts=settings.outbox_max_attempts,
+                on_dead=self.on_outbox_dead,
+                registry=service.health.registry,
             )
             service.tasks.spawn(relay.run(), name="outbox-relay")
             # The relay closes gracefully (finishing its round rather than being cancelled in

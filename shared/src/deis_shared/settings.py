@@ -80,6 +80,10 @@ class ServiceSettings(BaseSettings):
     health_port: int | None = Field(default=None, ge=0, le=65535)
     """Port of that listener; 0 picks a free one, unset serves none (HTTP services mount it)."""
 
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    """Failed publishes of an outbox row, each its own fault (not NATS being away), before the
+    relay sets it aside as dead so that it stops holding back the changes behind it."""
+
     shutdown_timeout: float = Field(default=25.0, gt=0)
     """Seconds from SIGTERM to a forced exit: just below a container's 30 s grace period."""
 

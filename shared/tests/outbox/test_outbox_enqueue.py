@@ -16,12 +16,12 @@ class Created(BaseModel):
 @pytest.fixture
 async def pool(pg_dsn, unique):
     async with db_pool.open_pool(dsn=pg_dsn, schema=unique, min_size=1, max_size=4) as pool:
-        assert await outbox_schema.migrate_outbox(pool, schema=unique) == [1]
+        assert await outbox_schema.migrate_outbox(pool, schema=unique) == [1, 2]
         yield pool
 
 
 def test_outbox_migrations_ship_with_the_package():
-    assert [m.version for m in outbox_schema.OUTBOX_MIGRATIONS] == [1]
+    assert [m.version for m in outbox_schema.OUTBOX_MIGRATIONS] == [1, 2]
     assert migrations.load_migrations("deis_shared.outbox") == outbox_schema.OUTBOX_MIGRATIONS
     assert "FOR UPDATE" not in outbox_schema.OUTBOX_MIGRATIONS[0].sql
     assert "CREATE TABLE outbox" in outbox_schema.OUTBOX_MIGRATIONS[0].sql

@@ -10,7 +10,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 from deis_shared.db import pool as db_pool
-from deis_shared.outbox import outbox, publishing, relay, schema as outbox_schema
+from deis_shared.outbox import outbox, publishing, relay, retention, schema as outbox_schema
 
 CHILD = Path(__file__).parent / "relay_child.py"
 
@@ -271,7 +271,7 @@ async def test_delete_sent_keeps_recent_and_unsent_rows(pool, js, unique):
     await enqueue(pool, subject=f"{unique}.new")
     assert await relay.relay_once(pool, js=js, schema=unique, clock=clock) == 1
     await enqueue(pool, subject=f"{unique}.unsent")
-    deleted = await publishing.delete_sent(
+    deleted = await retention.delete_sent(
         pool, schema=unique, older_than=timedelta(minutes=30), clock=clock
     )
     assert deleted == 1

@@ -128,6 +128,7 @@ async def test_two_runners_starting_together_apply_migrations_once(
     assert seeds == 1
     assert [(r["component"], r["version"]) for r in applied] == [
         ("outbox", 1),
+        ("outbox", 2),
         ("probe", 1),
         ("probe", 2),
     ]

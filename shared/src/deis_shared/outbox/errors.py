@@ -6,7 +6,8 @@
             └── NotInTransaction        enqueue outside a transaction would not be atomic
 
 Publishing failures never surface as exceptions: the relay records them on the row
-(`attempts`, `last_error`, `next_attempt_at`) and retries with backoff.
+(`attempts`, `rejections`, `last_error`, `next_attempt_at`) and retries with backoff, or sets
+a row that cannot be published aside as dead (`dead_at`) and reports it (`outbox.dead`).
 """
 
 from deis_shared.errors import PermanentError

@@ -6,11 +6,17 @@ row twice at once. A relay killed after publishing but before committing leaves 
 unsent; the next round publishes them again with the same `Nats-Msg-Id` (the row id) and
 JetStream drops the duplicate inside the stream's duplicate window.
 
-Order per KV key: a put or delete is published only when every earlier unsent row of the
+A row moves from pending to sent, or to dead (`dead`): set aside at once when it is larger
+than the server's `max_payload`, or after `max_attempts` rejections (failures that were the
+row's own fault). A failure because NATS is away ends the round and is retried with backoff
+without counting toward the bound, so an outage never kills a row.
+
+Order per KV key: a put or delete is published only when every earlier pending row of the
 same bucket and key has been published in this same round. A failed row therefore holds back
 the later rows of its key (in this round, and in later rounds while it waits out its backoff),
-and a row claimed by another relay holds back the later rows it did not claim. Events carry
-no such order.
+and a row claimed by another relay holds back the later rows it did not claim. A dead row
+holds nothing back: the key's later rows carry the whole, newer value and supersede it, and
+the dead row is never tried again, so it can never overwrite them. Events carry no such order.
 
 KV writes go to the bucket's subject (`$KV.<bucket>.<key>`) with `js.publish` rather than
 `KeyValue.put`, because only `publish` can carry the `Nats-Msg-Id` header.
@@ -21,15 +27,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
 import nats.errors
 from nats.js import JetStreamContext
 
 from deis_shared.db import errors as db_errors, pool as db_pool
+from deis_shared.outbox import dead as outbox_dead, outbox
 
 if TYPE_CHECKING:
     from deis_shared.db.pool import Pool
@@ -53,9 +60,10 @@ NATS_AWAY: tuple[type[BaseException], ...] = (
 """Publish failures that mean NATS itself is away: the rest of the round would fail too."""
 
 _CLAIM = """
-SELECT id, seq, kind, subject, bucket, key, payload, headers::text AS headers, attempts
+SELECT id, seq, kind, subject, bucket, key, payload, headers::text AS headers, attempts,
+       rejections
 FROM {table}
-WHERE sent_at IS NULL AND next_attempt_at <= $1
+WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $1
 ORDER BY seq
 LIMIT $2
 FOR UPDATE SKIP LOCKED
@@ -65,7 +73,19 @@ _EARLIER = """
 SELECT o.bucket, o.key, o.seq
 FROM {table} o
 JOIN unnest($1::text[], $2::text[]) AS k(bucket, key) ON o.bucket = k.bucket AND o.key = k.key
-WHERE o.sent_at IS NULL AND o.kind <> 'event' AND o.seq < $3
+WHERE o.sent_at IS NULL AND o.dead_at IS NULL AND o.kind <> 'event' AND o.seq < $3
+"""
+
+_RETRY = """
+UPDATE {table}
+SET attempts = attempts + 1, rejections = rejections + $2, last_error = $3, next_attempt_at = $4
+WHERE id = $1
+"""
+
+_DEAD = """
+UPDATE {table}
+SET attempts = attempts + 1, rejections = rejections + 1, last_error = $2, dead_at = $3
+WHERE id = $1
 """
 
 
@@ -100,6 +120,26 @@ def _table(schema: str) -> str:
     return f'"{db_pool.validate_schema_name(schema)}".outbox'
 
 
+@dataclass(frozen=True)
+class Round:
+    """What one round did."""
+
+    published: int = 0
+    """Rows published and marked sent."""
+
+    dead: tuple[outbox_dead.DeadRow, ...] = ()
+    """Rows set aside as dead, reported once each."""
+
+
+@dataclass
+class _Outcome:
+    """The rows of a round, sorted by what happened to them while publishing."""
+
+    sent: list[uuid.UUID] = field(default_factory=list)
+    retry: list[tuple[asyncpg.Record, BaseException]] = field(default_factory=list)
+    dead: list[tuple[asyncpg.Record, BaseException]] = field(default_factory=list)
+
+
 async def relay_once(
     pool: Pool,
     *,
@@ -108,8 +148,10 @@ async def relay_once(
     batch_size: int = 100,
     publish_timeout: float = 5.0,
     backoff: Backoff | None = None,
+    max_attempts: int = outbox_dead.DEFAULT_MAX_ATTEMPTS,
     clock: Clock = utc_now,
     after_publish: PublishHook | None = None,
+    on_dead: outbox_dead.DeadHook | None = None,
 ) -> int:
     """Publish one batch of due outbox rows and record what happened to each.
 
@@ -120,11 +162,62 @@ async def relay_once(
         batch_size: Rows claimed at most.
         publish_timeout: Seconds to wait for each publish acknowledgement.
         backoff: Retry delays for failed rows (default `Backoff()`).
+        max_attempts: Rejections after which a row is set aside as dead.
         clock: The time rows are compared with and stamped with.
         after_publish: Awaited after each publish, before mark-sent (tests and benches).
+        on_dead: Awaited for each row set aside, in the transaction that marks it dead.
 
     Returns:
         The number of rows published and marked sent.
+
+    Raises:
+        DatabaseUnavailable: If PostgreSQL is away (nothing is marked; rows stay due).
+        DatabaseError: For other database failures.
+    """
+    done = await relay_round(
+        pool,
+        js=js,
+        schema=schema,
+        batch_size=batch_size,
+        publish_timeout=publish_timeout,
+        backoff=backoff,
+        max_attempts=max_attempts,
+        clock=clock,
+        after_publish=after_publish,
+        on_dead=on_dead,
+    )
+    return done.published
+
+
+async def relay_round(
+    pool: Pool,
+    *,
+    js: JetStreamContext,
+    schema: str,
+    batch_size: int = 100,
+    publish_timeout: float = 5.0,
+    backoff: Backoff | None = None,
+    max_attempts: int = outbox_dead.DEFAULT_MAX_ATTEMPTS,
+    clock: Clock = utc_now,
+    after_publish: PublishHook | None = None,
+    on_dead: outbox_dead.DeadHook | None = None,
+) -> Round:
+    """`relay_once`, telling also which rows were set aside as dead (logged at ERROR here).
+
+    Args:
+        pool: A pool on the database holding `<schema>.outbox`.
+        js: The JetStream context to publish with.
+        schema: The schema of the outbox table.
+        batch_size: Rows claimed at most.
+        publish_timeout: Seconds to wait for each publish acknowledgement.
+        backoff: Retry delays for failed rows (default `Backoff()`).
+        max_attempts: Rejections after which a row is set aside as dead.
+        clock: The time rows are compared with and stamped with.
+        after_publish: Awaited after each publish, before mark-sent (tests and benches).
+        on_dead: Awaited for each row set aside, in the transaction that marks it dead.
+
+    Returns:
+        The rows published and the rows set aside.
 
     Raises:
         DatabaseUnavailable: If PostgreSQL is away (nothing is marked; rows stay due).
@@ -137,40 +230,82 @@ async def relay_once(
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(_CLAIM.format(table=table), now, batch_size)
             if not rows:
-                return 0
+                return Round()
             earlier = await _earlier_unsent(conn, table=table, rows=rows)
-            sent, failed = await _publish_rows(
+            limit = server_max_payload(js)
+            outcome = await _publish_rows(
                 rows,
                 js=js,
                 earlier=earlier,
                 publish_timeout=publish_timeout,
+                max_attempts=max_attempts,
+                max_payload=limit,
                 after_publish=after_publish,
             )
             stamp = clock()
-            if sent:
+            if outcome.sent:
                 await conn.execute(
-                    f"UPDATE {table} SET sent_at = $2 WHERE id = ANY($1::uuid[])", sent, stamp
+                    f"UPDATE {table} SET sent_at = $2 WHERE id = ANY($1::uuid[])",
+                    outcome.sent,
+                    stamp,
                 )
-            if failed:
+            if outcome.retry:
                 await conn.executemany(
-                    f"UPDATE {table} SET attempts = attempts + 1, last_error = $2, "
-                    "next_attempt_at = $3 WHERE id = $1",
+                    _RETRY.format(table=table),
                     [
                         (
                             row["id"],
-                            f"{type(exc).__name__}: {exc}"[:2000],
+                            0 if isinstance(exc, NATS_AWAY) else 1,
+                            outbox_dead.describe(exc),
                             stamp + timedelta(seconds=backoff.delay(row["attempts"] + 1)),
                         )
-                        for row, exc in failed
+                        for row, exc in outcome.retry
                     ],
                 )
-    return len(sent)
+            died = tuple(_dead_row(row, exc, max_payload=limit) for row, exc in outcome.dead)
+            for row in died:
+                await conn.execute(_DEAD.format(table=table), row.id, row.error, stamp)
+                if on_dead is not None:
+                    await outbox_dead.call_hook(on_dead, conn, row)
+    for row in died:
+        outbox_dead.log_dead(row)
+    return Round(published=len(outcome.sent), dead=died)
+
+
+def server_max_payload(js: JetStreamContext) -> int:
+    """The largest message, in bytes, the server `js` is connected to accepts.
+
+    nats-py keeps the connection of a JetStream context private; its `max_payload` comes from
+    the server's INFO and is what the client itself checks payloads against.
+
+    Args:
+        js: The JetStream context.
+
+    Returns:
+        The server's `max_payload`.
+    """
+    return int(js._nc.max_payload)
+
+
+def _dead_row(row: asyncpg.Record, exc: BaseException, *, max_payload: int) -> outbox_dead.DeadRow:
+    return outbox_dead.DeadRow(
+        id=row["id"],
+        kind=cast(outbox.Kind, row["kind"]),
+        subject=row["subject"],
+        bucket=row["bucket"],
+        key=row["key"],
+        attempts=row["attempts"] + 1,
+        error=outbox_dead.describe(exc),
+        too_large=outbox_dead.is_too_large(exc),
+        size=outbox_dead.wire_size(bytes(row["payload"]), _headers(row)),
+        max_payload=max_payload,
+    )
 
 
 async def _earlier_unsent(
     conn: Any, *, table: str, rows: list[asyncpg.Record]
 ) -> dict[tuple[str, str], list[int]]:
-    """Unsent seqs of the batch's KV keys below the batch's last seq, claimed or not."""
+    """Pending seqs of the batch's KV keys below the batch's last seq, claimed or not."""
     keys = sorted({(r["bucket"], r["key"]) for r in rows if r["kind"] != "event"})
     if not keys:
         return {}
@@ -192,12 +327,13 @@ async def _publish_rows(
     js: JetStreamContext,
     earlier: dict[tuple[str, str], list[int]],
     publish_timeout: float,
+    max_attempts: int,
+    max_payload: int,
     after_publish: PublishHook | None,
-) -> tuple[list[uuid.UUID], list[tuple[asyncpg.Record, BaseException]]]:
-    """Publish in seq order; return the ids sent and the rows failed with their errors."""
-    sent: list[uuid.UUID] = []
-    failed: list[tuple[asyncpg.Record, BaseException]] = []
-    published_seqs: set[int] = set()
+) -> _Outcome:
+    """Publish in seq order; sort the rows into sent, to retry and dead."""
+    outcome = _Outcome()
+    done_seqs: set[int] = set()  # published or dead: no longer holding later rows back
     held: set[tuple[str, str]] = set()
     for row in rows:
         kv_key = None if row["kind"] == "event" else (row["bucket"], row["key"])
@@ -205,62 +341,48 @@ async def _publish_rows(
             if kv_key in held:
                 continue
             seq = row["seq"]
-            if any(s < seq and s not in published_seqs for s in earlier.get(kv_key, ())):
+            if any(s < seq and s not in done_seqs for s in earlier.get(kv_key, ())):
                 held.add(kv_key)
                 continue
         try:
-            await _publish(js, row=row, publish_timeout=publish_timeout)
+            await _publish(js, row=row, publish_timeout=publish_timeout, max_payload=max_payload)
         except NATS_AWAY as exc:
-            failed.append((row, exc))
+            outcome.retry.append((row, exc))
             break
-        except nats.errors.Error as exc:  # this row's fault (no stream, bad subject): go on
-            failed.append((row, exc))
-            if kv_key is not None:
-                held.add(kv_key)
+        except nats.errors.Error as exc:  # this row's fault (no stream, too large): go on
+            if outbox_dead.is_too_large(exc) or row["rejections"] + 1 >= max_attempts:
+                outcome.dead.append((row, exc))
+                done_seqs.add(row["seq"])
+            else:
+                outcome.retry.append((row, exc))
+                if kv_key is not None:
+                    held.add(kv_key)
             continue
-        published_seqs.add(row["seq"])
-        sent.append(row["id"])
+        done_seqs.add(row["seq"])
+        outcome.sent.append(row["id"])
         if after_publish is not None:
             await after_publish(row["id"])
-    return sent, failed
+    return outcome
 
 
-async def _publish(js: JetStreamContext, *, row: asyncpg.Record, publish_timeout: float) -> None:
+def _headers(row: asyncpg.Record) -> dict[str, str]:
     headers: dict[str, str] = {}
     if row["headers"]:
         headers.update(json.loads(row["headers"]))
     headers["Nats-Msg-Id"] = str(row["id"])
-    kind = row["kind"]
-    if kind == "event":
-        subject = row["subject"]
-    else:
-        subject = f"$KV.{row['bucket']}.{row['key']}"
-        if kind == "kv_delete":
-            headers["KV-Operation"] = "DEL"
-    await js.publish(subject, bytes(row["payload"]), timeout=publish_timeout, headers=headers)
+    if row["kind"] == "kv_delete":
+        headers["KV-Operation"] = "DEL"
+    return headers
 
 
-async def delete_sent(
-    pool: Pool, *, schema: str, older_than: timedelta, clock: Clock = utc_now
-) -> int:
-    """Delete rows sent more than `older_than` ago.
-
-    Args:
-        pool: A pool on the database holding `<schema>.outbox`.
-        schema: The schema of the outbox table.
-        older_than: How long sent rows are kept (for inspection).
-        clock: The current time.
-
-    Returns:
-        The number of rows deleted.
-
-    Raises:
-        DatabaseUnavailable: If PostgreSQL is away.
-        DatabaseError: For other database failures.
-    """
-    with db_errors.mapped_errors():
-        status = await pool.execute(
-            f"DELETE FROM {_table(schema)} WHERE sent_at IS NOT NULL AND sent_at < $1",
-            clock() - older_than,
-        )
-    return int(status.split()[-1])
+async def _publish(
+    js: JetStreamContext, *, row: asyncpg.Record, publish_timeout: float, max_payload: int
+) -> None:
+    headers = _headers(row)
+    payload = bytes(row["payload"])
+    size = outbox_dead.wire_size(payload, headers)
+    if size > max_payload:
+        # Sent anyway, the server would answer with an error and close the connection.
+        raise outbox_dead.MessageTooLarge(size=size, max_payload=max_payload)
+    subject = row["subject"] if row["kind"] == "event" else f"$KV.{row['bucket']}.{row['key']}"
+    await js.publish(subject, payload, timeout=publish_timeout, headers=headers)

@@ -3,9 +3,13 @@
 It wakes on the schema's `NOTIFY` channel (sent at commit by every enqueue) and also polls
 every `poll_interval` seconds, since notifications are lost while its listening connection is
 down and retries fall due without any. The listening connection is held from the pool and
-replaced when it drops. Each round is `publishing.relay_once`; database outages are logged
-and retried at the next poll, publish failures are recorded on the rows. Sent rows older than
-`retention` are deleted now and then.
+replaced when it drops. Each round is `publishing.relay_round`; database outages are logged
+and retried at the next poll, publish failures are recorded on the rows. A row that cannot be
+published (larger than the server's `max_payload`, or rejected `max_attempts` times) is set
+aside as dead (`dead`): it no longer holds back the later rows of its KV key, the optional
+`on_dead` hook is awaited in the transaction that marks it, an ERROR line is logged and the
+`deis_outbox_dead_rows_total` counter goes up. Sent rows older than `retention` and dead rows
+older than `dead_retention` are deleted now and then (`retention`).
 
 Any service may run a relay, and several replicas may run one on the same table: rounds
 claim rows with `FOR UPDATE SKIP LOCKED`.
@@ -23,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry, Counter
 
 from deis_shared.db import errors as db_errors, pool as db_pool
-from deis_shared.outbox import outbox, publishing
+from deis_shared.outbox import dead, outbox, publishing, retention as outbox_retention
 
 if TYPE_CHECKING:
     from deis_shared.db.pool import Pool
@@ -62,9 +67,37 @@ class OutboxRelay:
         backoff: publishing.Backoff | None = None,
         clock: publishing.Clock = publishing.utc_now,
         retention: timedelta = timedelta(days=1),
+        dead_retention: timedelta = timedelta(days=7),
         retention_interval: float = 600.0,
         close_timeout: float = 10.0,
+        max_attempts: int = dead.DEFAULT_MAX_ATTEMPTS,
+        on_dead: dead.DeadHook | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
+        """Describe the relay; nothing runs until `run()`.
+
+        Args:
+            pool: A pool on the database holding `<schema>.outbox`.
+            js: The JetStream context to publish with.
+            schema: The schema of the outbox table.
+            batch_size: Rows per round at most.
+            poll_interval: Seconds between rounds when no notification comes.
+            publish_timeout: Seconds to wait for each publish acknowledgement.
+            backoff: Retry delays for failed rows.
+            clock: The time rows are compared with and stamped with.
+            retention: How long sent rows are kept.
+            dead_retention: How long dead rows are kept for inspection.
+            retention_interval: Seconds between two deletions of old rows.
+            close_timeout: Seconds `close()` waits for the round in flight.
+            max_attempts: Rejections (failures that were the row's own fault, not NATS being
+                away) after which a row is set aside as dead.
+            on_dead: Awaited for each dead row, with the connection of the transaction that
+                marks it dead (what it writes commits with the mark); a failure is logged.
+            registry: Where to register `deis_outbox_dead_rows_total`; none means a private
+                registry (the counter still counts, nobody scrapes it).
+        """
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self.pool = pool
         self.js = js
         self.schema = db_pool.validate_schema_name(schema)
@@ -74,10 +107,21 @@ class OutboxRelay:
         self.backoff = backoff or publishing.Backoff()
         self.clock = clock
         self.retention = retention
+        self.dead_retention = dead_retention
         self.retention_interval = retention_interval
         self.close_timeout = close_timeout
+        self.max_attempts = max_attempts
+        self.on_dead = on_dead
         self.published = 0
         """Rows published since start."""
+        self.dead = 0
+        """Rows set aside as dead since start."""
+        self._dead_counter = Counter(
+            "deis_outbox_dead_rows",
+            "Outbox rows set aside as dead: they could not be published and never will be",
+            ["kind", "bucket"],
+            registry=registry if registry is not None else CollectorRegistry(),
+        )
         self._state = RelayState.NEW
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -156,31 +200,44 @@ class OutboxRelay:
 
     async def _round(self) -> int:
         try:
-            published = await publishing.relay_once(
+            done = await publishing.relay_round(
                 self.pool,
                 js=self.js,
                 schema=self.schema,
                 batch_size=self.batch_size,
                 publish_timeout=self.publish_timeout,
                 backoff=self.backoff,
+                max_attempts=self.max_attempts,
                 clock=self.clock,
+                on_dead=self.on_dead,
             )
-            await self._expire()
         except db_errors.DatabaseUnavailable as exc:
             logger.warning("outbox relay: database unavailable, retrying: %s", exc)
             return 0
-        self.published += published
-        return published
+        self.published += done.published
+        self.dead += len(done.dead)
+        for row in done.dead:
+            self._dead_counter.labels(row.kind, row.bucket or "").inc()
+        try:
+            await self._expire()
+        except db_errors.DatabaseUnavailable as exc:
+            logger.warning("outbox relay: database unavailable, retrying: %s", exc)
+        return done.published
 
     async def _expire(self) -> None:
         if time.monotonic() < self._next_expiry:
             return
         self._next_expiry = time.monotonic() + self.retention_interval
-        deleted = await publishing.delete_sent(
+        deleted = await outbox_retention.delete_sent(
             self.pool, schema=self.schema, older_than=self.retention, clock=self.clock
         )
         if deleted:
             logger.info("outbox relay deleted %d sent rows", deleted)
+        deleted = await outbox_retention.delete_dead(
+            self.pool, schema=self.schema, older_than=self.dead_retention, clock=self.clock
+        )
+        if deleted:
+            logger.info("outbox relay deleted %d dead rows", deleted)
 
     async def _sleep(self) -> None:
         # On timeout, this is the poll: look again even without a notification.

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import PlainTextResponse, Response
 
 from deis_controller.api import bodies, errors as api_errors, headers, routes, routing
+from deis_controller.app import undelivered
 from deis_controller.app.context import Context
 from deis_controller.domain.credentials import Passwords
 from deis_controller.settings import PLATFORM_VERSION, ControllerSettings
@@ -26,12 +27,17 @@ COMPONENT = "controller"
 
 
 def runner_for(settings: ControllerSettings, *, schema: str = SCHEMA) -> ServiceRunner:
-    """The service runner opening the controller's pool, migrations, NATS and outbox relay."""
+    """The service runner opening the controller's pool, migrations, NATS and outbox relay.
+
+    An outbox row the relay sets aside as dead (a `desired` or `routes` value that cannot be
+    published) is told to the app's log by `undelivered.report`.
+    """
     return ServiceRunner(
         settings,
         schema=schema,
         migrations=[MigrationSet(COMPONENT, migrations.load_migrations("deis_controller"))],
         outbox=True,
+        on_outbox_dead=undelivered.report,
     )
 
 

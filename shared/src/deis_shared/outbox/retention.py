@@ -1,0 +1,74 @@
+"""Retention: sent and dead outbox rows are kept for inspection, then deleted.
+
+Sent rows matter only until JetStream's duplicate window has passed and someone who wants to
+see what went out has looked: the relay keeps them a day by default. Dead rows are kept
+longer (a week by default): each stands for a change that never reached its readers, and its
+payload and `last_error` are what an operator needs to find out why.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from deis_shared.db import errors as db_errors, pool as db_pool
+from deis_shared.outbox import publishing
+
+if TYPE_CHECKING:
+    from deis_shared.db.pool import Pool
+
+
+def _table(schema: str) -> str:
+    return f'"{db_pool.validate_schema_name(schema)}".outbox'
+
+
+async def delete_sent(
+    pool: Pool, *, schema: str, older_than: timedelta, clock: publishing.Clock = publishing.utc_now
+) -> int:
+    """Delete rows sent more than `older_than` ago.
+
+    Args:
+        pool: A pool on the database holding `<schema>.outbox`.
+        schema: The schema of the outbox table.
+        older_than: How long sent rows are kept (for inspection).
+        clock: The current time.
+
+    Returns:
+        The number of rows deleted.
+
+    Raises:
+        DatabaseUnavailable: If PostgreSQL is away.
+        DatabaseError: For other database failures.
+    """
+    with db_errors.mapped_errors():
+        status = await pool.execute(
+            f"DELETE FROM {_table(schema)} WHERE sent_at IS NOT NULL AND sent_at < $1",
+            clock() - older_than,
+        )
+    return int(status.split()[-1])
+
+
+async def delete_dead(
+    pool: Pool, *, schema: str, older_than: timedelta, clock: publishing.Clock = publishing.utc_now
+) -> int:
+    """Delete rows set aside as dead more than `older_than` ago.
+
+    Args:
+        pool: A pool on the database holding `<schema>.outbox`.
+        schema: The schema of the outbox table.
+        older_than: How long dead rows are kept for inspection.
+        clock: The current time.
+
+    Returns:
+        The number of rows deleted.
+
+    Raises:
+        DatabaseUnavailable: If PostgreSQL is away.
+        DatabaseError: For other database failures.
+    """
+    with db_errors.mapped_errors():
+        status = await pool.execute(
+            f"DELETE FROM {_table(schema)} WHERE dead_at IS NOT NULL AND dead_at < $1",
+            clock() - older_than,
+        )
+    return int(status.split()[-1])
