@@ -64,3 +64,11 @@ class ControllerSettings(ServiceSettings):
 
     follow_max_seconds: float = Field(default=3600.0, gt=0)
     """Longest a `logs?follow=true` stream stays open."""
+
+    max_certificate_bytes: int = Field(default=64 << 10, ge=1024)
+    """Longest `certificate` (a server certificate and its chain, PEM, ASCII only) a user may
+    upload, bytes; refused with 400 before it is parsed. Real chains stay under 10 KiB."""
+
+    max_certificate_key_bytes: int = Field(default=16 << 10, ge=1024)
+    """Longest private `key` (PEM, ASCII only) a user may upload, bytes; refused with 400
+    before it is parsed. An 8192-bit RSA key, the largest accepted, takes about 6.4 KiB."""

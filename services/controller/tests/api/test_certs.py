@@ -1,5 +1,6 @@
 """Certificates over HTTP (API.md §2.8): upload, list, show, delete, attach and detach, who
-sees what, and the `routes` value of every app whose domains a change touches."""
+sees what, the `routes` value of every app whose domains a change touches, and the checks of an
+upload: hostile certificates and keys answered 4xx with the reason, nothing stored."""
 
 import datetime
 import json
@@ -34,7 +35,11 @@ EXPIRES = datetime.datetime(2034, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
 
 
 def certificate(
-    common_name: str | None = "example.com", san: list[str] | None = None
+    common_name: str | None = "example.com",
+    san: list[str] | None = None,
+    *,
+    starts: datetime.datetime = STARTS,
+    expires: datetime.datetime = EXPIRES,
 ) -> tuple[str, str, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     attributes = [
@@ -50,8 +55,8 @@ def certificate(
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(STARTS)
-        .not_valid_after(EXPIRES)
+        .not_valid_before(starts)
+        .not_valid_after(expires)
     )
     if san:
         builder = builder.add_extension(
@@ -180,8 +185,9 @@ async def test_unloadable_pem_is_refused_with_every_problem(client, auth, users)
     )
     assert refused.status_code == 400
     body = refused.json()
-    assert set(body) == {"name", "certificate"}
+    assert set(body) == {"name", "certificate", "key"}
     assert body["certificate"][0].startswith("Could not load certificate")
+    assert body["key"][0].startswith("Could not load private key")
 
 
 async def test_a_key_that_is_not_the_certificates_is_refused(client, auth, users):
@@ -386,3 +392,159 @@ async def test_every_user_manages_their_own(client, auth, users, role):
     assert (await client.get(f"/v2/certs/own-{role}", headers=headers)).status_code == 200
     assert (await client.delete(f"/v2/certs/own-{role}", headers=headers)).status_code == 204
     assert (await client.get("/v2/certs/", headers=headers)).json()["count"] == 0
+
+
+# The checks of an upload
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+
+
+def _hostile_uploads() -> list[Any]:
+    """(id, certificate, key, field at fault, what its message holds)."""
+    pem, key, _ = certificate()
+    other_pem, other_key, _ = certificate("other.example")
+    day = datetime.timedelta(days=1)
+    expired, expired_key, _ = certificate(starts=_now() - 9 * day, expires=_now() - day)
+    future, future_key, _ = certificate(starts=_now() + day, expires=_now() + 9 * day)
+    encrypted = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+        .decode()
+    )
+    return [
+        pytest.param(expired, expired_key, "certificate", "Certificate has expired", id="expired"),
+        pytest.param(future, future_key, "certificate", "not valid yet", id="not-yet-valid"),
+        pytest.param(pem, other_key, "key", "does not match the certificate", id="other-key"),
+        pytest.param("junk\n" + pem, key, "certificate", "before the first", id="junk-before"),
+        pytest.param(pem + "junk\n" + other_pem, key, "certificate", "between", id="junk-between"),
+        pytest.param(pem + "A" * 60_000, key, "certificate", "after the last", id="junk-after"),
+        pytest.param(pem, key + "junk", "key", "after the last", id="junk-after-key"),
+        pytest.param(pem + key, key, "certificate", "PRIVATE KEY block", id="key-in-chain"),
+        pytest.param(pem, key + other_key, "key", "one private key block", id="two-keys"),
+        pytest.param(pem, encrypted, "key", "encrypted", id="encrypted-key"),
+        pytest.param(pem, pem, "key", "CERTIFICATE block", id="certificate-as-key"),
+        pytest.param(pem + "é", key, "certificate", "not ASCII", id="non-ascii"),
+        pytest.param(pem + "\x01", key, "certificate", "after the last", id="control-char"),
+        pytest.param(pem + " " * 70_000, key, "certificate", "no more than 65536", id="too-long"),
+        pytest.param(pem, key + " " * 17_000, "key", "no more than 16384", id="key-too-long"),
+        pytest.param(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+            key,
+            "certificate",
+            "Could not load certificate",
+            id="not-der",
+        ),
+    ]
+
+
+async def _own_certs(client: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
+    listed = await client.get("/v2/certs/", headers=headers)
+    assert listed.status_code == 200
+    return [cert["name"] for cert in listed.json()["results"]]
+
+
+@pytest.mark.parametrize(("pem", "key", "field", "reason"), _hostile_uploads())
+async def test_a_hostile_upload_is_refused_with_the_reason(
+    controller, client, auth, register, pem, key, field, reason
+):
+    headers = auth(await register("alice"))
+    body = {"name": "hostile", "certificate": pem, "key": key}
+
+    refused = await client.post("/v2/certs/", json=body, headers=headers)
+
+    assert refused.status_code == 400, refused.text
+    [message] = refused.json()[field]
+    assert reason in message
+    assert await _own_certs(client, headers) == []
+    async with controller.state.context.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM certificates") == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param({"certificate": "", "key": ""}, id="empty"),
+        pytest.param({"certificate": "   \n", "key": "\t"}, id="blank"),
+        pytest.param({"certificate": "\x00", "key": "\x00"}, id="nul"),
+        pytest.param({"certificate": "\ud800", "key": "x"}, id="lone-surrogate"),
+        pytest.param({"certificate": ["a"], "key": {"b": 1}}, id="not-strings"),
+        pytest.param({"certificate": "A" * (10 << 20), "key": "x"}, id="10-mib"),
+    ],
+)
+async def test_malformed_fields_are_a_clean_4xx(controller, client, auth, register, body):
+    headers = auth(await register("alice"))
+
+    raw = json.dumps({"name": "bad", **body})  # ASCII, so a lone surrogate goes as `\\ud800`
+
+    refused = await client.post("/v2/certs/", content=raw, headers=headers)
+
+    assert 400 <= refused.status_code < 500, refused.text
+    assert isinstance(refused.json(), dict)
+    assert await _own_certs(client, headers) == []
+
+
+async def test_every_problem_is_answered_at_once(client, auth, register):
+    pem, key, _ = certificate(
+        starts=_now() - datetime.timedelta(days=9), expires=_now() - datetime.timedelta(days=1)
+    )
+    body = {"name": "Bad_Name", "certificate": pem, "key": key + "junk"}
+
+    refused = await client.post("/v2/certs/", json=body, headers=auth(await register("alice")))
+
+    assert refused.status_code == 400
+    assert set(refused.json()) == {"name", "certificate", "key"}
+
+
+async def test_a_chain_is_accepted(client, auth, register):
+    pem, key, cert = certificate("www.example.com")
+    intermediate, _, _ = certificate("Example Intermediate CA")
+    body = {"name": "chained", "certificate": f"{pem}\n{intermediate}\n", "key": key}
+
+    created = await client.post("/v2/certs/", json=body, headers=auth(await register("alice")))
+
+    assert created.status_code == 201, created.text
+    assert created.json()["common_name"] == "www.example.com"
+    assert created.json()["fingerprint"] == cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+async def test_a_certificate_expiring_soon_is_accepted_with_its_expiry(client, auth, register):
+    headers = auth(await register("alice"))
+    expires = _now() + datetime.timedelta(days=10, hours=1)
+    pem, key, _ = certificate(starts=_now() - datetime.timedelta(days=80), expires=expires)
+
+    created = await upload_pair(client, headers, "soon", pem, key)
+
+    assert created.status_code == 201, created.text
+    shown_expiry = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert created.json()["expires"] == shown_expiry
+    assert set(created.json()) == CERT_FIELDS
+    warning = f'299 - "Certificate expires in 10 days, at {shown_expiry}"'
+    assert created.headers["Warning"] == warning
+    shown = await client.get("/v2/certs/soon", headers=headers)
+    assert (shown.json()["expires"], shown.headers["Warning"]) == (shown_expiry, warning)
+    listed = await client.get("/v2/certs/", headers=headers)
+    assert listed.json()["results"][0]["expires"] == shown_expiry
+
+
+async def test_a_long_lived_certificate_has_no_warning(client, auth, register):
+    headers = auth(await register("alice"))
+    pem, key, _ = certificate()
+
+    created = await upload_pair(client, headers, "later", pem, key)
+
+    assert created.status_code == 201
+    assert "Warning" not in created.headers
+    assert "Warning" not in (await client.get("/v2/certs/later", headers=headers)).headers
+
+
+async def upload_pair(
+    client: httpx.AsyncClient, headers: dict[str, str], name: str, pem: str, key: str
+) -> httpx.Response:
+    body = {"name": name, "certificate": pem, "key": key}
+    return await client.post("/v2/certs/", json=body, headers=headers)

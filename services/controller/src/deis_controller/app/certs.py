@@ -5,12 +5,16 @@ even an admin (a lookup of someone else's is a 404, as upstream's owner-filtered
 The router learns of them through the `routes` value of each app whose domains they are
 attached to, so attaching, detaching and deleting re-send the value of every app affected.
 
+Uploads are checked by `domain.certificates` (validity dates, key match, nothing around the
+PEM blocks, size limits from the settings) before anything is written. A certificate that
+expires within 30 days is accepted; `Certificate.expiry_warning` words what the API shows with it.
+
 Lock order: the certificate's row first (`FOR UPDATE`), then app rows in uuid order, so an
 attach cannot slip a new app in between a delete's look-up of its apps and the delete.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -80,6 +84,10 @@ class Certificate:
             "updated": timestamp(self.updated),
         }
 
+    def expiry_warning(self, *, now: datetime) -> str | None:
+        """A warning for a certificate that expires within 30 days (or has expired), if it does."""
+        return certificates.expiry_warning(self.expires, now=now)
+
 
 async def list_certificates(
     conn: asyncpg.Connection, *, user: User, limit: int, offset: int
@@ -124,11 +132,13 @@ def _pem(data: dict[str, Any], field: str, problems: dict[str, list[str]]) -> st
 
 
 async def create_certificate(
-    conn: asyncpg.Connection, *, user: User, data: dict[str, Any]
+    conn: asyncpg.Connection, *, settings: ControllerSettings, user: User, data: dict[str, Any]
 ) -> Certificate:
     """Upload a certificate and its private key under a name unique across all users.
 
-    Every field is checked and all problems are answered at once, as DRF does.
+    Every field is checked and all problems are answered at once, as DRF does; the
+    certificate must be valid now, its key must be its own, and neither may carry anything but
+    PEM blocks and whitespace nor exceed its size limit (`domain.certificates`).
 
     Raises:
         FieldErrors: On `name`, `certificate` or `key`.
@@ -149,7 +159,13 @@ async def create_certificate(
     facts = None
     if pem is not None and key is not None:
         try:
-            facts = certificates.parse_certificate(certificate=pem, key=key)
+            facts = certificates.parse_certificate(
+                certificate=pem,
+                key=key,
+                now=datetime.now(UTC),
+                max_certificate_length=settings.max_certificate_bytes,
+                max_key_length=settings.max_certificate_key_bytes,
+            )
         except errors.FieldErrors as exc:
             problems.update(exc.fields)
     if name is not None and await conn.fetchval(

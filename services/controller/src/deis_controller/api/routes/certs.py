@@ -1,5 +1,11 @@
-"""Routes of TLS certificates: list, upload, show, delete, attach, detach (API.md §2.8)."""
+"""Routes of TLS certificates: list, upload, show, delete, attach, detach (API.md §2.8).
 
+Upload and show answer the Cert object of API.md unchanged; for a certificate that expires within
+30 days they add a `Warning: 299 - "<text>"` header (RFC 7234's field, deprecated by RFC 9111 but
+still how the Kubernetes API server sends warnings), which clients that do not know it ignore.
+"""
+
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -12,6 +18,14 @@ from deis_controller.api.routing import route
 from deis_controller.app import certs
 
 router = APIRouter(tags=["certs"])
+
+
+def _warned(cert: certs.Certificate, *, status_code: int = 200) -> JSONResponse:
+    """The Cert object, with a `Warning` header if the certificate expires soon."""
+    warning = cert.expiry_warning(now=datetime.now(UTC))
+    headers = {} if warning is None else {"Warning": f'299 - "{warning}"'}
+    return JSONResponse(cert.public(), status_code=status_code, headers=headers)
+
 
 CertName = Annotated[str, Path(pattern=r"^[-_*.\w]+$", description="The certificate's name.")]
 
@@ -40,18 +54,18 @@ async def list_certs(request: Request, conn: Conn, user: CurrentUser) -> Respons
     response_model=schemas_sharing.CertOut,
     openapi_extra=bodies.openapi_body(requests_sharing.CertBody),
 )
-async def create_cert(request: Request, conn: Conn, user: CurrentUser) -> Response:
+async def create_cert(request: Request, ctx: Ctx, conn: Conn, user: CurrentUser) -> Response:
     """Upload a certificate and its private key."""
     data = await bodies.read_object(request)
-    cert = await certs.create_certificate(conn, user=user, data=data)
-    return JSONResponse(cert.public(), status_code=201)
+    cert = await certs.create_certificate(conn, settings=ctx.settings, user=user, data=data)
+    return _warned(cert, status_code=201)
 
 
 @route(router, "/v2/certs/{name}", methods=["GET"], response_model=schemas_sharing.CertOut)
 async def show_cert(conn: Conn, user: CurrentUser, name: CertName) -> Response:
     """One of the caller's certificates."""
     cert = await certs.get_certificate(conn, user=user, name=name)
-    return JSONResponse(cert.public())
+    return _warned(cert)
 
 
 @route(router, "/v2/certs/{name}", methods=["DELETE"], status_code=204)
