@@ -56,3 +56,19 @@ async def test_run_of_an_app_without_a_release_is_refused(platform, app_name):
     with pytest.raises(bus_errors.RpcRemoteError) as refused:
         await ask(platform, app_name, "true")
     assert refused.value.code == "no_release"
+
+
+async def test_a_command_the_kernel_cannot_start_is_refused_as_invalid(
+    platform, app_name, app_files
+):
+    await released(platform, app_name, app_files)
+    # One argument above Linux's MAX_ARG_STRLEN (128 KiB): exec fails with E2BIG.
+    command = "true " + "x" * (200 << 10)
+
+    with pytest.raises(bus_errors.RpcRemoteError) as refused:
+        await ask(platform, app_name, command)
+
+    assert refused.value.code == "invalid"
+    assert "Argument list too long" in refused.value.message
+    # The scheduler goes on serving runs.
+    assert (await ask(platform, app_name, "echo fine")).output == "fine\n"

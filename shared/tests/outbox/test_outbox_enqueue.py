@@ -123,3 +123,21 @@ async def test_bad_kv_names_are_refused(pool, bucket, key):
 def test_channel_names_fit_postgres_identifiers():
     assert outbox.channel_name("controller") == "outbox_controller"
     assert len(outbox.channel_name("a" * 63)) == 63
+
+
+async def test_a_message_larger_than_the_bus_carries_is_refused_before_commit(pool):
+    async with pool.acquire() as conn:
+        with pytest.raises(errors.TooLarge) as refused:
+            async with conn.transaction():
+                await outbox.enqueue_kv_put(
+                    conn, bucket="b", key="k", value=b"x" * 1025, max_payload=1024
+                )
+        assert (refused.value.size, refused.value.limit) == (1025, 1024)
+        with pytest.raises(errors.TooLarge):
+            async with conn.transaction():
+                await outbox.enqueue_event(conn, subject="a.b", message=b"x" * 2, max_payload=1)
+        async with conn.transaction():
+            await outbox.enqueue_kv_put(
+                conn, bucket="b", key="k", value=b"x" * 1024, max_payload=1024
+            )
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1

@@ -12,6 +12,7 @@ Use cases raise these; one exception handler in `api.errors` turns them into res
     ├── NotFound             404 "No <Model> matches the given query."  (a bare JSON string)
     ├── NotFoundDetail       404 {"detail": "..."}
     ├── Conflict             409 {"detail": "..."}
+    ├── PayloadTooLarge      413 {"detail": "..."}
     ├── Unprocessable        422 {"detail": "..."}
     └── ServiceUnavailable   503 {"detail": "..."}
 """
@@ -111,6 +112,12 @@ class Conflict(ApiError):
     """The request conflicts with the current state (or changes nothing)."""
 
     status = 409
+
+
+class PayloadTooLarge(ApiError):
+    """The request body is larger than the controller takes."""
+
+    status = 413
 
 
 class Unprocessable(ApiError):

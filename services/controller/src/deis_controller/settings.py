@@ -65,6 +65,27 @@ class ControllerSettings(ServiceSettings):
     follow_max_seconds: float = Field(default=3600.0, gt=0)
     """Longest a `logs?follow=true` stream stays open."""
 
+    max_request_bytes: int = Field(default=1 << 20, ge=1024)
+    """Largest request body taken, bytes; a larger one is refused with 413 before it is read."""
+
+    max_config_bytes: int = Field(default=32 << 10, ge=1024)
+    """Largest config of a release (values, limits, tags, registry and healthchecks, as JSON),
+    bytes; Heroku caps an app's config vars at 32 KB."""
+
+    max_processes_per_type: int = Field(default=100, ge=1)
+    """Most processes `deis scale` may ask of one process type (Heroku's cap is 100)."""
+
+    max_processes_per_app: int = Field(default=200, ge=1)
+    """Most processes `deis scale` may ask of all process types of an app together."""
+
+    max_run_command_bytes: int = Field(default=32 << 10, ge=64)
+    """Longest `deis run` command, bytes (Linux refuses a single argument above 128 KiB)."""
+
+    max_message_bytes: int | None = Field(default=None, ge=1024)
+    """Largest value the controller writes to the bus (an app's desired state or routes),
+    bytes. At start it is set from the NATS server's `max_payload`, less room for headers;
+    a value set here caps it further. A change that would write more is refused with 400."""
+
     max_certificate_bytes: int = Field(default=64 << 10, ge=1024)
     """Longest `certificate` (a server certificate and its chain, PEM, ASCII only) a user may
     upload, bytes; refused with 400 before it is parsed. Real chains stay under 10 KiB."""

@@ -239,7 +239,8 @@ CASES = [
     Case(
         "POST",
         A + "/run",
-        app_route(503),
+        # The build is an image (`deis pull`): one-off commands run only in slugs here.
+        app_route(400),
         setup=with_build,
         body=lambda ctx, role: {"command": "ls"},
     ),

@@ -1,8 +1,9 @@
 """`deis run` over HTTP (API.md §2.2): the controller asks the scheduler over NATS.
 
-The scheduler does not exist yet (issue 5), so some tests start a tiny `Responder` on
-`deis.rpc.scheduler.run` as its test double: it plays the scheduler's side of the RPC contract
-only, and is allowed here for that reason alone.
+Most tests start a tiny `Responder` on `deis.rpc.scheduler.run` as the scheduler's double: it
+plays the scheduler's side of the RPC contract only, so that each kind of answer (a reply, a
+refusal the caller caused, a failure) can be made on demand and the controller's mapping of it
+checked. The real scheduler's side is tested in `services/scheduler/tests/test_runs.py`.
 """
 
 import uuid
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from deis_shared.bus import requesting
+from deis_shared.errors import PermanentError, TransientError
 from deis_shared.rpc import scheduler as scheduler_rpc
 
 
@@ -49,13 +51,27 @@ async def add_build(controller, app_id: str) -> None:
         )
 
 
+class Refusal(PermanentError):
+    """What the scheduler raises for a command it cannot start (its `CannotStart`)."""
+
+    code = "invalid"
+
+
 @pytest.fixture
-async def scheduler(nc) -> AsyncIterator[list[scheduler_rpc.RunRequest]]:
+def scheduler_fails() -> list[Exception]:
+    """Errors the stand-in raises instead of answering, one per request (empty: it answers)."""
+    return []
+
+
+@pytest.fixture
+async def scheduler(nc, scheduler_fails) -> AsyncIterator[list[scheduler_rpc.RunRequest]]:
     """A stand-in for the scheduler's run RPC: exit code 3, output echoing the command."""
     seen: list[scheduler_rpc.RunRequest] = []
 
     async def handle(request: scheduler_rpc.RunRequest) -> scheduler_rpc.RunReply:
         seen.append(request)
+        if scheduler_fails:
+            raise scheduler_fails.pop(0)
         return scheduler_rpc.RunReply(exit_code=3, output=f"ran {request.command}\n")
 
     responder = requesting.Responder(
@@ -105,6 +121,29 @@ async def test_run_without_a_scheduler_is_503(client, auth, owner, app_id, contr
     )
     assert response.status_code == 503
     assert response.json() == {"detail": "Service temporarily unavailable, try again later."}
+
+
+@pytest.mark.parametrize(
+    ("failure", "status"),
+    [
+        (Refusal("the command could not start: Argument list too long"), 400),
+        (TransientError("the object store is away"), 503),
+        (RuntimeError("a crash in the scheduler"), 503),
+    ],
+)
+async def test_the_schedulers_refusals_are_the_clients_and_its_failures_503(
+    client, auth, owner, app_id, controller, scheduler, scheduler_fails, failure, status
+):
+    await add_build(controller, app_id)
+    scheduler_fails.append(failure)
+    response = await client.post(
+        f"/v2/apps/{app_id}/run", json={"command": "ls"}, headers=auth(owner)
+    )
+    assert response.status_code == status
+    if status == 400:
+        assert response.json() == {"detail": str(failure)}
+    else:
+        assert response.json() == {"detail": "Service temporarily unavailable, try again later."}
 
 
 @pytest.mark.parametrize("body", [{}, {"command": ""}, {"command": 3}])

@@ -107,6 +107,7 @@ async def enqueue_event(
     message: BaseModel | bytes,
     msg_id: uuid.UUID | None = None,
     headers: Mapping[str, str] | None = None,
+    max_payload: int | None = None,
 ) -> uuid.UUID:
     """Add an event to the outbox, in the caller's transaction.
 
@@ -116,12 +117,14 @@ async def enqueue_event(
         message: A pydantic model (its JSON is published) or raw bytes.
         msg_id: The row id and `Nats-Msg-Id`; defaults to the model's `id`, else a new uuid.
         headers: Extra NATS headers to publish with.
+        max_payload: The most bytes the bus carries (the server's `max_payload`), if known.
 
     Returns:
         The row id, which is also the message's `Nats-Msg-Id`.
 
     Raises:
         NotInTransaction: If `conn` is not inside a transaction.
+        TooLarge: If the message is larger than `max_payload`.
         ValueError: If the subject is not a concrete NATS subject.
         DatabaseError: If the insert fails (e.g. the id was enqueued already).
     """
@@ -136,6 +139,7 @@ async def enqueue_event(
         key=None,
         payload=encode(message),
         headers=headers,
+        max_payload=max_payload,
     )
 
 
@@ -146,6 +150,7 @@ async def enqueue_kv_put(
     key: str,
     value: BaseModel | bytes,
     msg_id: uuid.UUID | None = None,
+    max_payload: int | None = None,
 ) -> uuid.UUID:
     """Add a KV put to the outbox, in the caller's transaction.
 
@@ -158,12 +163,14 @@ async def enqueue_kv_put(
         value: A pydantic model (stored as JSON) or raw bytes.
         msg_id: The row id and `Nats-Msg-Id`; defaults to a new uuid (never the model's id:
             the same value may be put twice on purpose).
+        max_payload: The most bytes the bus carries (the server's `max_payload`), if known.
 
     Returns:
         The row id.
 
     Raises:
         NotInTransaction: If `conn` is not inside a transaction.
+        TooLarge: If the value is larger than `max_payload`.
         ValueError: If the bucket or key is not a valid KV name.
         DatabaseError: If the insert fails.
     """
@@ -177,6 +184,7 @@ async def enqueue_kv_put(
         key=key,
         payload=encode(value),
         headers=None,
+        max_payload=max_payload,
     )
 
 
@@ -229,11 +237,14 @@ async def _enqueue(
     key: str | None,
     payload: bytes,
     headers: Mapping[str, str] | None,
+    max_payload: int | None = None,
 ) -> uuid.UUID:
     if not conn.is_in_transaction():
         raise errors.NotInTransaction(
             "enqueue the outbox row inside the transaction of the change it announces"
         )
+    if max_payload is not None and len(payload) > max_payload:
+        raise errors.TooLarge(size=len(payload), limit=max_payload)
     with db_errors.mapped_errors():
         await conn.fetchrow(
             _INSERT,

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import nats.aio.client
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import PlainTextResponse, Response
 
-from deis_controller.api import bodies, errors as api_errors, headers, routes, routing
+from deis_controller.api import bodies, bodysize, errors as api_errors, headers, routes, routing
 from deis_controller.app import undelivered
 from deis_controller.app.context import Context
 from deis_controller.domain.credentials import Passwords
@@ -44,6 +45,10 @@ def runner_for(settings: ControllerSettings, *, schema: str = SCHEMA) -> Service
 def context_for(settings: ControllerSettings, service: Service) -> Context:
     """The request-visible context built from an opened service."""
     assert service.pool is not None
+    if service.bus is not None:
+        settings = settings.model_copy(
+            update={"max_message_bytes": bus_message_limit(settings, server=service.bus.nc)}
+        )
     return Context(
         settings=settings,
         pool=service.pool,
@@ -52,6 +57,21 @@ def context_for(settings: ControllerSettings, service: Service) -> Context:
         ),
         nc=service.bus.nc if service.bus is not None else None,
     )
+
+
+HEADER_ROOM = 4096
+"""Bytes of a NATS server's `max_payload` left for a message's headers and KV overhead."""
+
+
+def bus_message_limit(settings: ControllerSettings, *, server: nats.aio.client.Client) -> int:
+    """The largest value the controller may write to the bus.
+
+    The server's `max_payload` less `HEADER_ROOM`, or `max_message_bytes` if that is lower.
+    """
+    limit = max(1024, server.max_payload - HEADER_ROOM)
+    if settings.max_message_bytes is not None:
+        limit = min(limit, settings.max_message_bytes)
+    return limit
 
 
 def create_app(
@@ -92,6 +112,7 @@ def create_app(
         redirect_slashes=False,
     )
     api_errors.install(app)
+    app.add_middleware(bodysize.BodySizeLimit, limit=settings.max_request_bytes)
     app.add_middleware(headers.VersionHeaders)
     for router in routes.ROUTERS:
         app.include_router(router)

@@ -14,6 +14,7 @@ import pydantic
 from fastapi import Request
 
 from deis_controller import errors
+from deis_controller.domain import jsondata
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
@@ -29,7 +30,7 @@ async def read(request: Request) -> Any:
     """The body as JSON-like data: an object for forms, whatever JSON holds otherwise.
 
     Raises:
-        BadRequest: The body is not valid JSON.
+        BadRequest: The body is not valid JSON, or nests more than `jsondata.MAX_DEPTH` deep.
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type in FORM_TYPES:
@@ -42,7 +43,7 @@ async def read(request: Request) -> Any:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = jsondata.loads(raw)
         if b"\\u" in raw:
             # Escapes may encode lone surrogates, which no database or UTF-8 output takes,
             # or NUL, which PostgreSQL text cannot hold.

@@ -5,7 +5,6 @@ build whatever the uuid (API.md §6 lists it as a bug worth fixing); the SDK onl
 builds it has just listed, so the exact answer is compatible and not surprising.
 """
 
-import json
 import uuid
 from typing import Any
 
@@ -15,6 +14,7 @@ from deis_controller import errors
 from deis_controller.app import releases
 from deis_controller.app.context import Context
 from deis_controller.app.records import App, User
+from deis_controller.domain import jsondata
 
 SHA_MAX = 40
 """`sha` is at most a full git sha."""
@@ -44,7 +44,7 @@ def _procfile(data: dict[str, Any]) -> Any:
     value = data.get("procfile")
     if isinstance(value, str):
         try:
-            return json.loads(value) if value.strip() else {}
+            return jsondata.loads(value) if value.strip() else {}
         except ValueError as exc:
             raise errors.FieldErrors.one("procfile", "Value must be valid JSON.") from exc
     return value

@@ -79,7 +79,7 @@ async def change(
 
     Raises:
         FieldErrors: A key or value breaks the rules of its field.
-        BadRequest: A registry without `PORT`.
+        BadRequest: A registry without `PORT`, or a config larger than `max_config_bytes`.
         Unprocessable: Unsetting a key that is not set.
         Conflict: Nothing would change.
     """
@@ -87,7 +87,10 @@ async def change(
         await releases.lock(conn, app=app)
         start = await releases.base(conn, app=app)
         merged = config_rules.merge(
-            base=start.config, changes=data, default_tags=ctx.settings.default_config_tags
+            base=start.config,
+            changes=data,
+            default_tags=ctx.settings.default_config_tags,
+            max_bytes=ctx.settings.max_config_bytes,
         )
         build = start.build.facts() if start.build else None
         summary = summaries.release_summary(

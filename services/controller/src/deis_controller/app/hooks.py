@@ -6,7 +6,6 @@ its shared key, acting for the pushing user named in the body (`receive_user`), 
 able to use the app (`receive_repo`).
 """
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from deis_controller import errors
 from deis_controller.app import access, builder, releases
 from deis_controller.app.context import Context
 from deis_controller.app.records import APP_COLUMNS, App, AppAccess, User
+from deis_controller.domain import jsondata
 from deis_controller.domain.formats import timestamp
 
 _USABLE_APP_IDS = """
@@ -155,7 +155,7 @@ def _procfile(value: Any) -> dict[str, str] | None:
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = jsondata.loads(value)
         except ValueError as exc:
             raise errors.FieldErrors.one("procfile", "Value must be valid JSON.") from exc
     if not isinstance(value, dict):

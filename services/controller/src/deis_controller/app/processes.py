@@ -34,6 +34,14 @@ logger = logging.getLogger(__name__)
 
 NO_BUILD = "No build associated with this release to run this command"
 
+IMAGE_BUILD = (
+    "This release runs a Docker image, and this platform runs one-off commands only in "
+    "releases built from git pushes"
+)
+
+CLIENT_ERRORS = frozenset({"no_release", "invalid"})
+"""Codes of the scheduler's run errors that the request caused: answered 400, not 503."""
+
 RUN_GRACE = 10.0
 """Seconds the controller waits beyond the scheduler's own kill timeout for the answer."""
 
@@ -44,7 +52,7 @@ MAX_LOG_LINES = 10_000
 """The most lines the logger hands out at once."""
 
 _LATEST_BUILD = """
-SELECT r.build_uuid FROM releases r
+SELECT r.build_uuid, b.slug_key FROM releases r LEFT JOIN builds b ON b.uuid = r.build_uuid
 WHERE r.app_uuid = $1 AND NOT r.failed
 ORDER BY r.version DESC LIMIT 1
 """
@@ -68,15 +76,17 @@ def _client(ctx: Context) -> nats.aio.client.Client:
     return ctx.nc
 
 
-def parse_command(data: dict[str, Any]) -> str:
+def parse_command(data: dict[str, Any], *, max_bytes: int) -> str:
     """The command of a run body.
 
     Raises:
-        BadRequest: No command, or an empty one.
+        BadRequest: No command, an empty one, or one longer than `max_bytes`.
     """
     command = data.get("command")
     if not isinstance(command, str) or not command.strip():
         raise errors.BadRequest("command is a required field")
+    if (size := len(command.encode())) > max_bytes:
+        raise errors.BadRequest(f"command is {size:,} bytes long; at most {max_bytes:,} are taken")
     return command
 
 
@@ -84,14 +94,17 @@ async def run(*, ctx: Context, app: AppAccess, command: str) -> RunResult:
     """Run `command` once in the app's current release, through the scheduler.
 
     Raises:
-        BadRequest: The latest release has no build to run it in.
+        BadRequest: The latest release has no build to run it in, or the scheduler refused
+            the command as the caller's mistake (`CLIENT_ERRORS`).
         ServiceUnavailable: The scheduler did not answer, or failed.
     """
     async with ctx.pool.acquire() as proxy, proxy.transaction():
         conn = cast(asyncpg.Connection, proxy)
-        build = await conn.fetchval(_LATEST_BUILD, app.app.uuid)
-        if build is None:
+        build = await conn.fetchrow(_LATEST_BUILD, app.app.uuid)
+        if build is None or build["build_uuid"] is None:
             raise errors.BadRequest(NO_BUILD)
+        if not build["slug_key"]:
+            raise errors.BadRequest(IMAGE_BUILD)
         await state.platform_log(
             conn, app_id=app.app.id, message=f"{app.user.username} runs '{command}'"
         )
@@ -106,6 +119,11 @@ async def run(*, ctx: Context, app: AppAccess, command: str) -> RunResult:
             reply_type=scheduler_rpc.RunReply,
             timeout=timeout + RUN_GRACE,
         )
+    except bus_errors.RpcRemoteError as exc:
+        logger.warning("run on %s failed: %s", app.app.id, exc)
+        if exc.code in CLIENT_ERRORS:
+            raise errors.BadRequest(exc.message) from exc
+        raise errors.ServiceUnavailable() from exc
     except bus_errors.BusError as exc:
         logger.warning("run on %s failed: %s", app.app.id, exc)
         raise errors.ServiceUnavailable() from exc

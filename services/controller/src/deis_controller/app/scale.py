@@ -36,8 +36,9 @@ async def scale(
     """Merge the requested counts into the app's structure; nothing happens if unchanged.
 
     Raises:
-        BadRequest: A malformed count or type name (`procfiles.parse_scale`), or no build in
-            the latest non-failed release.
+        BadRequest: A malformed count or type name (`procfiles.parse_scale`), more processes
+            than the settings allow (`procfiles.check_formation`), or no build in the latest
+            non-failed release.
         NotFoundDetail: A type that the current build's Procfile does not declare.
     """
     requested = procfiles.parse_scale(data)
@@ -56,6 +57,11 @@ async def scale(
         structure = {**current, **requested}
         if structure == current:
             return
+        procfiles.check_formation(
+            structure,
+            per_type=ctx.settings.max_processes_per_type,
+            per_app=ctx.settings.max_processes_per_app,
+        )
         await conn.execute(
             "UPDATE apps SET structure = $2, updated = now() WHERE uuid = $1",
             app.app.uuid,

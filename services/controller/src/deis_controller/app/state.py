@@ -14,10 +14,11 @@ from uuid import UUID
 
 import asyncpg
 
+from deis_controller import errors
 from deis_controller.settings import ControllerSettings
 from deis_shared.events import logs as log_events
 from deis_shared.kv import desired as desired_kv, routes as routes_kv
-from deis_shared.outbox import outbox
+from deis_shared.outbox import errors as outbox_errors, outbox
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +166,9 @@ async def sync(
 ) -> None:
     """Enqueue the app's current `desired` and `routes` values (inside the caller's transaction).
 
+    A value larger than the bus carries (`max_message_bytes`) could never be delivered: it is
+    refused here, before the caller's transaction commits anything.
+
     Locks the app's row if the caller has not already. `parts="desired"` leaves `routes` out,
     for changes that cannot touch routing (a new release, a new formation): a config change
     is the commonest write, and each value left out saves several queries under the lock.
@@ -179,17 +183,39 @@ async def sync(
         structure=app["structure"],
         restarts=app["restarts"],
     )
+    limit = settings.max_message_bytes
     if state is not None:
-        await outbox.enqueue_kv_put(
-            conn, bucket=desired_kv.BUCKET, key=desired_kv.key(app["id"]), value=state
-        )
+        try:
+            await outbox.enqueue_kv_put(
+                conn,
+                bucket=desired_kv.BUCKET,
+                key=desired_kv.key(app["id"]),
+                value=state,
+                max_payload=limit,
+            )
+        except outbox_errors.TooLarge as exc:
+            raise errors.BadRequest(_too_large(exc, what="config and healthchecks")) from exc
     if parts == "desired":
         return
     routing = await routes(
         conn, app_uuid=app_uuid, app_id=app["id"], platform_domain=settings.platform_domain
     )
-    await outbox.enqueue_kv_put(
-        conn, bucket=routes_kv.BUCKET, key=routes_kv.key(app["id"]), value=routing
+    try:
+        await outbox.enqueue_kv_put(
+            conn,
+            bucket=routes_kv.BUCKET,
+            key=routes_kv.key(app["id"]),
+            value=routing,
+            max_payload=limit,
+        )
+    except outbox_errors.TooLarge as exc:
+        raise errors.BadRequest(_too_large(exc, what="domains and certificates")) from exc
+
+
+def _too_large(exc: outbox_errors.TooLarge, *, what: str) -> str:
+    return (
+        f"This change would make what the platform sends for the app {exc.size:,} bytes, more "
+        f"than the message bus carries ({exc.limit:,}): use fewer or smaller {what}."
     )
 
 

@@ -6,12 +6,11 @@ of `FIELDS`.
 """
 
 import contextlib
-import json
 import re
 from typing import Any
 
 from deis_controller import errors
-from deis_controller.domain import whitelist as whitelist_rules
+from deis_controller.domain import jsondata, whitelist as whitelist_rules
 
 FIELDS = ("maintenance", "routable", "whitelist", "autoscale", "label")
 """The changeable fields of an AppSettings row."""
@@ -66,7 +65,7 @@ def parse_map(value: Any, *, field: str) -> dict[str, Any]:
     """
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = jsondata.loads(value)
         except ValueError as exc:
             raise errors.FieldErrors.one(field, "Value must be valid JSON.") from exc
     if not isinstance(value, dict):
@@ -190,7 +189,7 @@ def parse_addresses(value: Any) -> list[str]:
     """
     if isinstance(value, str) and value.lstrip().startswith("["):
         with contextlib.suppress(ValueError):
-            value = json.loads(value)
+            value = jsondata.loads(value)
     return unique(whitelist_rules.validate_addresses(value))
 
 

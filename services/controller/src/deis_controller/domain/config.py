@@ -17,6 +17,7 @@ probes carry an `httpGet.port` (`PORT`, else 5000) because the SDK needs one.
 """
 
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from deis_controller import errors
+from deis_controller.domain import jsondata
 from deis_controller.domain.procfiles import PROCESS_TYPE, PROCESS_TYPE_MESSAGE
 from deis_shared import limits
 
@@ -45,6 +47,11 @@ MEMORY_MESSAGE = limits.MEMORY_MESSAGE
 CPU_MESSAGE = limits.CPU_MESSAGE
 PROBE_NAME_MESSAGE = "Healthcheck keys must be either livenessProbe or readinessProbe"
 REGISTRY_NEEDS_PORT = "PORT needs to be set in the config when using a private registry"
+
+MAX_KEY_LENGTH = 256
+"""Longest config key (an environment variable name)."""
+
+KEY_LENGTH_MESSAGE = f"Config keys may be at most {MAX_KEY_LENGTH} characters long"
 
 _LEGACY_DEFAULTS = (
     ("initialDelaySeconds", "HEALTHCHECK_INITIAL_DELAY", 50),
@@ -84,7 +91,7 @@ def _decode(raw: Any) -> dict[str, Any]:
     """A field's value: an object, or a string containing one (form-encoded bodies)."""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = jsondata.loads(raw)
         except ValueError:
             raise _Invalid("Value must be valid JSON.") from None
     if raw is None:
@@ -99,12 +106,18 @@ def _is_number(value: Any) -> bool:
     return text.isascii() and text.isdecimal()
 
 
+def _check_key(key: str) -> None:
+    if not CONFIG_KEY.fullmatch(key):
+        raise _Invalid(CONFIG_KEY_MESSAGE)
+    if len(key) > MAX_KEY_LENGTH:
+        raise _Invalid(KEY_LENGTH_MESSAGE)
+
+
 def _check_values(data: dict[str, Any]) -> None:
     for key, value in data.items():
         if value is None:
             continue
-        if not CONFIG_KEY.fullmatch(key):
-            raise _Invalid(CONFIG_KEY_MESSAGE)
+        _check_key(key)
         if key == "PORT":
             if not _is_number(value):
                 raise _Invalid("PORT can only be a numeric value")
@@ -163,8 +176,8 @@ def _check_tags(data: dict[str, Any]) -> None:
 
 def _check_registry(data: dict[str, Any]) -> None:
     for key, value in data.items():
-        if value is not None and not CONFIG_KEY.fullmatch(key):
-            raise _Invalid(CONFIG_KEY_MESSAGE)
+        if value is not None:
+            _check_key(key)
 
 
 def _not_of_type(instance: Any, expected: str) -> str:
@@ -355,16 +368,19 @@ def merge(
     base: ConfigData,
     changes: dict[str, Any],
     default_tags: dict[str, str] | None = None,
+    max_bytes: int | None = None,
 ) -> ConfigData:
     """The config `changes` (a POST /config body) makes of `base`; fields not sent carry over.
 
     `default_tags` (`DEIS_DEFAULT_CONFIG_TAGS`) become the tags when the result has none.
-    Keys of `changes` other than the six config fields are ignored.
+    Keys of `changes` other than the six config fields are ignored. With `max_bytes`, the
+    result may take at most that many bytes as JSON (`size`).
 
     Raises:
         FieldErrors: A field is not an object, or a key or value breaks its field's rules.
         Unprocessable: "<key> does not exist under <field>" when unsetting a missing key.
-        BadRequest: A registry is set while `values` has no `PORT`.
+        BadRequest: A registry is set while `values` has no `PORT`, or the result is larger
+            than `max_bytes`.
     """
     decoded = _decode_and_validate(changes)
     flat: dict[str, dict[str, Any]] = {}
@@ -386,7 +402,7 @@ def merge(
     tags = _strings(flat["tags"])
     if not tags and default_tags:
         tags = _strings(default_tags)
-    return ConfigData(
+    merged = ConfigData(
         values=values,
         memory=_strings(flat["memory"]),
         cpu=_strings(flat["cpu"]),
@@ -394,3 +410,14 @@ def merge(
         registry=registry,
         healthcheck=healthcheck,
     )
+    if max_bytes is not None and (total := size(merged)) > max_bytes:
+        raise errors.BadRequest(
+            f"The config would take {total:,} bytes; an app's config (values, limits, tags, "
+            f"registry and healthchecks) may take at most {max_bytes:,}."
+        )
+    return merged
+
+
+def size(config: ConfigData) -> int:
+    """Bytes of `config` as compact JSON, which is what it costs wherever it is sent."""
+    return len(json.dumps(dataclasses.asdict(config), separators=(",", ":")).encode())

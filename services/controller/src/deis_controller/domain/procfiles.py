@@ -6,12 +6,12 @@ build (the Procfile-removal scale in `Build.save` and the default/type-change fo
 `App.deploy`) into one pure step.
 """
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from deis_controller import errors
+from deis_controller.domain import jsondata
 
 PROCESS_TYPE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 """A process type name (matched whole): lowercase alphanumeric words joined by single hyphens."""
@@ -44,7 +44,7 @@ def validate_procfile(procfile: Any) -> dict[str, str]:
     """
     if isinstance(procfile, str):
         try:
-            procfile = json.loads(procfile)
+            procfile = jsondata.loads(procfile)
         except ValueError:
             raise errors.FieldErrors.one("procfile", "Value must be valid JSON.") from None
     if procfile is None:
@@ -133,6 +133,9 @@ def parse_scale(body: dict[str, Any]) -> dict[str, int]:
     """
     counts: dict[str, int] = {}
     for proc_type, count in body.items():
+        if isinstance(count, bool) or (isinstance(count, float) and not count.is_integer()):
+            # int() would take these (True is 1, 1.5 is 1): a count is a whole number.
+            raise errors.BadRequest(f"Invalid scaling format: {count!r} is not a whole number")
         try:
             counts[proc_type] = int(count)
         except (TypeError, ValueError, OverflowError) as error:
@@ -143,3 +146,23 @@ def parse_scale(body: dict[str, Any]) -> dict[str, int]:
         if not PROCESS_TYPE.fullmatch(proc_type):
             raise errors.BadRequest(f"Invalid scaling format: {PROCESS_TYPE_MESSAGE}")
     return counts
+
+
+def check_formation(structure: dict[str, int], *, per_type: int, per_app: int) -> None:
+    """Refuse a formation above the caps (`max_processes_per_type`, `max_processes_per_app`).
+
+    Raises:
+        BadRequest: A type asks for more than `per_type`, or all together for more than
+            `per_app`.
+    """
+    for proc_type, count in structure.items():
+        if count > per_type:
+            raise errors.BadRequest(
+                f"Invalid scaling format: {proc_type}={count} is more than the {per_type} "
+                "processes a type may have"
+            )
+    if (total := sum(structure.values())) > per_app:
+        raise errors.BadRequest(
+            f"Invalid scaling format: {total} processes in all is more than the {per_app} "
+            "an app may have"
+        )

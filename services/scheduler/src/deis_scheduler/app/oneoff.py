@@ -31,6 +31,12 @@ class NoRelease(PermanentError):
     code = "no_release"
 
 
+class CannotStart(PermanentError):
+    """The command could not be started as given (too long, say)."""
+
+    code = "invalid"
+
+
 async def run(
     ctx: Context,
     *,
@@ -41,6 +47,7 @@ async def run(
 
     Raises:
         NoRelease: The app is unknown here or has no build yet.
+        CannotStart: The kernel refused to start the command (too long for it, say).
         SlugError: The release's slug cannot be fetched.
     """
     if desired is None or desired.build is None:
@@ -79,7 +86,12 @@ async def run(
         output_dir=ctx.settings.data_dir / "output" / request.app,
         run_as=ctx.run_as,
     )
-    await process.start(command=request.command, cwd=release.path, env=env, on_line=keep)
+    try:
+        await process.start(command=request.command, cwd=release.path, env=env, on_line=keep)
+    except OSError as exc:
+        # E2BIG (a command and environment above the kernel's limits) and the like: the same
+        # request fails the same way, so it is the caller's to change.
+        raise CannotStart(f"the command could not start: {exc.strerror or exc}") from exc
     try:
         code = await asyncio.wait_for(process.wait(), timeout=request.timeout_seconds)
     except TimeoutError:

@@ -54,7 +54,7 @@ requests do not hang on it."""
 async def run(request: Request, ctx: Ctx, app: UsableApp) -> Response:
     """Run a command once in the app's environment; its exit code and output."""
     data = await bodies.read_object(request)
-    command = processes.parse_command(data)
+    command = processes.parse_command(data, max_bytes=ctx.settings.max_run_command_bytes)
     result = await processes.run(ctx=ctx, app=app, command=command)
     return JSONResponse({"exit_code": result.exit_code, "output": result.output})
 
