@@ -4,33 +4,14 @@ import asyncio
 import json
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import nats
 import pytest
 from nats.js.api import StreamConfig
 from prometheus_client import CollectorRegistry
 
-from deis_shared.db import pool as db_pool
-from deis_shared.outbox import dead, outbox, publishing, relay, retention, schema as outbox_schema
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-async def pool(pg_dsn, unique):
-    async with db_pool.open_pool(dsn=pg_dsn, schema=unique, min_size=1, max_size=6) as pool:
-        await outbox_schema.migrate_outbox(pool, schema=unique)
-        yield pool
+from deis_shared.outbox import dead, outbox, publishing, relay, retention
 
 
 @pytest.fixture
@@ -158,10 +139,10 @@ async def test_oversize_kv_put_dies_at_once_and_the_next_value_of_its_key_is_ser
 
 
 async def test_a_row_refused_every_time_dies_after_max_attempts_and_frees_its_key(
-    pool, nc, kv, unique
+    new_clock, pool, nc, kv, unique
 ):
     js = nc.jetstream()
-    clock = FakeClock()
+    clock = new_clock()
     # JetStream refuses this put every time: its expected last sequence never comes.
     poison = await insert_raw(
         pool,
@@ -217,9 +198,9 @@ async def test_a_row_refused_every_time_dies_after_max_attempts_and_frees_its_ke
     assert len(reported) == 1
 
 
-async def test_always_failing_event_dies_after_max_attempts(pool, nc, unique):
+async def test_always_failing_event_dies_after_max_attempts(new_clock, pool, nc, unique):
     js = nc.jetstream()
-    clock = FakeClock()
+    clock = new_clock()
     row_id = await insert_raw(pool, kind="event", subject=f"{unique}.nostream", headers={})
     once = {"js": js, "schema": unique, "clock": clock, "max_attempts": 2}
     assert await publishing.relay_round(pool, **once) == publishing.Round()
@@ -233,7 +214,7 @@ async def test_always_failing_event_dies_after_max_attempts(pool, nc, unique):
     assert (await row_state(pool, row_id))["dead_at"] == clock.now
 
 
-async def test_nats_away_never_kills_a_row(pool, nats_server_factory, unique):
+async def test_nats_away_never_kills_a_row(new_clock, pool, nats_server_factory, unique):
     server = nats_server_factory()
     nc = await nats.connect(server.url, max_reconnect_attempts=-1, reconnect_time_wait=0.05)
     try:
@@ -241,7 +222,7 @@ async def test_nats_away_never_kills_a_row(pool, nats_server_factory, unique):
         await js.add_stream(StreamConfig(name=unique.upper(), subjects=[f"{unique}.>"]))
         row_id = await insert_raw(pool, kind="event", subject=f"{unique}.a", headers={})
         server.stop()
-        clock = FakeClock()
+        clock = new_clock()
         once = {"js": js, "schema": unique, "clock": clock, "max_attempts": 1}
         for _ in range(3):
             done = await publishing.relay_round(pool, publish_timeout=0.2, **once)
@@ -302,9 +283,9 @@ def test_wire_size_counts_the_header_block():
     assert dead.wire_size(b"abc", headers) == 3 + 10 + 16 + 2
 
 
-async def test_dead_rows_are_kept_longer_than_sent_rows(pool, nc, unique):
+async def test_dead_rows_are_kept_longer_than_sent_rows(new_clock, pool, nc, unique):
     js = nc.jetstream()
-    clock = FakeClock()
+    clock = new_clock()
     row_id = await insert_raw(pool, kind="event", subject=f"{unique}.nostream", headers={})
     await publishing.relay_round(pool, js=js, schema=unique, max_attempts=1, clock=clock)
     clock.advance(2 * 86400)

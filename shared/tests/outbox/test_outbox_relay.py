@@ -2,7 +2,7 @@ import asyncio
 import signal
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import nats
@@ -10,27 +10,9 @@ import pytest
 from nats.js.api import StreamConfig
 
 from deis_shared.db import pool as db_pool
-from deis_shared.outbox import outbox, publishing, relay, retention, schema as outbox_schema
+from deis_shared.outbox import outbox, publishing, relay, retention
 
 CHILD = Path(__file__).parent / "relay_child.py"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-async def pool(pg_dsn, unique):
-    async with db_pool.open_pool(dsn=pg_dsn, schema=unique, min_size=1, max_size=6) as pool:
-        await outbox_schema.migrate_outbox(pool, schema=unique)
-        yield pool
 
 
 async def connect(url):
@@ -112,8 +94,8 @@ async def test_kv_writes_land_in_order(pool, js, unique):
         await js.delete_key_value(unique)
 
 
-async def test_failed_kv_row_holds_back_later_rows_of_its_key(pool, js, unique):
-    clock = FakeClock()
+async def test_failed_kv_row_holds_back_later_rows_of_its_key(new_clock, pool, js, unique):
+    clock = new_clock()
     backoff = publishing.Backoff(base=10, cap=60)
     async with pool.acquire() as conn, conn.transaction():
         first = await outbox.enqueue_kv_put(conn, bucket=unique, key="k", value=b"a")
@@ -138,7 +120,9 @@ async def test_failed_kv_row_holds_back_later_rows_of_its_key(pool, js, unique):
         await js.delete_key_value(unique)
 
 
-async def test_nats_away_keeps_rows_and_publishes_when_back(pool, nats_server_factory, unique):
+async def test_nats_away_keeps_rows_and_publishes_when_back(
+    new_clock, pool, nats_server_factory, unique
+):
     server = nats_server_factory()
     nc = await connect(server.url)
     try:
@@ -147,7 +131,7 @@ async def test_nats_away_keeps_rows_and_publishes_when_back(pool, nats_server_fa
         await js.add_stream(
             StreamConfig(name=stream, subjects=[f"{unique}.>"], duplicate_window=120)
         )
-        clock = FakeClock()
+        clock = new_clock()
         backoff = publishing.Backoff(base=2, cap=60)
         once = {
             "js": js,
@@ -263,8 +247,8 @@ async def test_two_relays_publish_each_of_500_rows_once(pool, js, unique, pg_dsn
     assert await unsent(pool) == []
 
 
-async def test_delete_sent_keeps_recent_and_unsent_rows(pool, js, unique):
-    clock = FakeClock()
+async def test_delete_sent_keeps_recent_and_unsent_rows(new_clock, pool, js, unique):
+    clock = new_clock()
     await enqueue(pool, subject=f"{unique}.old")
     assert await relay.relay_once(pool, js=js, schema=unique, clock=clock) == 1
     clock.advance(3600)

@@ -140,53 +140,13 @@ class _Outcome:
     dead: list[tuple[asyncpg.Record, BaseException]] = field(default_factory=list)
 
 
-async def relay_once(
-    pool: Pool,
-    *,
-    js: JetStreamContext,
-    schema: str,
-    batch_size: int = 100,
-    publish_timeout: float = 5.0,
-    backoff: Backoff | None = None,
-    max_attempts: int = outbox_dead.DEFAULT_MAX_ATTEMPTS,
-    clock: Clock = utc_now,
-    after_publish: PublishHook | None = None,
-    on_dead: outbox_dead.DeadHook | None = None,
-) -> int:
-    """Publish one batch of due outbox rows and record what happened to each.
-
-    Args:
-        pool: A pool on the database holding `<schema>.outbox`.
-        js: The JetStream context to publish with.
-        schema: The schema of the outbox table.
-        batch_size: Rows claimed at most.
-        publish_timeout: Seconds to wait for each publish acknowledgement.
-        backoff: Retry delays for failed rows (default `Backoff()`).
-        max_attempts: Rejections after which a row is set aside as dead.
-        clock: The time rows are compared with and stamped with.
-        after_publish: Awaited after each publish, before mark-sent (tests and benches).
-        on_dead: Awaited for each row set aside, in the transaction that marks it dead.
+async def relay_once(pool: Pool, **options: Any) -> int:
+    """One round (`relay_round`, with the same keyword arguments), counting the rows published.
 
     Returns:
         The number of rows published and marked sent.
-
-    Raises:
-        DatabaseUnavailable: If PostgreSQL is away (nothing is marked; rows stay due).
-        DatabaseError: For other database failures.
     """
-    done = await relay_round(
-        pool,
-        js=js,
-        schema=schema,
-        batch_size=batch_size,
-        publish_timeout=publish_timeout,
-        backoff=backoff,
-        max_attempts=max_attempts,
-        clock=clock,
-        after_publish=after_publish,
-        on_dead=on_dead,
-    )
-    return done.published
+    return (await relay_round(pool, **options)).published
 
 
 async def relay_round(
@@ -202,7 +162,9 @@ async def relay_round(
     after_publish: PublishHook | None = None,
     on_dead: outbox_dead.DeadHook | None = None,
 ) -> Round:
-    """`relay_once`, telling also which rows were set aside as dead (logged at ERROR here).
+    """Publish one batch of due outbox rows and record what happened to each.
+
+    Rows set aside as dead are logged at ERROR here and reported to `on_dead`.
 
     Args:
         pool: A pool on the database holding `<schema>.outbox`.
@@ -217,7 +179,7 @@ async def relay_round(
         on_dead: Awaited for each row set aside, in the transaction that marks it dead.
 
     Returns:
-        The rows published and the rows set aside.
+        The rows published and marked sent, and the rows set aside.
 
     Raises:
         DatabaseUnavailable: If PostgreSQL is away (nothing is marked; rows stay due).

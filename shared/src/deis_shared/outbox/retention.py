@@ -8,18 +8,14 @@ payload and `last_error` are what an operator needs to find out why.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 
 from deis_shared.db import errors as db_errors, pool as db_pool
 from deis_shared.outbox import publishing
 
 if TYPE_CHECKING:
     from deis_shared.db.pool import Pool
-
-
-def _table(schema: str) -> str:
-    return f'"{db_pool.validate_schema_name(schema)}".outbox'
 
 
 async def delete_sent(
@@ -40,12 +36,7 @@ async def delete_sent(
         DatabaseUnavailable: If PostgreSQL is away.
         DatabaseError: For other database failures.
     """
-    with db_errors.mapped_errors():
-        status = await pool.execute(
-            f"DELETE FROM {_table(schema)} WHERE sent_at IS NOT NULL AND sent_at < $1",
-            clock() - older_than,
-        )
-    return int(status.split()[-1])
+    return await _delete(pool, schema=schema, column="sent_at", before=clock() - older_than)
 
 
 async def delete_dead(
@@ -53,22 +44,17 @@ async def delete_dead(
 ) -> int:
     """Delete rows set aside as dead more than `older_than` ago.
 
-    Args:
-        pool: A pool on the database holding `<schema>.outbox`.
-        schema: The schema of the outbox table.
-        older_than: How long dead rows are kept for inspection.
-        clock: The current time.
-
-    Returns:
-        The number of rows deleted.
-
-    Raises:
-        DatabaseUnavailable: If PostgreSQL is away.
-        DatabaseError: For other database failures.
+    Arguments, result and errors as `delete_sent`'s.
     """
+    return await _delete(pool, schema=schema, column="dead_at", before=clock() - older_than)
+
+
+async def _delete(
+    pool: Pool, *, schema: str, column: Literal["sent_at", "dead_at"], before: datetime
+) -> int:
+    table = f'"{db_pool.validate_schema_name(schema)}".outbox'
     with db_errors.mapped_errors():
         status = await pool.execute(
-            f"DELETE FROM {_table(schema)} WHERE dead_at IS NOT NULL AND dead_at < $1",
-            clock() - older_than,
+            f"DELETE FROM {table} WHERE {column} IS NOT NULL AND {column} < $1", before
         )
     return int(status.split()[-1])
