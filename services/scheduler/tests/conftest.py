@@ -103,8 +103,13 @@ class Platform:
         restarts: dict[str, int] | None = None,
         memory: dict[str, str] | None = None,
         cpu: dict[str, str] | None = None,
-    ) -> None:
-        """Write the app's desired state as the controller would."""
+        tamper: Callable[[dict[str, Any]], None] | None = None,
+    ) -> desired_kv.DesiredState:
+        """Write the app's desired state as the controller would; the value written.
+
+        `tamper` changes the JSON before it is written, as a writer around the controller
+        could (the value returned is then the one before).
+        """
         build = (
             None
             if sha is None
@@ -126,7 +131,13 @@ class Platform:
             restarts=restarts or {},
             limits=desired_kv.Limits(memory=memory or {}, cpu=cpu or {}),
         )
-        await self.js.publish(f"$KV.{desired_kv.BUCKET}.{app}", wire.encode(value))
+        data = wire.encode(value)
+        if tamper is not None:
+            document = json.loads(data)
+            tamper(document)
+            data = json.dumps(document).encode()
+        await self.js.publish(f"$KV.{desired_kv.BUCKET}.{app}", data)
+        return value
 
     async def forget(self, app: str) -> None:
         """Delete the app's desired state, as the controller does when it is destroyed."""
@@ -173,15 +184,20 @@ def scheduler_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def nats_server(nats_server_factory: Callable[[], NatsServer]) -> NatsServer:
+    """The test's private nats-server (tests may stop and start it again)."""
+    return nats_server_factory()
+
+
+@pytest.fixture
 def scheduler_settings(
-    nats_server_factory: Callable[[], NatsServer],
+    nats_server: NatsServer,
     tmp_path: Path,
     scheduler_overrides: dict[str, Any],
 ) -> SchedulerSettings:
     """Settings of a scheduler on a private nats-server, with a filesystem object store."""
-    server = nats_server_factory()
     values: dict[str, Any] = {
-        "nats_url": server.url,
+        "nats_url": nats_server.url,
         "data_dir": tmp_path / "scheduler",
         "object_store": "filesystem",
         "object_store_root": tmp_path / "objects",
@@ -254,6 +270,30 @@ async def _until(check: Callable[[], Awaitable[Any]], seconds: float = 30.0) -> 
                 return result
             await asyncio.sleep(0.05)
     raise AssertionError("unreachable")
+
+
+def _app_pids(app: str) -> set[int]:
+    """Process group leaders on this host whose environment says `DEIS_APP=<app>`."""
+    found = set()
+    marker = f"DEIS_APP={app}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, _, pgid = stat.rsplit(")", 1)[1].split()[:3]
+        if marker in environ and state not in ("Z", "X") and int(pgid) == int(entry.name):
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def app_pids() -> Callable[[str], set[int]]:
+    """`app_pids(app)`: the app's processes as /proc shows them (group leaders, by `DEIS_APP`)."""
+    return _app_pids
 
 
 @pytest.fixture

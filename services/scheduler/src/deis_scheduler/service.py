@@ -2,22 +2,31 @@
 
     settings → NATS (+ streams and buckets) → object store → log shipper → reconciler
 
-At At start, before watching, the reconciler adopts the processes a previous scheduler left
+At start, before watching, the reconciler adopts the processes a previous scheduler left
 running (`local.records`). At SIGTERM it stops its workers and detaches from the app
 processes, which run on for the next scheduler (or, with `stop_processes_on_exit`, stops them:
 SIGTERM, grace, SIGKILL); the shipper flushes what the processes wrote last, and the runner
-drains NATS.
+drains NATS. `STOP_APPS_SIGNAL` (SIGUSR1) is SIGTERM that stops the app processes this once:
+`deisctl down` sends it, while a scheduler that crashes or is restarted alone leaves them be.
+
+`stop_apps` is `deis-scheduler stop-apps`: with no scheduler running, it stops every process
+the records name (`local.stopping`), the backstop `deisctl down` runs after the services stop.
 """
 
+import asyncio
 import contextlib
+import logging
+import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from deis_scheduler.app import oneoff
 from deis_scheduler.app.backend import LocalBackend
 from deis_scheduler.app.context import Context
 from deis_scheduler.app.reconciler import Reconciler
-from deis_scheduler.local import cgroups
+from deis_scheduler.local import cgroups, stopping
 from deis_scheduler.local.records import Records
 from deis_scheduler.local.shipping import LogShipper
 from deis_scheduler.local.slugs import SlugCache
@@ -26,14 +35,19 @@ from deis_scheduler.settings import (
     process_base_environment,
     process_run_as,
 )
-from deis_shared import runner as shared_runner
+from deis_shared import logconfig, runner as shared_runner
 from deis_shared.bus import requesting, watching
 from deis_shared.kv import desired as desired_kv
 from deis_shared.rpc import scheduler as scheduler_rpc
 from deis_shared.runner import Service, ServiceRunner
 
+logger = logging.getLogger(__name__)
+
 RPC_QUEUE = "scheduler"
 """Queue group of the scheduler's responders."""
+
+STOP_APPS_SIGNAL = signal.SIGUSR1
+"""Stop the scheduler and its app processes, whatever `stop_processes_on_exit` says."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,7 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
         settings=settings,
         js=bus.js,
         slugs=SlugCache(store=service.store, root=settings.data_dir),
-        records=Records(settings.data_dir / "records"),
+        records=Records(records_dir(settings)),
         cpu=cgroups.find(settings.cgroup_root) if settings.cgroup_root is not None else None,
         shipper=shipper,
         base_env=process_base_environment(),
@@ -109,10 +123,40 @@ async def running(settings: SchedulerSettings) -> AsyncIterator[Scheduler]:
         yield await start(service, settings)
 
 
+def records_dir(settings: SchedulerSettings) -> Path:
+    """Where the per-app process records live (`local.records`)."""
+    return settings.data_dir / "records"
+
+
 def run(settings: SchedulerSettings) -> int:
-    """Serve until SIGTERM/SIGINT; the process's exit code."""
+    """Serve until SIGTERM/SIGINT (or `STOP_APPS_SIGNAL`); the process's exit code."""
 
     async def begin(service: Service) -> None:
-        await start(service, settings)
+        scheduler = await start(service, settings)
+        asyncio.get_running_loop().add_signal_handler(
+            STOP_APPS_SIGNAL, _stop_with_apps, scheduler.reconciler
+        )
 
     return shared_runner.run(make_runner(settings), begin)
+
+
+def _stop_with_apps(reconciler: Reconciler) -> None:
+    logger.info("stopping, and stopping the app processes too")
+    reconciler.stop_processes_on_exit = True
+    # The runner stops on SIGTERM; raising it here is its one way in.
+    signal.raise_signal(signal.SIGTERM)
+
+
+def stop_apps(settings: SchedulerSettings) -> int:
+    """Stop the app processes the records name (no scheduler may be running); exit code 0.
+
+    Each process stopped is one line on stdout, `stopped <app> <type>.<index> (pid <pid>)`
+    (what `deisctl` shows); the log goes to stderr.
+    """
+    logconfig.configure_logging(
+        service=settings.service_name, level=settings.log_level, json_lines=settings.log_json
+    )
+    found = Records(records_dir(settings)).load()
+    for gone in stopping.stop_recorded(found, grace=settings.stop_grace):
+        sys.stdout.write(f"stopped {gone.app} {gone.label} (pid {gone.pid})\n")
+    return 0

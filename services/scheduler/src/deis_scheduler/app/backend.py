@@ -24,6 +24,10 @@ class AppProcesses(Protocol):
         """Make what runs match `desired` (`None`: the app is gone); idempotent."""
         ...
 
+    async def refuse(self, *, version: int, reason: str) -> None:
+        """Fail release `version` without running it (its desired state cannot be read)."""
+        ...
+
     async def shutdown(self) -> None:
         """Stop every process: the scheduler leaves and takes the app with it."""
         ...

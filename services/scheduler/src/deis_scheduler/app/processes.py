@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from deis_scheduler import errors
 from deis_scheduler.app import limits
 from deis_scheduler.local import cgroups, health, records
 from deis_scheduler.local.processes import Identity, LocalProcess
@@ -192,17 +193,29 @@ class Proc:
             self.process.detach()
 
     async def start(self, *, on_line: Callable[["Proc", str], None]) -> None:
-        """Start (or restart) the OS process."""
+        """Start (or restart) the OS process.
+
+        Raises:
+            CannotRun: its limits cannot be applied, or the OS refused to start it; then
+                nothing was started.
+        """
+        # Parsed first: a limit refused after the start would leave a process nobody stops.
+        memory, cpu = applicable_limits(
+            who=self.label, memory=self.launch.memory, cpu=self.launch.cpu
+        )
         self.process = self._local()
         self.state = State.STARTING
-        await self.process.start(
-            command=self.launch.command,
-            cwd=self.launch.cwd,
-            env=self.launch.env,
-            on_line=lambda text: on_line(self, text),
-            memory_bytes=limits.memory_bytes(self.launch.memory),
-        )
-        control, cpu = self.launch.cpu_control, cgroups.millicores(self.launch.cpu)
+        try:
+            await self.process.start(
+                command=self.launch.command,
+                cwd=self.launch.cwd,
+                env=self.launch.env,
+                on_line=lambda text: on_line(self, text),
+                memory_bytes=memory,
+            )
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command or env
+            raise errors.CannotRun(f"{self.label} could not start: {exc}") from exc
+        control = self.launch.cpu_control
         if control is not None and cpu is not None and self.process.pid is not None:
             self.cpu_limited = cgroups.limit(
                 control, name=self.name, pid=self.process.pid, millicores=cpu
@@ -223,6 +236,25 @@ class Proc:
         if self.launch.cpu_control is not None:
             cgroups.release(self.launch.cpu_control, name=self.name)
         self.state = State.DOWN
+
+
+def applicable_limits(
+    *, who: str, memory: str | None, cpu: str | None
+) -> tuple[int | None, int | None]:
+    """The memory limit in bytes and the CPU limit in millicores that the specs stand for.
+
+    Args:
+        who: the process or process type, for the message.
+        memory: the memory limit in Deis's notation, or `None`.
+        cpu: the CPU limit in Deis's notation, or `None`.
+
+    Raises:
+        CannotRun: either is not a limit this scheduler can apply.
+    """
+    try:
+        return limits.memory_bytes(memory), cgroups.millicores(cpu)
+    except ValueError as exc:
+        raise errors.CannotRun(f"{who} cannot run with its limits: {exc}") from exc
 
 
 async def ready(proc: Proc, *, host: str, path: str | None, deadline: float) -> None:
@@ -263,13 +295,13 @@ async def supervise(
         await changed()
         attempt = proc.restarts
         while True:
-            await sleep(min(backoff_max, 2.0 ** (attempt - 1)))
+            await sleep(min(backoff_max, 2.0 ** min(attempt - 1, 16)))
             if _stopping(proc):
                 return
             try:
                 await proc.start(on_line=on_line)
                 break
-            except OSError as exc:
+            except errors.CannotRun as exc:
                 attempt += 1
                 proc.state = State.ERROR
                 logger.error("%s %s could not restart: %s", proc.app, proc.label, exc)

@@ -15,24 +15,38 @@ runs, and does only what differs.
   `endpoints` once healthy), extra ones leave `endpoints` and then stop.
 - No desired state (the app was deleted): everything stops, its files and KV values go.
 
+A converge that fails, whatever the exception, first stops what it started (`_starting`: the
+processes of an unfinished rollout or scale-up, `_pending`, stop and the record says so), so a
+retry never finds them still running. What happens next follows `errors`: during a rollout, a
+`PermanentError` (a limit that cannot be parsed, a slug that does not unpack, a process that
+cannot start or never becomes healthy) fails that release once (`reporting`); anything else
+goes up to the reconciler, which retries it. Replaced processes stop only once a converge has
+published `endpoints` without them (`_retire_replaced`), so a converge that failed after the
+switch but before that publish retires them on its retry.
+
 Every change is written to the app's process record (`local.records`) before the next step, so
 a scheduler that restarts, gracefully or after a kill -9, `adopt`s the processes it finds
 running instead of starting them twice, and kills what an unfinished rollout left behind.
 When the scheduler stops it may `detach` (the processes run on) or `shutdown` (they stop).
+
+Why over 400 lines: rollout, scale, restart, retirement and adoption all change the same three
+lists of processes (live, pending, retiring) under one lock and write the same record; what
+does not touch them lives apart (`launching`, `reporting`, `processes`).
 """
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
-from deis_scheduler.app import processes, publishing
+from deis_scheduler import errors
+from deis_scheduler.app import launching, processes, publishing, reporting
 from deis_scheduler.app.context import Context
-from deis_scheduler.app.processes import Launch, Proc, State
-from deis_scheduler.errors import RolloutFailed
-from deis_scheduler.local import cgroups, health, records, slugs
+from deis_scheduler.app.processes import Proc, State
+from deis_scheduler.local import cgroups, health, records
 from deis_scheduler.local.processes import Identity
 from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
@@ -66,6 +80,9 @@ class AppRuntime:
         self._retirements: set[asyncio.Task[None]] = set()
         """Drains in progress: old processes stop after `drain_seconds`, outside the lock, so
         that the next release's rollout need not wait for them."""
+        self._draining: set[int] = set()
+        """`id()`s of the `_retiring` processes a drain in progress has taken."""
+        self._reports = reporting.Reports(app=app, js=ctx.js, shipper=ctx.shipper)
         self._lock = asyncio.Lock()
 
     async def converge(self, desired: desired_kv.DesiredState | None) -> None:
@@ -75,6 +92,8 @@ class AppRuntime:
                 await self._end_retirements()
                 await self._stop(self._everything())
                 self.procs, self.version, self._endpoints = {}, None, None
+                self._pending, self._retiring = [], []
+                self._reports.forget()
                 await publishing.forget(self._ctx.js, app=self.app)
                 await self._ctx.slugs.remove_app(self.app)
                 self._ctx.records.remove(self.app)
@@ -84,21 +103,42 @@ class AppRuntime:
                 return
             if desired.build is None:
                 await self._retire_all(desired)
-                return
-            formation = {
-                kind: count
-                for kind, count in desired.formation.items()
-                if count > 0 and kind in desired.build.procfile
-            }
-            due = self._due_restarts(desired)
-            if self.version != desired.release.version:
-                if desired.release.version not in self.failed:
-                    await self._rollout(desired, formation)
             else:
-                await self._scale(desired, formation)
-                await self._restart(due)
-            await self._publish_endpoints(desired)
-            await self.publish_procs()
+                formation = {
+                    kind: count
+                    for kind, count in desired.formation.items()
+                    if count > 0 and kind in desired.build.procfile
+                }
+                due = self._due_restarts(desired)
+                if self.version != desired.release.version:
+                    if desired.release.version not in self.failed:
+                        await self._rollout(desired, formation)
+                else:
+                    await self._scale(desired, formation)
+                    await self._restart(due)
+                await self._publish_endpoints(desired)
+                await self.publish_procs()
+                self._retire_replaced()
+            await self._reports.flush()
+
+    async def refuse(self, *, version: int, reason: str) -> None:
+        """Fail release `version`, whose desired state cannot be read: reported once, not run.
+
+        The live release is not failed for it: its processes run on, and the reason goes to
+        the app's log.
+        """
+        async with self._lock:
+            if version == self.version:
+                self._reports.refused(f"v{version} cannot be applied: {reason}")
+                return
+            if version not in self.failed:
+                self.failed.add(version)
+                self._save()
+                logger.warning("release v%d of %s failed: %s", version, self.app, reason)
+                self._reports.failed(
+                    deploy_events.DeployFailed(app=self.app, version=version, reason=reason)
+                )
+            await self._reports.flush()
 
     async def shutdown(self) -> None:
         """Stop every process (the scheduler is stopping, and takes the apps with it)."""
@@ -175,11 +215,16 @@ class AppRuntime:
             )
         )
 
-    def _retire_later(self, procs: list[Proc]) -> None:
-        """Stop `procs` (already out of `endpoints`, in `_retiring`) after the drain."""
-        if not procs:
+    def _retire_replaced(self) -> None:
+        """Stop, after the drain, the `_retiring` processes no drain has taken yet.
+
+        Called once a converge has published `endpoints`, which then no longer name them.
+        """
+        waiting = [proc for proc in self._retiring if id(proc) not in self._draining]
+        if not waiting:
             return
-        task = asyncio.create_task(self._drain_and_stop(procs), name=f"retire-{self.app}")
+        self._draining.update(id(proc) for proc in waiting)
+        task = asyncio.create_task(self._drain_and_stop(waiting), name=f"retire-{self.app}")
         self._retirements.add(task)
         task.add_done_callback(self._retirements.discard)
 
@@ -190,6 +235,7 @@ class AppRuntime:
             await self._stop(procs)
             done = {id(proc) for proc in procs}
             self._retiring = [proc for proc in self._retiring if id(proc) not in done]
+            self._draining -= done
             await self.publish_procs()
         except Exception:  # a failed publish: the next converge publishes again
             logger.exception("retiring old processes of %s", self.app)
@@ -200,12 +246,24 @@ class AppRuntime:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._draining.clear()
+
+    @contextlib.asynccontextmanager
+    async def _starting(self) -> AsyncIterator[None]:
+        """Whatever exception ends the block, the processes it started (`_pending`) stop."""
+        try:
+            yield
+        except BaseException:
+            pending, self._pending = self._pending, []
+            await self._stop(pending)
+            self._save()
+            raise
 
     def _everything(self) -> list[Proc]:
         return [*self.procs.values(), *self._pending, *self._retiring]
 
     def _output_dir(self) -> Path:
-        return self._ctx.settings.data_dir / "output" / self.app
+        return launching.output_dir(self._ctx, app=self.app)
 
     def _due_restarts(self, desired: desired_kv.DesiredState) -> list[str]:
         """Targets (`*`, a type, a process name) whose restart counter rose since last look."""
@@ -223,7 +281,14 @@ class AppRuntime:
                 continue
             await proc.stop(grace=self._ctx.settings.stop_grace)
             proc.stopping = False
-            await proc.start(on_line=self._line)
+            try:
+                await proc.start(on_line=self._line)
+            except errors.CannotRun as exc:
+                # It cannot come back: it leaves, and scaling up tries again at each converge.
+                del self.procs[(proc.type, proc.index)]
+                self._reports.refused(f"{proc.label} was stopped and cannot restart: {exc}")
+                await self.publish_procs()
+                continue
             if proc.type in ROUTABLE:
                 deadline = time.monotonic() + self._ctx.settings.deploy_timeout
                 try:
@@ -250,23 +315,19 @@ class AppRuntime:
             subject=deploy_events.started_subject(self.app),
             value=deploy_events.DeployStarted(app=self.app, version=version, formation=formation),
         )
-        new: dict[Key, Proc] = {}
         try:
-            new = await self._start(desired, keys=_keys(formation))
-            await self._healthy(desired, new.values(), deadline=began + settings.deploy_timeout)
-        except (RolloutFailed, slugs.SlugError) as exc:
-            await self._stop(new.values())
-            self._pending = []
+            async with self._starting():
+                new = await self._start(desired, keys=_keys(formation))
+                await self._healthy(desired, new.values(), deadline=began + settings.deploy_timeout)
+        except errors.PermanentError as exc:
             self.failed.add(version)
             self._save()
-            lines = exc.last_lines if isinstance(exc, RolloutFailed) else []
+            lines = exc.last_lines if isinstance(exc, errors.RolloutFailed) else []
             logger.warning("rollout of %s v%d failed: %s", self.app, version, exc)
-            await publishing.event(
-                self._ctx.js,
-                subject=deploy_events.failed_subject(self.app),
-                value=deploy_events.DeployFailed(
+            self._reports.failed(
+                deploy_events.DeployFailed(
                     app=self.app, version=version, reason=str(exc), last_lines=lines
-                ),
+                )
             )
             return
         old, self.procs, self.version = self.procs, new, version
@@ -274,45 +335,61 @@ class AppRuntime:
         self._retiring.extend(old.values())
         self._save()
         self._supervise(new.values())
-        await self._publish_endpoints(desired)
-        await self.publish_procs()
-        # The release is live: say so now; retiring the old one is housekeeping.
-        await publishing.event(
-            self._ctx.js,
-            subject=deploy_events.succeeded_subject(self.app),
-            value=deploy_events.DeploySucceeded(
+        # Reported at the end of the converge, once `endpoints` name the new processes; the
+        # old ones retire then too.
+        self._reports.succeeded(
+            deploy_events.DeploySucceeded(
                 app=self.app, version=version, duration_seconds=time.monotonic() - began
-            ),
+            )
         )
-        self._retire_later(list(old.values()))
 
     async def _scale(self, desired: desired_kv.DesiredState, formation: dict[str, int]) -> None:
         wanted = set(_keys(formation))
         extra = [key for key in self.procs if key not in wanted]
         missing = sorted(wanted - set(self.procs))
         if missing:
-            deadline = time.monotonic() + self._ctx.settings.deploy_timeout
-            started = await self._start(desired, keys=missing)
-            try:
-                await self._healthy(desired, started.values(), deadline=deadline)
-            except RolloutFailed as exc:
-                # Scaled-up processes that do not come up are kept and restarted by supervision.
-                logger.warning("scaling %s: %s", self.app, exc)
-            self.procs.update(started)
-            self._pending = []
-            self._supervise(started.values())
-            self._save()
+            await self._scale_up(desired, keys=missing)
         if extra:
             leaving = [self.procs.pop(key) for key in extra]
             self._retiring.extend(leaving)
             self._save()
             await self._publish_endpoints(desired)
-            self._retire_later(leaving)
+
+    async def _scale_up(self, desired: desired_kv.DesiredState, *, keys: list[Key]) -> None:
+        """Start `keys` of the live release; what cannot start is stopped again and reported."""
+        deadline = time.monotonic() + self._ctx.settings.deploy_timeout
+        try:
+            async with self._starting():
+                started = await self._start(desired, keys=keys)
+                try:
+                    await self._healthy(desired, started.values(), deadline=deadline)
+                except errors.RolloutFailed as exc:
+                    # Started but not healthy: kept, and restarted by supervision.
+                    logger.warning("scaling %s: %s", self.app, exc)
+        except errors.PermanentError as exc:
+            # Not a release of its own, so no deploy.failed: see `reporting`.
+            self._reports.refused(f"cannot scale up v{desired.release.version}: {exc}")
+            return
+        self._reports.applied()
+        self.procs.update(started)
+        self._pending = []
+        self._supervise(started.values())
+        self._save()
 
     async def _start(self, desired: desired_kv.DesiredState, *, keys: list[Key]) -> dict[Key, Proc]:
+        """Start processes `keys` of `desired`'s release, each put in `_pending` before it starts.
+
+        Run it inside `_starting`, which stops them again if anything fails.
+
+        Raises:
+            CannotRun: a process's limits or command cannot be applied, or it could not start.
+            SlugError: the release's slug cannot be had or unpacked.
+            ObjectStoreUnavailable: the slug cannot be fetched now.
+        """
         assert desired.build is not None
         if not keys:
             return {}
+        launching.check_limits(desired, kinds={kind for kind, _ in keys})
         release = await self._ctx.slugs.unpack(
             app=self.app,
             version=desired.release.version,
@@ -321,44 +398,12 @@ class AppRuntime:
         )
         started: dict[Key, Proc] = {}
         for kind, index in keys:
-            port = health.free_port(self._ctx.settings.process_host)
-            extra = {
-                "PORT": str(port),
-                "DEIS_APP": self.app,
-                "WORKFLOW_RELEASE": f"v{desired.release.version}",
-                "WORKFLOW_RELEASE_SUMMARY": desired.release.summary,
-                "WORKFLOW_RELEASE_CREATED": desired.release.created.isoformat(),
-                "SOURCE_VERSION": desired.build.sha,
-            }
-            env = slugs.process_env(
-                release=release, base=self._ctx.base_env, config=desired.config, extra=extra
-            )
-            proc = Proc(
-                app=self.app,
-                type=kind,
-                index=index,
-                release=desired.release.version,
-                port=port,
-                launch=Launch(
-                    command=desired.build.procfile[kind],
-                    cwd=release.path,
-                    env=env,
-                    run_as=self._ctx.run_as,
-                    output_dir=self._output_dir(),
-                    memory=desired.limits.memory.get(kind),
-                    cpu=desired.limits.cpu.get(kind),
-                    cpu_control=self._ctx.cpu,
-                ),
-                last_lines=self._ctx.settings.last_lines,
+            proc = launching.new_proc(
+                self._ctx, app=self.app, desired=desired, release=release, kind=kind, index=index
             )
             started[(kind, index)] = proc
-            try:
-                await proc.start(on_line=self._line)
-            except OSError as exc:
-                await self._stop(started.values())
-                self._pending = []
-                raise RolloutFailed(f"{proc.label} could not start: {exc}") from exc
             self._pending.append(proc)
+            await proc.start(on_line=self._line)
             self._save()
         return started
 
@@ -384,7 +429,9 @@ class AppRuntime:
                     assert proc.process is not None
                     code = await proc.process.wait()
                     reason = f"exited with code {code} before becoming healthy"
-                raise RolloutFailed(f"{proc.label} {reason}", last_lines=list(proc.lines)) from None
+                raise errors.RolloutFailed(
+                    f"{proc.label} {reason}", last_lines=list(proc.lines)
+                ) from None
             proc.state = State.UP
 
         await asyncio.gather(*(one(proc) for proc in procs))

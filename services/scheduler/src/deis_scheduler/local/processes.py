@@ -239,14 +239,8 @@ class LocalProcess:
         """
         if self._exited is not None:
             raise RuntimeError(f"{self.label} was started already")
-        if not _same(identity):
-            return False
-        try:
-            pidfd = os.pidfd_open(identity.pid)
-        except ProcessLookupError:
-            return False
-        if not _same(identity):  # the pid was reused between the check and pidfd_open
-            os.close(pidfd)
+        pidfd = open_if_same(identity)
+        if pidfd is None:
             return False
         self.identity = identity
         self._watch_exit(pidfd)
@@ -445,6 +439,23 @@ class _Output(asyncio.Protocol):
 def _open_reader(path: Path) -> int:
     """The scheduler's end of a FIFO: read-only, non-blocking (it opens without a writer)."""
     return os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+
+def open_if_same(identity: Identity) -> int | None:
+    """A pidfd of the process `identity` names, if it still runs and leads its group; else None.
+
+    The caller closes it. It is how a recorded pid is trusted again: never by its number alone.
+    """
+    if not _same(identity):
+        return None
+    try:
+        pidfd = os.pidfd_open(identity.pid)
+    except ProcessLookupError:
+        return None
+    if not _same(identity):  # the pid was reused between the check and pidfd_open
+        os.close(pidfd)
+        return None
+    return pidfd
 
 
 def _same(identity: Identity) -> bool:
