@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +50,11 @@ def test_the_embedded_platform_runs_postgres_nats_and_every_service(open_dir):
     assert controller["DEIS_OBJECT_STORE_ROOT"] == str(layout.objects)
     assert components["builder"].env["DEIS_SSH_PORT"] == "12222"
     assert components["router"].env["DEIS_HTTP_PORT"] == "18080"
-    assert components["scheduler"].env["DEIS_STOP_PROCESSES_ON_EXIT"] == "true"
+    # Alone, the scheduler leaves the apps running (for the next one to adopt); stopping the
+    # platform stops them with it.
+    assert "DEIS_STOP_PROCESSES_ON_EXIT" not in components["scheduler"].env
+    assert components["scheduler"].stop_signal == signal.SIGUSR1
+    assert components["controller"].stop_signal == signal.SIGTERM
     for name in SERVICES:  # each its own part of the data dir, whatever the environment says
         assert components[name].env["DEIS_DATA_DIR"] == str(layout.service(name))
     assert plan.urls["apps"] == "http://<app>.localhost:18080"

@@ -4,6 +4,11 @@ deisctl up [-d]        start PostgreSQL, NATS and every service; supervise them
 deisctl status         what runs, from the state file
 deisctl logs <name>    a supervised process's log (`-f` follows)
 deisctl down           stop everything (apps included)
+
+Stopping the platform (`down`, or SIGTERM or Ctrl-C to `up`) stops the services in reverse
+order, the scheduler taking the app processes with it, then runs the backstop (`reaping`) that
+stops any app process still running as the scheduler's records name it. `down` on a data dir
+where no supervisor runs (it was killed, say) runs that backstop alone.
 """
 
 import os
@@ -16,7 +21,7 @@ from types import FrameType
 
 import click
 
-from deis_cli.ctl import settings, state as ctl_state
+from deis_cli.ctl import reaping, settings, state as ctl_state
 from deis_cli.ctl.errors import CtlError
 from deis_cli.ctl.layout import Layout, default_data_dir
 from deis_cli.ctl.platform import Options, make_plan
@@ -177,9 +182,21 @@ def _run(options: Options, layout: Layout, *, quiet: bool) -> None:
     finally:
         if supervisor is not None:
             supervisor.stop()
+            _stop_leftover_apps(layout)
         if not current.failed:
             ctl_state.remove(layout)
         lock.release()
+
+
+def _stop_leftover_apps(layout: Layout) -> None:
+    """The backstop: no app process of this data dir runs on after the platform stopped."""
+    try:
+        stopped = reaping.stop_leftover_apps(layout, environ=settings.environment())
+    except CtlError as exc:
+        click.echo(f"deisctl: warning: {exc}", err=True)
+        return
+    for line in stopped:
+        click.echo(f"{line}, which the scheduler had left running", err=True)
 
 
 def _summary(layout: Layout, current: ctl_state.State) -> None:
@@ -241,6 +258,7 @@ def down(data_dir: Path, timeout: float) -> None:
     current = ctl_state.read(layout)
     if not ctl_state.held(layout) or current is None:
         click.echo(f"not running (data dir {layout.root})")
+        _stop_leftover_apps(layout)  # what a supervisor that was killed left behind
         return
     os.kill(current.pid, signal.SIGTERM)
     click.echo("Stopping", nl=False, err=True)

@@ -4,10 +4,14 @@ Each service is `python -m deis_<service>.main` with `DEIS_*` variables: the dat
 that is its own, NATS and Postgres URLs, the object store, a health port that says when it is
 ready. An external `--database-url`, `--nats-url` or `--s3-endpoint-url` replaces the embedded
 part: that server is then neither started nor supervised.
+
+The scheduler is stopped with `SCHEDULER_STOP_APPS`, which takes the app processes along; when
+it exits alone (a crash, a SIGTERM) they run on, and the scheduler started again adopts them.
 """
 
 import os
 import shutil
+import signal
 import socket
 import sys
 from collections.abc import Mapping
@@ -23,6 +27,10 @@ from deis_cli.ctl.supervisor import Component
 
 UNPRIVILEGED = "nobody"
 """Who app processes run as when the platform runs as root (if they can reach their files)."""
+
+
+SCHEDULER_STOP_APPS = signal.SIGUSR1
+"""Stops the scheduler and the app processes with it (a SIGTERM would leave them running)."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +150,6 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
             "DEIS_ROUTER_URL_PORT": str(options.http_port),
         },
         "scheduler": {
-            "DEIS_STOP_PROCESSES_ON_EXIT": "true",
             "DEIS_PROCESS_USER": process_user,
         },
         "logger": {},
@@ -152,6 +159,9 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
         },
     }
     modules = {"router": "deis_router_agent"}
+    # The scheduler leaves the apps running when it stops or crashes alone (the one the
+    # supervisor starts again adopts them); stopping the platform takes them along.
+    stop_signals = {"scheduler": SCHEDULER_STOP_APPS}
     for name, extra in own.items():
         health = free_port()
         env = {
@@ -169,6 +179,7 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
                 ready=lambda port=health: health_ready(port),  # type: ignore[misc]
                 log=layout.log(name),
                 wave=1,
+                stop_signal=stop_signals.get(name, signal.SIGTERM),
             )
         )
     builder_host = "127.0.0.1"

@@ -1,0 +1,93 @@
+"""`deisctl down` leaves no app process running, adopted ones included, even when the scheduler
+cannot stop them itself (a platform of this module's own)."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+
+APP = {
+    "Procfile": "web: python app.py\nworker: python worker.py\n",
+    "requirements.txt": "",
+    "app.py": """\
+import http.server, os
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("up from " + os.environ["WORKFLOW_RELEASE"] + "\\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+""",
+    "worker.py": "import time\nwhile True:\n    time.sleep(1)\n",
+}
+
+
+def app_pids(app: str) -> set[int]:
+    """Process group leaders on this host whose environment says `DEIS_APP=<app>`."""
+    found = set()
+    marker = f"DEIS_APP={app}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, _, pgid = stat.rsplit(")", 1)[1].split()[:3]
+        if marker in environ and state not in ("Z", "X") and int(pgid) == int(entry.name):
+            found.add(int(entry.name))
+    return found
+
+
+def test_down_stops_adopted_apps_even_when_the_scheduler_cannot(
+    platform, developer, deisctl, until
+):
+    app = f"{developer.username}-down"
+    copy = developer.checkout(app, APP)
+    developer.deis("create", app, cwd=copy)
+    developer.push(copy)
+    until(lambda: platform.get(app).text == "up from v2\n")
+    developer.deis("ps:scale", "worker=1", "-a", app)
+    until(lambda: len(app_pids(app)) == 2)
+    serving = app_pids(app)
+
+    def scheduler_pid():
+        for line in deisctl("status", data_dir=platform.data_dir).stdout.splitlines():
+            words = line.split()
+            if words[:2] == ["scheduler", "up"]:
+                return int(words[2])
+        return None
+
+    # A scheduler killed -9 is started again, and adopts the apps: nothing restarts.
+    first = scheduler_pid()
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    until(lambda: scheduler_pid() not in (None, first), seconds=30)
+    adopted = platform.data_dir / "logs" / "scheduler.log"
+    until(lambda: f"{app}: adopted 2 running processes" in adopted.read_text(), seconds=30)
+    assert app_pids(app) == serving
+    assert platform.get(app).text == "up from v2\n"
+
+    # A scheduler that cannot act (frozen) when the platform stops: the supervisor kills it
+    # after its grace period, and the backstop stops the apps from the scheduler's records.
+    second = scheduler_pid()
+    assert second is not None
+    os.kill(second, signal.SIGSTOP)
+    stopped = deisctl("down", data_dir=platform.data_dir)
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert app_pids(app) == set()
+    assert not any(line.startswith("deisctl: warning") for line in stopped.stderr.splitlines())
+    log = (platform.data_dir / "logs" / "deisctl.log").read_text()
+    assert log.count(f"stopped {app} ") == 2, log[-3000:]
