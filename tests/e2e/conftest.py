@@ -24,6 +24,35 @@ from deis_testing import free_port, unique_name
 
 T = TypeVar("T")
 
+PYTHON_APP = {
+    "Procfile": "web: python app.py\nworker: python worker.py\n",
+    "requirements.txt": "",
+    "app.py": """\
+import http.server, os
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (os.environ.get("GREETING", "hello") + " from " + os.environ["WORKFLOW_RELEASE"]
+                + "\\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+""",
+    "worker.py": """\
+import itertools, time
+for n in itertools.count():
+    print(f"worker tick {n}", flush=True)
+    time.sleep(0.5)
+""",
+}
+"""A Python app (`hello from v<n>`, or `$GREETING from v<n>`) with a worker that ticks."""
+
 DEISCTL = [sys.executable, "-m", "deis_cli.ctl.main"]
 DEIS = [sys.executable, "-m", "deis_cli.main"]
 
@@ -275,3 +304,9 @@ def deisctl() -> Callable[..., subprocess.CompletedProcess[str]]:
 def until() -> Callable[..., object]:
     """`until(check, seconds=60)`: poll `check()` until it returns something truthy."""
     return _until
+
+
+@pytest.fixture
+def python_app() -> dict[str, str]:
+    """The files of `PYTHON_APP`: `web` answers `hello from v<n>`, `worker` ticks."""
+    return dict(PYTHON_APP)

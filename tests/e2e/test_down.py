@@ -9,28 +9,6 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-APP = {
-    "Procfile": "web: python app.py\nworker: python worker.py\n",
-    "requirements.txt": "",
-    "app.py": """\
-import http.server, os
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = ("up from " + os.environ["WORKFLOW_RELEASE"] + "\\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-""",
-    "worker.py": "import time\nwhile True:\n    time.sleep(1)\n",
-}
-
 
 def app_pids(app: str) -> set[int]:
     """Process group leaders on this host whose environment says `DEIS_APP=<app>`."""
@@ -51,13 +29,13 @@ def app_pids(app: str) -> set[int]:
 
 
 def test_down_stops_adopted_apps_even_when_the_scheduler_cannot(
-    platform, developer, deisctl, until
+    python_app, platform, developer, deisctl, until
 ):
     app = f"{developer.username}-down"
-    copy = developer.checkout(app, APP)
+    copy = developer.checkout(app, python_app)
     developer.deis("create", app, cwd=copy)
     developer.push(copy)
-    until(lambda: platform.get(app).text == "up from v2\n")
+    until(lambda: platform.get(app).text == "hello from v2\n")
     developer.deis("ps:scale", "worker=1", "-a", app)
     until(lambda: len(app_pids(app)) == 2)
     serving = app_pids(app)
@@ -77,7 +55,7 @@ def test_down_stops_adopted_apps_even_when_the_scheduler_cannot(
     adopted = platform.data_dir / "logs" / "scheduler.log"
     until(lambda: f"{app}: adopted 2 running processes" in adopted.read_text(), seconds=30)
     assert app_pids(app) == serving
-    assert platform.get(app).text == "up from v2\n"
+    assert platform.get(app).text == "hello from v2\n"
 
     # A scheduler that cannot act (frozen) when the platform stops: the supervisor kills it
     # after its grace period, and the backstop stops the apps from the scheduler's records.

@@ -14,24 +14,6 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-APP = {
-    "Procfile": "web: python app.py\n",
-    "requirements.txt": "",
-    "app.py": """\
-import http.server, os
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = f"{os.environ.get('GREETING', 'hello')} {os.environ['WORKFLOW_RELEASE']}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-""",
-}
-
 
 def token(home: Path) -> str:
     profile = json.loads((home / ".deis" / "client.json").read_text())
@@ -43,12 +25,14 @@ def nested(depth: int, *, kind: str) -> bytes:
     return (opening * depth + "1" + closing * depth).encode()
 
 
-def test_hostile_requests_are_refused_and_the_app_deploys_after(platform, developer, until):
+def test_hostile_requests_are_refused_and_the_app_deploys_after(
+    python_app, platform, developer, until
+):
     app = f"{developer.username}-hostile"
-    copy = developer.checkout(app, APP)
+    copy = developer.checkout(app, python_app)
     developer.deis("create", app, cwd=copy)
     developer.push(copy)
-    assert platform.get(app).text == "hello v2"
+    assert platform.get(app).text == "hello from v2\n"
     releases = developer.deis("releases", "-a", app).stdout
     headers = {"Authorization": f"token {token(developer.home)}"}
     base = f"{platform.controller}/v2/apps/{app}"
@@ -75,4 +59,4 @@ def test_hostile_requests_are_refused_and_the_app_deploys_after(platform, develo
     assert listing.count(f"{app}-web-v") == 1
 
     developer.deis("config:set", "GREETING=still", "-a", app)
-    until(lambda: platform.get(app).text == "still v3")
+    until(lambda: platform.get(app).text == "still from v3\n")

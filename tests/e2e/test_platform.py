@@ -12,34 +12,6 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-PYTHON_APP = {
-    "Procfile": "web: python app.py\nworker: python worker.py\n",
-    "requirements.txt": "",
-    "app.py": """\
-import http.server, os
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (os.environ.get("GREETING", "hello") + " from " + os.environ["WORKFLOW_RELEASE"]
-                + "\\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-""",
-    "worker.py": """\
-import itertools, time
-for n in itertools.count():
-    print(f"worker tick {n}", flush=True)
-    time.sleep(0.5)
-""",
-}
-
 NODE_APP = {
     "package.json": json.dumps({"name": "n", "scripts": {"start": "node index.js"}}),
     "index.js": "require('http').createServer((q, s) => s.end('node\\n'))"
@@ -68,8 +40,8 @@ def steadily_served(platform, app, body):
     return all(served(platform, app, body) for _ in range(20))
 
 
-def test_python_node_and_static_apps_are_pushed_and_served(platform, developer, until):
-    apps = {"py": (PYTHON_APP, "hello from v2\n"), "static": (STATIC_SITE, "<p>static</p>\n")}
+def test_python_node_and_static_apps_are_pushed_and_served(python_app, platform, developer, until):
+    apps = {"py": (python_app, "hello from v2\n"), "static": (STATIC_SITE, "<p>static</p>\n")}
     if shutil.which("npm") is not None:
         apps["node"] = (NODE_APP, "node\n")
     for kind, (files, body) in apps.items():
@@ -84,9 +56,9 @@ def test_python_node_and_static_apps_are_pushed_and_served(platform, developer, 
     assert platform.get("no-such-app").status_code == 404
 
 
-def test_config_scale_logs_releases_and_rollback(platform, developer, until):
+def test_config_scale_logs_releases_and_rollback(python_app, platform, developer, until):
     app = f"{developer.username}-cfg"
-    copy = create(developer, app, PYTHON_APP)
+    copy = create(developer, app, python_app)
     developer.push(copy)
     until(lambda: served(platform, app, "hello from v2\n"))
 
@@ -179,9 +151,9 @@ def test_a_second_user_is_denied_until_granted_then_pushes(
     until(lambda: served(platform, app, "<p>theirs</p>\n"))
 
 
-def test_destroy_removes_the_route_and_the_processes(platform, developer, until):
+def test_destroy_removes_the_route_and_the_processes(python_app, platform, developer, until):
     app = f"{developer.username}-gone"
-    copy = create(developer, app, PYTHON_APP)
+    copy = create(developer, app, python_app)
     developer.push(copy)
     until(lambda: served(platform, app, "hello from v2\n"))
     developer.deis("apps:destroy", "-a", app, f"--confirm={app}")
@@ -190,9 +162,9 @@ def test_destroy_removes_the_route_and_the_processes(platform, developer, until)
     until(lambda: not apps.exists())
 
 
-def test_a_redeploy_under_load_fails_no_request(platform, developer, until):
+def test_a_redeploy_under_load_fails_no_request(python_app, platform, developer, until):
     app = f"{developer.username}-load"
-    copy = create(developer, app, PYTHON_APP)
+    copy = create(developer, app, python_app)
     developer.push(copy)
     until(lambda: steadily_served(platform, app, "hello from v2\n"))
 
@@ -218,7 +190,7 @@ def test_a_redeploy_under_load_fails_no_request(platform, developer, until):
     loader = threading.Thread(target=load)
     loader.start()
     try:
-        developer.commit(copy, "app.py", PYTHON_APP["app.py"].replace('"hello"', '"howdy"'))
+        developer.commit(copy, "app.py", python_app["app.py"].replace('"hello"', '"howdy"'))
         developer.push(copy)
         until(lambda: answers and answers[-1] == "howdy from v3\n")
     finally:

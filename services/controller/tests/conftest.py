@@ -15,6 +15,8 @@ from fastapi import FastAPI
 
 from deis_controller.service import build_app
 from deis_controller.settings import ControllerSettings
+from deis_shared import wire
+from deis_shared.kv.desired import DesiredState
 from deis_testing import NatsServer, ServiceProcess, free_port
 
 Register = Callable[..., Awaitable[str]]
@@ -199,3 +201,19 @@ async def app_id(
     created = await client.post("/v2/apps/", json={"id": name}, headers=auth(owner))
     assert created.status_code == 201, created.text
     return name
+
+
+@pytest.fixture
+def desired(controller: FastAPI) -> Callable[[str], Awaitable[DesiredState]]:
+    """`await desired(app)`: the app's latest desired state, as its last outbox row holds it."""
+
+    async def latest(app_id: str) -> DesiredState:
+        async with controller.state.context.pool.acquire() as conn:
+            payload = await conn.fetchval(
+                "SELECT payload FROM outbox WHERE kind = 'kv_put' AND bucket = 'desired'"
+                " AND key = $1 ORDER BY seq DESC LIMIT 1",
+                app_id,
+            )
+        return wire.decode(payload, DesiredState)
+
+    return latest

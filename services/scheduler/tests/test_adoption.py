@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import os
 import signal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -34,26 +33,8 @@ for n in itertools.count():
 """
 
 
-def app_pids(app: str) -> set[int]:
-    """Process group leaders on this host whose environment says `DEIS_APP=<app>`."""
-    found = set()
-    marker = f"DEIS_APP={app}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, _, pgid = stat.rsplit(")", 1)[1].split()[:3]
-        if marker in environ and state not in ("Z", "X") and int(pgid) == int(entry.name):
-            found.add(int(entry.name))
-    return found
-
-
 @pytest.fixture(autouse=True)
-def no_leftovers(app_name):
+def no_leftovers(app_pids, app_name):
     """Whatever a failing test left running of its app is killed."""
     yield
     for pid in app_pids(app_name):
@@ -81,7 +62,7 @@ async def running_pids(bus, app):
 
 
 async def test_a_restarted_scheduler_adopts_the_running_processes(
-    bus, scheduler_settings, app_name, app_files, fetch, until
+    app_pids, bus, scheduler_settings, app_name, app_files, fetch, until
 ):
     leaving = scheduler_settings.model_copy(update={"stop_processes_on_exit": False})
     async with service.running(leaving):
@@ -127,7 +108,7 @@ async def test_a_restarted_scheduler_adopts_the_running_processes(
 
 
 async def test_an_app_deleted_while_no_scheduler_ran_is_stopped_at_adoption(
-    bus, scheduler_settings, app_name, app_files, until
+    app_pids, bus, scheduler_settings, app_name, app_files, until
 ):
     leaving = scheduler_settings.model_copy(update={"stop_processes_on_exit": False})
     async with service.running(leaving):
@@ -141,7 +122,7 @@ async def test_an_app_deleted_while_no_scheduler_ran_is_stopped_at_adoption(
 
 
 async def test_kill_9_of_the_scheduler_costs_the_apps_nothing(
-    bus, scheduler_settings, app_name, app_files, tmp_path, until
+    app_pids, bus, scheduler_settings, app_name, app_files, tmp_path, until
 ):
     def process(name: str, *, stop_on_exit: bool) -> ServiceProcess:
         port = free_port()
@@ -211,7 +192,7 @@ async def test_kill_9_of_the_scheduler_costs_the_apps_nothing(
 
 
 async def test_what_an_unfinished_rollout_started_does_not_survive_a_restart(
-    bus, scheduler_settings, app_name, app_files, until
+    app_pids, bus, scheduler_settings, app_name, app_files, until
 ):
     leaving = scheduler_settings.model_copy(
         update={"stop_processes_on_exit": False, "deploy_timeout": 60.0}
@@ -233,7 +214,7 @@ async def test_what_an_unfinished_rollout_started_does_not_survive_a_restart(
 
 
 async def test_a_recorded_leftover_is_stopped_and_a_live_one_adopted(
-    bus, scheduler_settings, app_name, tmp_path, until
+    app_pids, bus, scheduler_settings, app_name, tmp_path, until
 ):
     env = {"PATH": os.defpath, "DEIS_APP": app_name}
     started: dict[str, Identity] = {}

@@ -5,10 +5,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
-
-from deis_shared import wire
-from deis_shared.kv.desired import DesiredState
 
 CONFIG_FIELDS = {
     "uuid",
@@ -34,16 +30,6 @@ async def releases(client, headers, app_id: str) -> list[dict[str, Any]]:
     assert listed.status_code == 200, listed.text
     results: list[dict[str, Any]] = listed.json()["results"]
     return results
-
-
-async def desired(controller: FastAPI, app_id: str) -> DesiredState:
-    async with controller.state.context.pool.acquire() as conn:
-        payload = await conn.fetchval(
-            "SELECT payload FROM outbox WHERE kind = 'kv_put' AND bucket = 'desired' AND key = $1"
-            " ORDER BY seq DESC LIMIT 1",
-            app_id,
-        )
-    return wire.decode(payload, DesiredState)
 
 
 async def test_fresh_app_has_an_empty_config_of_release_v1(client, auth, owner, app_id):
@@ -175,7 +161,7 @@ PROBE = {
 
 
 async def test_healthcheck_in_the_sdk_shape_round_trips_with_integers(
-    client, controller, auth, owner, app_id
+    desired, client, controller, auth, owner, app_id
 ):
     built = await client.post(
         f"/v2/apps/{app_id}/builds/",
@@ -190,7 +176,7 @@ async def test_healthcheck_in_the_sdk_shape_round_trips_with_integers(
     newest = (await releases(client, auth(owner), app_id))[0]
     assert newest["summary"] == "autotest added healthcheck info for proc type web/cmd"
     assert newest["build"] == built.json()["uuid"]
-    state = await desired(controller, app_id)
+    state = await desired(app_id)
     probe = state.healthchecks["web"].liveness_probe
     assert probe is not None and probe.http_get is not None
     assert (probe.http_get.port, probe.period_seconds) == (5000, 10)
@@ -221,7 +207,7 @@ async def test_legacy_healthcheck_url_becomes_probes_for_web_and_cmd(client, aut
 
 
 async def test_config_owner_is_the_caller_and_desired_state_follows(
-    client, controller, auth, register, owner, app_id
+    desired, client, controller, auth, register, owner, app_id
 ):
     other = await register("other")
     async with controller.state.context.pool.acquire() as conn:
@@ -235,7 +221,7 @@ async def test_config_owner_is_the_caller_and_desired_state_follows(
     assert changed.json()["owner"] == "other"
     newest = (await releases(client, auth(owner), app_id))[0]
     assert (newest["owner"], newest["summary"]) == ("other", "other added WHO")
-    state = await desired(controller, app_id)
+    state = await desired(app_id)
     assert state.release.version == 2
     assert state.config == {"WHO": "other"}
     assert state.build is None

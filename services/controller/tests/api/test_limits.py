@@ -17,8 +17,6 @@ from fastapi import FastAPI
 
 from deis_controller.api import app as api_app
 from deis_controller.service import build_app
-from deis_shared import wire
-from deis_shared.kv.desired import DesiredState
 
 PROCFILE = {"web": "python app.py", "worker": "python worker.py"}
 
@@ -58,19 +56,9 @@ async def snapshot(controller: FastAPI, app_id: str) -> tuple[Any, ...]:
         )
 
 
-async def desired(controller: FastAPI, app_id: str) -> DesiredState:
-    async with controller.state.context.pool.acquire() as conn:
-        payload = await conn.fetchval(
-            "SELECT payload FROM outbox WHERE kind = 'kv_put' AND bucket = 'desired' AND key = $1"
-            " ORDER BY seq DESC LIMIT 1",
-            app_id,
-        )
-    return wire.decode(payload, DesiredState)
-
-
 @pytest.fixture
 async def refused(
-    client: httpx.AsyncClient, controller: FastAPI, auth, owner: str, built: str
+    desired, client: httpx.AsyncClient, controller: FastAPI, auth, owner: str, built: str
 ) -> AsyncIterator[Any]:
     """`await refused(method, path, status, **request)`: the request gets `status` with a JSON
     detail and changes nothing; after the test, a normal config change is still released."""
@@ -90,7 +78,7 @@ async def refused(
         f"/v2/apps/{built}/config/", json={"values": {"GREETING": "hi"}}, headers=auth(owner)
     )
     assert changed.status_code == 201, changed.text
-    assert (await desired(controller, built)).config["GREETING"] == "hi"
+    assert (await desired(built)).config["GREETING"] == "hi"
 
 
 def nested(depth: int, *, kind: str) -> bytes:
@@ -190,12 +178,12 @@ async def test_scale_counts_over_the_caps_are_refused(refused, body, message):
     assert message in answer["detail"]
 
 
-async def test_scaling_up_to_the_caps_works(client, auth, owner, built, controller):
+async def test_scaling_up_to_the_caps_works(desired, client, auth, owner, built, controller):
     scaled = await client.post(
         f"/v2/apps/{built}/scale/", json={"web": 10, "worker": 5}, headers=auth(owner)
     )
     assert scaled.status_code == 204, scaled.text
-    assert (await desired(controller, built)).formation == {"web": 10, "worker": 5}
+    assert (await desired(built)).formation == {"web": 10, "worker": 5}
 
 
 async def test_a_run_command_over_its_length_is_refused(refused):

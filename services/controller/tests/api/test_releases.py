@@ -6,9 +6,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from deis_shared import wire
-from deis_shared.kv.desired import DesiredState
-
 RELEASE_FIELDS = {
     "uuid",
     "owner",
@@ -36,16 +33,6 @@ async def listed(client, headers, app_id: str) -> list[dict[str, Any]]:
 
 async def rollback(client, headers, app_id: str, body: Any = None) -> httpx.Response:
     return await post(client, headers, f"/v2/apps/{app_id}/releases/rollback/", body)
-
-
-async def desired(controller: FastAPI, app_id: str) -> DesiredState:
-    async with controller.state.context.pool.acquire() as conn:
-        payload = await conn.fetchval(
-            "SELECT payload FROM outbox WHERE kind = 'kv_put' AND bucket = 'desired' AND key = $1"
-            " ORDER BY seq DESC LIMIT 1",
-            app_id,
-        )
-    return wire.decode(payload, DesiredState)
 
 
 async def fail(controller: FastAPI, app_id: str, version: int) -> None:
@@ -127,7 +114,9 @@ async def test_rollback_to_the_initial_release_is_refused(client, auth, owner, a
     assert len(await listed(client, auth(owner), app_id)) == 2
 
 
-async def test_rollback_one_back_carries_build_and_config(client, controller, auth, owner, app_id):
+async def test_rollback_one_back_carries_build_and_config(
+    desired, client, controller, auth, owner, app_id
+):
     headers = auth(owner)
     await post(client, headers, f"/v2/apps/{app_id}/config/", {"values": {"A": "1"}})
     first = (await post(client, headers, f"/v2/apps/{app_id}/builds/", {"image": "img/1"})).json()
@@ -149,7 +138,7 @@ async def test_rollback_one_back_carries_build_and_config(client, controller, au
     assert newest["config"] == before[3]["config"]
     config = await client.get(f"/v2/apps/{app_id}/config/", headers=headers)
     assert config.json()["values"] == {"A": "1"}
-    state = await desired(controller, app_id)
+    state = await desired(app_id)
     assert (state.release.version, state.config) == (7, {"A": "1"})
     assert state.release.summary == "autotest rolled back to v3"
 

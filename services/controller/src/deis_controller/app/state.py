@@ -176,6 +176,7 @@ async def sync(
     app = await lock_app(conn, app_uuid=app_uuid)
     if app is None:
         return
+    limit = settings.max_message_bytes
     state = await desired_state(
         conn,
         app_uuid=app_uuid,
@@ -183,40 +184,37 @@ async def sync(
         structure=app["structure"],
         restarts=app["restarts"],
     )
-    limit = settings.max_message_bytes
     if state is not None:
-        try:
-            await outbox.enqueue_kv_put(
-                conn,
-                bucket=desired_kv.BUCKET,
-                key=desired_kv.key(app["id"]),
-                value=state,
-                max_payload=limit,
-            )
-        except outbox_errors.TooLarge as exc:
-            raise errors.BadRequest(_too_large(exc, what="config and healthchecks")) from exc
+        key = desired_kv.key(app["id"])
+        await _put(conn, bucket=desired_kv.BUCKET, key=key, value=state, limit=limit)
     if parts == "desired":
         return
     routing = await routes(
         conn, app_uuid=app_uuid, app_id=app["id"], platform_domain=settings.platform_domain
     )
+    key = routes_kv.key(app["id"])
+    await _put(conn, bucket=routes_kv.BUCKET, key=key, value=routing, limit=limit)
+
+
+async def _put(
+    conn: asyncpg.Connection,
+    *,
+    bucket: str,
+    key: str,
+    value: desired_kv.DesiredState | routes_kv.Routes,
+    limit: int | None,
+) -> None:
+    """Enqueue an app's KV value, refusing one larger than the bus carries (400)."""
     try:
-        await outbox.enqueue_kv_put(
-            conn,
-            bucket=routes_kv.BUCKET,
-            key=routes_kv.key(app["id"]),
-            value=routing,
-            max_payload=limit,
-        )
+        await outbox.enqueue_kv_put(conn, bucket=bucket, key=key, value=value, max_payload=limit)
     except outbox_errors.TooLarge as exc:
-        raise errors.BadRequest(_too_large(exc, what="domains and certificates")) from exc
-
-
-def _too_large(exc: outbox_errors.TooLarge, *, what: str) -> str:
-    return (
-        f"This change would make what the platform sends for the app {exc.size:,} bytes, more "
-        f"than the message bus carries ({exc.limit:,}): use fewer or smaller {what}."
-    )
+        what = (
+            "config and healthchecks" if bucket == desired_kv.BUCKET else "domains and certificates"
+        )
+        raise errors.BadRequest(
+            f"This change would make what the platform sends for the app {exc.size:,} bytes, "
+            f"more than the message bus carries ({exc.limit:,}): use fewer or smaller {what}."
+        ) from exc
 
 
 async def forget(conn: asyncpg.Connection, *, app_id: str) -> None:
