@@ -54,8 +54,10 @@ def test_run_and_logs_without_scheduler_or_logger(admin, app):
         "deis: 400 Bad Request: No build associated with this release to run this command"
     )
     admin.ok("pull", "example/image:1", "-a", app)
+    # An image release: one-off commands run only in slugs here, the user's mistake to fix.
     assert admin.fails("run", "-a", app, "ls") == (
-        "deis: 503 Service Unavailable: Service temporarily unavailable, try again later."
+        "deis: 400 Bad Request: This release runs a Docker image, and this platform runs"
+        " one-off commands only in releases built from git pushes"
     )
     expected = f"deis: 500 Internal Server Error: Error accessing logs for {app}"
     assert admin.fails("logs", "-a", app) == expected
