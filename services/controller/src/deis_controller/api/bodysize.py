@@ -1,9 +1,10 @@
 """A cap on the size of every request body (`DEIS_MAX_REQUEST_BYTES`).
 
 A pure ASGI middleware, so that no route reads more than the cap: a body whose
-`Content-Length` says it is too large is answered 413 before a byte of it is read; a body sent
-without a length (chunked) is counted as it arrives, and the read that crosses the cap raises
-`errors.PayloadTooLarge`, which the route's error handling answers with the same 413.
+`Content-Length` says it is too large is answered 413 before a byte of it is read (the server
+never hands on more than that length); a body sent chunked, whose length nothing declares, is
+counted as it arrives, and the read that crosses the cap raises `errors.PayloadTooLarge`,
+which the route's error handling answers with the same 413. Other requests pass untouched.
 It sits inside `headers.VersionHeaders`, which adds the version headers to its answers too.
 """
 
@@ -27,13 +28,17 @@ class BodySizeLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer 413 for a declared length above the cap; count the bytes of any other body."""
+        """Answer 413 for a declared length above the cap; count the bytes of a chunked body."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
+        declared, chunked = _framing(scope)
         if declared is not None and declared > self.limit:
             await _refuse(send, too_large(self.limit))
+            return
+        if not chunked:
+            # The server reads exactly `Content-Length` bytes (or none): nothing to count.
+            await self.app(scope, receive, send)
             return
         received = 0
 
@@ -49,14 +54,18 @@ class BodySizeLimit:
         await self.app(scope, counted, send)
 
 
-def _content_length(scope: Scope) -> int | None:
+def _framing(scope: Scope) -> tuple[int | None, bool]:
+    """The declared `Content-Length` (`None` if absent or unreadable); whether it is chunked."""
+    declared, chunked = None, False
     for name, value in scope.get("headers", []):
         if name == b"content-length":
             try:
-                return int(value)
+                declared = int(value)
             except ValueError:
-                return None
-    return None
+                declared = None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return declared, chunked
 
 
 async def _refuse(send: Send, error: errors.ApiError) -> None:
