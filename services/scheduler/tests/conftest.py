@@ -9,6 +9,7 @@ value the controller would write for a release, and tests read what the schedule
 import asyncio
 import itertools
 import json
+import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +31,7 @@ from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
 from deis_shared.objectstore import keys
 from deis_shared.objectstore.filesystem import FilesystemStore
-from deis_testing import NatsServer, unique_name
+from deis_testing import NatsServer, ServiceProcess, free_port, unique_name
 
 M = TypeVar("M", bound=wire.Message)
 
@@ -300,3 +301,31 @@ def app_pids() -> Callable[[str], set[int]]:
 def until() -> Callable[..., Any]:
     """`await until(check)`: poll the coroutine function `check` until it returns a truthy value."""
     return _until
+
+
+@pytest.fixture
+def scheduler_process(
+    scheduler_settings: SchedulerSettings, tmp_path: Path
+) -> Callable[..., ServiceProcess]:
+    """`scheduler_process(name, **env)`: a scheduler as a real process (`deis_scheduler.main`,
+    not started yet) on this test's nats-server, data dir and object store, logging to
+    `<name>.log`; `env` adds `DEIS_*` variables or overrides these."""
+
+    def make(name: str, **env: str) -> ServiceProcess:
+        port = free_port()
+        environment = {
+            **os.environ,
+            "DEIS_NATS_URL": scheduler_settings.nats_url,
+            "DEIS_DATA_DIR": str(scheduler_settings.data_dir),
+            "DEIS_OBJECT_STORE_ROOT": str(tmp_path / "objects"),
+            "DEIS_HEALTH_PORT": str(port),
+            "DEIS_SHUTDOWN_TIMEOUT": "10",
+            "DEIS_STOP_GRACE": "2",
+            "DEIS_PROCESS_USER": "",
+            **env,
+        }
+        return ServiceProcess(
+            "deis_scheduler.main", env=environment, port=port, log=tmp_path / f"{name}.log"
+        )
+
+    return make

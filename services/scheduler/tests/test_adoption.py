@@ -122,24 +122,13 @@ async def test_an_app_deleted_while_no_scheduler_ran_is_stopped_at_adoption(
 
 
 async def test_kill_9_of_the_scheduler_costs_the_apps_nothing(
-    app_pids, bus, scheduler_settings, app_name, app_files, tmp_path, until
+    app_pids, bus, scheduler_process, app_name, app_files, until
 ):
     def process(name: str, *, stop_on_exit: bool) -> ServiceProcess:
-        port = free_port()
-        env = {
-            **os.environ,
-            "DEIS_NATS_URL": scheduler_settings.nats_url,
-            "DEIS_DATA_DIR": str(scheduler_settings.data_dir),
-            "DEIS_OBJECT_STORE_ROOT": str(tmp_path / "objects"),
-            "DEIS_HEALTH_PORT": str(port),
-            "DEIS_SHUTDOWN_TIMEOUT": "10",
-            "DEIS_STOP_GRACE": "2",
-            "DEIS_DRAIN_SECONDS": "0.3",
-            "DEIS_PROCESS_USER": "",
-            "DEIS_STOP_PROCESSES_ON_EXIT": "true" if stop_on_exit else "false",
-        }
-        return ServiceProcess(
-            "deis_scheduler.main", env=env, port=port, log=tmp_path / f"{name}.log"
+        return scheduler_process(
+            name,
+            DEIS_DRAIN_SECONDS="0.3",
+            DEIS_STOP_PROCESSES_ON_EXIT="true" if stop_on_exit else "false",
         )
 
     first = process("first", stop_on_exit=True)

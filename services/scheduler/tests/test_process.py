@@ -27,23 +27,9 @@ async def test_sigterm_stops_the_scheduler_with_exit_code_0(nats_server_factory,
 
 
 async def test_sigusr1_stops_the_scheduler_and_its_apps_sigterm_leaves_them(
-    bus, scheduler_settings, app_name, app_files, app_pids, tmp_path, until
+    bus, scheduler_process, app_name, app_files, app_pids, tmp_path, until
 ):
-    def scheduler(name: str) -> ServiceProcess:
-        port = free_port()
-        env = {
-            **os.environ,
-            "DEIS_NATS_URL": scheduler_settings.nats_url,
-            "DEIS_DATA_DIR": str(scheduler_settings.data_dir),
-            "DEIS_OBJECT_STORE_ROOT": str(tmp_path / "objects"),
-            "DEIS_HEALTH_PORT": str(port),
-            "DEIS_SHUTDOWN_TIMEOUT": "10",
-            "DEIS_STOP_GRACE": "2",
-            "DEIS_PROCESS_USER": "",
-        }
-        return ServiceProcess("deis_scheduler.main", env=env, port=port, log=tmp_path / name)
-
-    first = scheduler("first.log")
+    first = scheduler_process("first")
     await asyncio.to_thread(first.start)
     try:
         await bus.slug(app_name, "aaaaaaa", app_files)
@@ -60,7 +46,7 @@ async def test_sigusr1_stops_the_scheduler_and_its_apps_sigterm_leaves_them(
     running = app_pids(app_name)
     assert len(running) == 2  # SIGTERM: the apps run on
 
-    second = scheduler("second.log")
+    second = scheduler_process("second")
     await asyncio.to_thread(second.start)
     try:
         assert second.process is not None

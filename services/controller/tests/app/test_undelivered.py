@@ -2,12 +2,8 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
-import nats
-import nats.aio.client
-import pytest
 from fastapi import FastAPI
 
 from deis_controller.app import undelivered
@@ -16,16 +12,6 @@ from deis_shared.events import logs as log_events
 from deis_shared.kv import desired as desired_kv, routes as routes_kv
 from deis_shared.kv.desired import DesiredState
 from deis_shared.outbox import dead, outbox
-from deis_testing import NatsServer
-
-
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[nats.aio.client.Client]:
-    nc = await nats.connect(nats_server.url)
-    try:
-        yield nc
-    finally:
-        await nc.close()
 
 
 async def test_a_desired_state_too_large_for_the_bus_is_told_and_the_next_change_is_served(
