@@ -21,7 +21,7 @@ from deis_shared import wire
 from deis_shared.bus import topology
 from deis_shared.events import logs as log_events
 from deis_shared.kv import procs as procs_kv
-from deis_testing import ServiceProcess, free_port
+from deis_testing import free_port
 
 PROCFILE = {"web": "python3 app.py", "worker": "python3 worker.py"}
 
@@ -124,7 +124,7 @@ async def test_an_app_deleted_while_no_scheduler_ran_is_stopped_at_adoption(
 async def test_kill_9_of_the_scheduler_costs_the_apps_nothing(
     app_pids, bus, scheduler_process, app_name, app_files, until
 ):
-    def process(name: str, *, stop_on_exit: bool) -> ServiceProcess:
+    def process(name: str, *, stop_on_exit: bool):
         return scheduler_process(
             name,
             DEIS_DRAIN_SECONDS="0.3",
