@@ -6,6 +6,7 @@ import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -45,7 +46,24 @@ def test_the_embedded_platform_runs_postgres_nats_and_every_service(open_dir):
     assert [c.wave for c in plan.components] == [0, 0, 1, 1, 1, 1, 1]
     controller = components["controller"].env
     assert controller["DEIS_API_PORT"] == "18000"
-    assert controller["DEIS_DATABASE_URL"].startswith("postgresql://postgres@127.0.0.1:")
+    # Each service that keeps state logs in as its own role, with a password of its own kept
+    # in the data dir's secrets (owner-only); the others get no database at all.
+    urls = {
+        name: urlsplit(components[name].env["DEIS_DATABASE_URL"])
+        for name in ("controller", "builder")
+    }
+    assert {name: url.username for name, url in urls.items()} == {
+        "controller": "deis_controller",
+        "builder": "deis_builder",
+    }
+    assert urls["controller"].password != urls["builder"].password
+    assert (
+        urls["controller"].password == (layout.secrets / "postgres-controller").read_text().strip()
+    )
+    assert (layout.secrets / "postgres").stat().st_mode & 0o777 == 0o600
+    assert layout.secrets.stat().st_mode & 0o777 == 0o700
+    for name in ("scheduler", "logger", "router"):
+        assert "DEIS_DATABASE_URL" not in components[name].env
     assert controller["DEIS_OBJECT_STORE"] == "filesystem"
     assert controller["DEIS_OBJECT_STORE_ROOT"] == str(layout.objects)
     assert components["builder"].env["DEIS_SSH_PORT"] == "12222"

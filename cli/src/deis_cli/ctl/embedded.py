@@ -2,8 +2,8 @@
 
 The programs are found by `deis_shared.binaries`. PostgreSQL refuses to run as root, so under
 root the cluster belongs to the `postgres` user (or `nobody`). It listens on 127.0.0.1 only, on
-a port chosen at each start, with trust authentication for local connections (nothing else can
-reach it), and no Unix socket (the data dir's path may be too long for one).
+a port chosen at each start, and no Unix socket (the data dir's path may be too long for one).
+Every connection authenticates with a password; the roles are `provisioning`'s.
 """
 
 import os
@@ -40,8 +40,10 @@ def postgres_user() -> str | None:
         raise CtlError(str(exc)) from None
 
 
-def init_postgres(cluster: Path, *, bindir: Path, user: str | None) -> None:
+def init_postgres(cluster: Path, *, bindir: Path, user: str | None, password: str) -> None:
     """Create the cluster in `cluster/data` unless it exists; idempotent.
+
+    Every connection must give a password (SCRAM); the superuser's is `password`.
 
     Raises:
         CtlError: initdb failed.
@@ -50,23 +52,34 @@ def init_postgres(cluster: Path, *, bindir: Path, user: str | None) -> None:
     if (data / "PG_VERSION").exists():
         return
     cluster.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        os.chown(cluster, entry.pw_uid, entry.pw_gid)
-    done = subprocess.run(
-        [
-            str(bindir / "initdb"),
-            "--pgdata", str(data),
-            "--username", "postgres",
-            "--auth", "trust",
-            "--encoding", "UTF8",
-        ],
-        capture_output=True,
-        text=True,
-        user=user,
-        cwd=cluster,
-        check=False,
-    )  # fmt: skip
+    owner = pwd.getpwnam(user) if user is not None else None
+    if owner is not None:
+        os.chown(cluster, owner.pw_uid, owner.pw_gid)
+    # initdb reads the password from a file, as the cluster's user: one of its own, removed after.
+    pwfile = cluster / "initdb.pw"
+    descriptor = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(password + "\n")
+    if owner is not None:
+        os.chown(pwfile, owner.pw_uid, owner.pw_gid)
+    try:
+        done = subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "--pgdata", str(data),
+                "--username", "postgres",
+                "--auth", "scram-sha-256",
+                "--pwfile", str(pwfile),
+                "--encoding", "UTF8",
+            ],
+            capture_output=True,
+            text=True,
+            user=user,
+            cwd=cluster,
+            check=False,
+        )  # fmt: skip
+    finally:
+        pwfile.unlink(missing_ok=True)
     if done.returncode != 0:
         raise CtlError(f"initdb failed: {done.stderr.strip() or done.stdout.strip()}")
 

@@ -69,6 +69,11 @@ class Layout:
         """The running platform's description."""
         return self.run / "state.json"
 
+    @property
+    def secrets(self) -> Path:
+        """The platform's credentials (`secrets`), readable by the data dir's owner only."""
+        return self.root / "secrets"
+
     def service(self, name: str) -> Path:
         """A service's own directory."""
         return self.root / name

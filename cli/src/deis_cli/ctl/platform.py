@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from deis_cli.ctl import embedded
+from deis_cli.ctl import embedded, provisioning, secrets
 from deis_cli.ctl.errors import CtlError
 from deis_cli.ctl.layout import Layout, reachable_by
 from deis_cli.ctl.supervisor import Component
@@ -91,8 +91,8 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
     """
     components: list[Component] = []
     warnings: list[str] = []
-    database_url = options.database_url
-    if database_url is None:
+    database_urls = dict.fromkeys(provisioning.SERVICE_SCHEMAS, options.database_url or "")
+    if options.database_url is None:
         bindir = embedded.postgres_bindir()
         user = embedded.postgres_user()
         if user is not None and not reachable_by(layout.root, user):
@@ -101,15 +101,37 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
                 " it is closed to others (root's home, say); choose a --data-dir such as"
                 " /var/lib/deis, or give --database-url"
             )
-        embedded.init_postgres(layout.postgres, bindir=bindir, user=user)
+        superuser = secrets.secret(layout.secrets, "postgres")
+        passwords = {
+            service: secrets.secret(layout.secrets, f"postgres-{service}")
+            for service in provisioning.SERVICE_SCHEMAS
+        }
+        embedded.init_postgres(layout.postgres, bindir=bindir, user=user, password=superuser)
         pg_port = free_port()
-        database_url = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+        database_urls = {
+            service: provisioning.dsn(
+                port=pg_port, user=provisioning.role(service), password=password
+            )
+            for service, password in passwords.items()
+        }
+
+        def postgres_ready() -> bool:
+            if not embedded.postgres_ready(bindir=bindir, port=pg_port):
+                return False
+            provisioning.provision(
+                port=pg_port,
+                data=layout.postgres / "data",
+                superuser_password=superuser,
+                passwords=passwords,
+            )
+            return True
+
         components.append(
             Component(
                 name="postgres",
                 command=embedded.postgres_command(layout.postgres, bindir=bindir, port=pg_port),
                 env={"PATH": environ.get("PATH", os.defpath), "LANG": "C.UTF-8"},
-                ready=lambda: embedded.postgres_ready(bindir=bindir, port=pg_port),
+                ready=postgres_ready,
                 log=layout.log("postgres"),
                 user=user,
                 cwd=layout.postgres,
@@ -141,11 +163,11 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
     process_user = _app_user(layout, environ=environ, warnings=warnings)
     own = {
         "controller": {
-            "DEIS_DATABASE_URL": database_url,
+            "DEIS_DATABASE_URL": database_urls["controller"],
             "DEIS_API_PORT": str(options.api_port),
         },
         "builder": {
-            "DEIS_DATABASE_URL": database_url,
+            "DEIS_DATABASE_URL": database_urls["builder"],
             "DEIS_SSH_PORT": str(options.ssh_port),
             "DEIS_ROUTER_URL_PORT": str(options.http_port),
         },

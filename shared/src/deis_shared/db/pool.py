@@ -99,6 +99,10 @@ async def ensure_schema(conn: Connection, *, schema: str) -> None:
     """
     validate_schema_name(schema)
     with errors.mapped_errors():
+        # A role that owns its schema but may not create schemas (deisctl's service roles)
+        # must not be asked to: PostgreSQL checks that right before it looks for the schema.
+        if await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            return
         async with conn.transaction():
             await conn.execute(
                 "SELECT pg_advisory_xact_lock($1)", advisory_key("create-schema", schema)
