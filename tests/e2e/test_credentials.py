@@ -1,7 +1,8 @@
-"""End to end: the embedded PostgreSQL takes only passwords, and each service only its own schema.
+"""End to end: the embedded PostgreSQL and NATS take only the platform's credentials.
 
 `deisctl up` makes the cluster with SCRAM authentication and a role per service that keeps
-state (`deis_cli.ctl.provisioning`); the passwords are in the data dir's secrets.
+state (`deis_cli.ctl.provisioning`), and runs nats-server with a user per service; the
+passwords are in the data dir's secrets.
 """
 
 import asyncio
@@ -13,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import nats.aio.client
+import nats.errors
 import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -88,3 +91,22 @@ def test_a_service_with_a_wrong_password_stops_with_a_clear_message(platform, tm
     )
     assert done.returncode != 0
     assert 'password authentication failed for user "deis_controller"' in done.stderr
+
+
+def test_nats_takes_only_the_services_users(platform):
+    url = urlsplit(service_env(platform.data_dir, "logger")["DEIS_NATS_URL"])
+    assert url.username == "logger"
+    anonymous = f"nats://127.0.0.1:{url.port}"
+
+    async def check() -> None:
+        for refused in (anonymous, f"nats://logger:wrong@127.0.0.1:{url.port}"):
+            client = nats.aio.client.Client()
+            try:
+                with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+                    await client.connect(refused, allow_reconnect=False, connect_timeout=2)
+            finally:
+                await client.close()
+        allowed = await nats.connect(url.geturl(), allow_reconnect=False, connect_timeout=2)
+        await allowed.close()
+
+    asyncio.run(check())

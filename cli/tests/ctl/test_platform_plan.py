@@ -64,6 +64,16 @@ def test_the_embedded_platform_runs_postgres_nats_and_every_service(open_dir):
     assert layout.secrets.stat().st_mode & 0o777 == 0o700
     for name in ("scheduler", "logger", "router"):
         assert "DEIS_DATABASE_URL" not in components[name].env
+    # NATS: a user per service, each with its own password; the server's configuration, which
+    # holds them, is the owner's alone and no password is on its command line.
+    nats_urls = {name: urlsplit(components[name].env["DEIS_NATS_URL"]) for name in SERVICES}
+    assert {name: url.username for name, url in nats_urls.items()} == {n: n for n in SERVICES}
+    assert len({url.password for url in nats_urls.values()}) == len(SERVICES)
+    command = components["nats"].command
+    config = Path(command[command.index("--config") + 1])
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert all(url.password in config.read_text() for url in nats_urls.values())
+    assert not any(url.password in " ".join(command) for url in nats_urls.values())
     assert controller["DEIS_OBJECT_STORE"] == "filesystem"
     assert controller["DEIS_OBJECT_STORE_ROOT"] == str(layout.objects)
     assert components["builder"].env["DEIS_SSH_PORT"] == "12222"

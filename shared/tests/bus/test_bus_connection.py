@@ -59,3 +59,15 @@ async def test_reconnects_after_server_restart_and_logs_it(nats_server_factory, 
         assert any(m.startswith("reconnected") for m in messages)
     finally:
         await bus.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("nats://controller:s3cret@127.0.0.1:4222", "nats://controller:***@127.0.0.1:4222"),
+        ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+        ("nats://token@127.0.0.1:4222", "nats://token@127.0.0.1:4222"),
+    ],
+)
+def test_logs_never_show_a_password(url, shown):
+    assert connection.redacted(url) == shown

@@ -6,6 +6,7 @@ a port chosen at each start, and no Unix socket (the data dir's path may be too 
 Every connection authenticates with a password; the roles are `provisioning`'s.
 """
 
+import json
 import os
 import pwd
 import signal
@@ -114,10 +115,27 @@ def nats_server_binary() -> str:
         raise CtlError(f"{exc}; or point --nats-url at a server") from None
 
 
-def nats_command(store: Path, *, port: int) -> list[str]:
-    """The command running nats-server with JetStream on 127.0.0.1:`port`."""
+def nats_command(store: Path, *, port: int, users: dict[str, str]) -> list[str]:
+    """The command running nats-server with JetStream on 127.0.0.1:`port`, for `users` only.
+
+    `users` maps each user to its password; they are written to `<store>.conf` (owner-only),
+    the server's configuration, so that no password shows in a process listing.
+    """
+    config = store.parent / f"{store.name}.conf"
+    accounts = ",\n".join(
+        f"    {{user: {json.dumps(user)}, password: {json.dumps(password)}}}"
+        for user, password in sorted(users.items())
+    )
+    text = (
+        "# Written by deisctl at each start: clients must give a user and password.\n"
+        f"authorization {{\n  users: [\n{accounts}\n  ]\n}}\n"
+    )
+    descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
     return [
         nats_server_binary(),
+        "--config", str(config),
         "--addr", "127.0.0.1",
         "--port", str(port),
         "--jetstream",

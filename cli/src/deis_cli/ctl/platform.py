@@ -22,7 +22,7 @@ import httpx
 
 from deis_cli.ctl import embedded, provisioning, secrets
 from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import Layout, reachable_by
+from deis_cli.ctl.layout import SERVICES, Layout, reachable_by
 from deis_cli.ctl.supervisor import Component
 
 UNPRIVILEGED = "nobody"
@@ -138,14 +138,18 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
                 stop_signal=embedded.FAST_SHUTDOWN,
             )
         )
-    nats_url = options.nats_url
-    if nats_url is None:
+    nats_urls = dict.fromkeys(SERVICES, options.nats_url or "")
+    if options.nats_url is None:
         nats_port = free_port()
-        nats_url = f"nats://127.0.0.1:{nats_port}"
+        nats_passwords = {name: secrets.secret(layout.secrets, f"nats-{name}") for name in SERVICES}
+        nats_urls = {
+            name: f"nats://{name}:{password}@127.0.0.1:{nats_port}"
+            for name, password in nats_passwords.items()
+        }
         components.append(
             Component(
                 name="nats",
-                command=embedded.nats_command(layout.nats, port=nats_port),
+                command=embedded.nats_command(layout.nats, port=nats_port, users=nats_passwords),
                 env={"PATH": environ.get("PATH", os.defpath)},
                 ready=lambda: accepts(nats_port),
                 log=layout.log("nats"),
@@ -154,7 +158,6 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
     common = {
         **{k: v for k, v in environ.items() if not k.startswith("DEIS_")},
         **{k: v for k, v in environ.items() if k.startswith(("DEIS_S3_", "DEIS_BUILD_"))},
-        "DEIS_NATS_URL": nats_url,
         "DEIS_LOG_JSON": "false",
         "DEIS_HEALTH_HOST": "127.0.0.1",
         "DEIS_PLATFORM_DOMAIN": options.platform_domain,
@@ -189,6 +192,7 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
         env = {
             **common,
             **extra,
+            "DEIS_NATS_URL": nats_urls[name],
             "DEIS_DATA_DIR": str(layout.service(name)),
             "DEIS_HEALTH_PORT": str(health),
         }

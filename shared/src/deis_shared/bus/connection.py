@@ -11,6 +11,7 @@ so the first attempt runs with a bounded attempt count and the options are widen
 
 import enum
 import logging
+import urllib.parse
 
 import nats
 import nats.aio.client
@@ -40,6 +41,8 @@ class Bus:
         self, *, url: str, name: str, connect_timeout: float, reconnect_wait: float = 2.0
     ) -> None:
         self._url = url
+        self._shown = redacted(url)
+        """The URL as logs show it: without its password."""
         self._name = name
         self._connect_timeout = connect_timeout
         self._reconnect_wait = reconnect_wait
@@ -97,12 +100,14 @@ class Bus:
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             self._state = BusState.CLOSED
             await self._nc.close()
-            raise errors.BusUnavailable(f"cannot connect to NATS at {self._url}: {exc!r}") from exc
+            raise errors.BusUnavailable(
+                f"cannot connect to NATS at {self._shown}: {exc!r}"
+            ) from exc
         self._nc.options["max_reconnect_attempts"] = RECONNECT_FOREVER
         self._nc.options["reconnect_time_wait"] = self._reconnect_wait
         self._js = self._nc.jetstream()
         self._state = BusState.CONNECTED
-        logger.info("connected to NATS at %s as %s", self._url, self._name)
+        logger.info("connected to NATS at %s as %s", self._shown, self._name)
 
     async def drain(self) -> None:
         """Stop subscriptions after their pending messages, flush publishes, then close.
@@ -133,10 +138,10 @@ class Bus:
 
     async def _on_disconnected(self) -> None:
         if self._state is BusState.CONNECTED:
-            logger.warning("disconnected from NATS at %s; reconnecting", self._url)
+            logger.warning("disconnected from NATS at %s; reconnecting", self._shown)
 
     async def _on_reconnected(self) -> None:
-        logger.info("reconnected to NATS at %s", self._nc.connected_url)
+        logger.info("reconnected to NATS at %s", self._shown)
 
 
 async def connect(
@@ -159,3 +164,19 @@ async def connect(
     bus = Bus(url=url, name=name, connect_timeout=connect_timeout, reconnect_wait=reconnect_wait)
     await bus.connect()
     return bus
+
+
+def redacted(url: str) -> str:
+    """`url` with its password, if any, replaced by `***` (for logs and errors).
+
+    Args:
+        url: A server URL such as `nats://user:secret@127.0.0.1:4222`.
+
+    Returns:
+        The same URL with `***` for the password.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
