@@ -132,17 +132,26 @@ def run(settings: SchedulerSettings) -> int:
     """Serve until SIGTERM/SIGINT (or `STOP_APPS_SIGNAL`); the process's exit code."""
 
     async def begin(service: Service) -> None:
+        # The handler goes in before the start-up, which adopts the apps and may take a while:
+        # a `deisctl down` meanwhile must not kill the scheduler with the signal's default.
+        asked = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(STOP_APPS_SIGNAL, _stop_with_apps, asked)
         scheduler = await start(service, settings)
-        asyncio.get_running_loop().add_signal_handler(
-            STOP_APPS_SIGNAL, _stop_with_apps, scheduler.reconciler
-        )
+        if asked.is_set():
+            scheduler.reconciler.stop_processes_on_exit = True
+        else:
+            asyncio.get_running_loop().add_signal_handler(
+                STOP_APPS_SIGNAL, _stop_with_apps, asked, scheduler.reconciler
+            )
 
     return shared_runner.run(make_runner(settings), begin)
 
 
-def _stop_with_apps(reconciler: Reconciler) -> None:
+def _stop_with_apps(asked: asyncio.Event, reconciler: Reconciler | None = None) -> None:
     logger.info("stopping, and stopping the app processes too")
-    reconciler.stop_processes_on_exit = True
+    asked.set()
+    if reconciler is not None:
+        reconciler.stop_processes_on_exit = True
     # The runner stops on SIGTERM; raising it here is its one way in.
     signal.raise_signal(signal.SIGTERM)
 
