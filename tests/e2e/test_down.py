@@ -3,29 +3,12 @@ cannot stop them itself (a platform of this module's own)."""
 
 import os
 import signal
-from pathlib import Path
 
 import pytest
 
+from deis_testing import app_pids
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
-
-
-def app_pids(app: str) -> set[int]:
-    """Process group leaders on this host whose environment says `DEIS_APP=<app>`."""
-    found = set()
-    marker = f"DEIS_APP={app}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, _, pgid = stat.rsplit(")", 1)[1].split()[:3]
-        if marker in environ and state not in ("Z", "X") and int(pgid) == int(entry.name):
-            found.add(int(entry.name))
-    return found
 
 
 def test_down_stops_adopted_apps_even_when_the_scheduler_cannot(

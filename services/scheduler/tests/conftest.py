@@ -7,12 +7,14 @@ value the controller would write for a release, and tests read what the schedule
 """
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
+import signal
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +33,13 @@ from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
 from deis_shared.objectstore import keys
 from deis_shared.objectstore.filesystem import FilesystemStore
-from deis_testing import NatsServer, ServiceProcess, free_port, unique_name
+from deis_testing import (
+    NatsServer,
+    ServiceProcess,
+    app_pids as testing_app_pids,
+    free_port,
+    unique_name,
+)
 
 M = TypeVar("M", bound=wire.Message)
 
@@ -273,28 +281,10 @@ async def _until(check: Callable[[], Awaitable[Any]], seconds: float = 30.0) -> 
     raise AssertionError("unreachable")
 
 
-def _app_pids(app: str) -> set[int]:
-    """Process group leaders on this host whose environment says `DEIS_APP=<app>`."""
-    found = set()
-    marker = f"DEIS_APP={app}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, _, pgid = stat.rsplit(")", 1)[1].split()[:3]
-        if marker in environ and state not in ("Z", "X") and int(pgid) == int(entry.name):
-            found.add(int(entry.name))
-    return found
-
-
 @pytest.fixture
 def app_pids() -> Callable[[str], set[int]]:
     """`app_pids(app)`: the app's processes as /proc shows them (group leaders, by `DEIS_APP`)."""
-    return _app_pids
+    return testing_app_pids
 
 
 @pytest.fixture
@@ -329,3 +319,12 @@ def scheduler_process(
         )
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(app_name: str, app_pids: Callable[[str], set[int]]) -> Iterator[None]:
+    """Whatever a failing test left running of its app is killed."""
+    yield
+    for pid in app_pids(app_name):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)

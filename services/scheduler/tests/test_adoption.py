@@ -6,12 +6,10 @@ adopts them. Processes are counted in /proc by their `DEIS_APP`, so a duplicate 
 """
 
 import asyncio
-import contextlib
 import os
 import signal
 
 import httpx
-import pytest
 
 from deis_scheduler import service
 from deis_scheduler.app.runtime import AppRuntime
@@ -31,15 +29,6 @@ for n in itertools.count():
     print(f"tick {n}", flush=True)
     time.sleep(0.1)
 """
-
-
-@pytest.fixture(autouse=True)
-def no_leftovers(app_pids, app_name):
-    """Whatever a failing test left running of its app is killed."""
-    yield
-    for pid in app_pids(app_name):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
 
 
 async def release(bus, app, app_files, *, version=2, sha="aaaaaaa"):

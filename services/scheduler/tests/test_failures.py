@@ -6,10 +6,7 @@ after several more converges (a short resync), so a repeated report cannot hide.
 """
 
 import asyncio
-import contextlib
 import logging
-import os
-import signal
 
 import pytest
 
@@ -27,15 +24,6 @@ PROCFILE = {"web": "python3 app.py", "worker": "python3 worker.py"}
 def scheduler_overrides():
     """A resync every 0.2 s: a failure that is reported again would show within a second."""
     return {"resync_interval": 0.2}
-
-
-@pytest.fixture(autouse=True)
-def no_leftovers(app_name, app_pids):
-    """Whatever a failing test left running of its app is killed."""
-    yield
-    for pid in app_pids(app_name):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
 
 
 async def deploy(platform, app, app_files, *, version, sha, procfile=None, formation=None, **kw):

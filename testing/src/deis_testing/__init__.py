@@ -10,7 +10,7 @@ from deis_testing.naming import unique_name
 from deis_testing.nats import NatsServer
 from deis_testing.ports import free_port
 from deis_testing.postgres import PostgresServer
-from deis_testing.processes import ServiceProcess, controller_process
+from deis_testing.processes import ServiceProcess, app_pids, controller_process
 from deis_testing.s3 import S3Server
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "PostgresServer",
     "S3Server",
     "ServiceProcess",
+    "app_pids",
     "controller_process",
     "free_port",
     "unique_name",

@@ -103,3 +103,24 @@ def controller_process(
         **{f"DEIS_{name}": value for name, value in settings.items()},
     }
     return ServiceProcess("deis_controller.main", env=env, port=port, log=log)
+
+
+def app_pids(app: str) -> set[int]:
+    """Process group leaders on this host whose environment says `DEIS_APP=<app>`.
+
+    These are the live processes the local scheduler started for `app`.
+    """
+    found = set()
+    marker = f"DEIS_APP={app}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, _, pgid = stat.rsplit(")", 1)[1].split()[:3]
+        if marker in environ and state not in ("Z", "X") and int(pgid) == int(entry.name):
+            found.add(int(entry.name))
+    return found
