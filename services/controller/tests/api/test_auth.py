@@ -238,3 +238,11 @@ async def test_unknown_route_is_an_html_404(client: httpx.AsyncClient):
     response = await client.post("/v2/apps/=myapp/builds")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/v2/keys/%0A", "/v2/apps/%0A", "/v2/auth/login/%0A"])
+async def test_a_path_ending_in_a_newline_is_no_route(client: httpx.AsyncClient, register, path):
+    token = await register("nl-user")
+    response = await client.get(path, headers={"Authorization": f"token {token}"})
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")

@@ -112,6 +112,7 @@ def create_app(
         redirect_slashes=False,
     )
     api_errors.install(app)
+    app.add_middleware(routing.WholePaths, not_found_page=api_errors.NOT_FOUND_PAGE)
     app.add_middleware(bodysize.BodySizeLimit, limit=settings.max_request_bytes)
     app.add_middleware(headers.VersionHeaders)
     for router in routes.ROUTERS:

@@ -7,11 +7,14 @@ cost. The OpenAPI document shows such a path with the slash (the form the SDK us
 without it (`documented="bare"`); see `document_path`.
 """
 
+import re
 from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from starlette.convertors import Convertor, register_url_convertor
+from starlette.responses import HTMLResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class OptionalSlash(Convertor[str]):
@@ -80,3 +83,26 @@ def route(
         return endpoint
 
     return register
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class WholePaths:
+    r"""Answers "no route" (Django's 404 page) for a path holding a control character.
+
+    Starlette ends its path patterns with `$`, which in Python also matches before a final
+    newline, so `/v2/keys/%0A` would be served as `/v2/keys/`. Django, whose routes Deis has,
+    matches to the very end (`\Z`), and no route of the API takes a control character.
+    """
+
+    def __init__(self, app: ASGIApp, *, not_found_page: str) -> None:
+        self.app = app
+        self.not_found = HTMLResponse(not_found_page, status_code=404)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse the request, or pass it on."""
+        if scope["type"] == "http" and _CONTROL.search(scope["path"]):
+            await self.not_found(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
