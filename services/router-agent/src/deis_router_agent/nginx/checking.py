@@ -33,7 +33,15 @@ async def check(*, binary: str, prefix: Path, conf: Path) -> str | None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await process.communicate()
+    try:
+        output, _ = await process.communicate()
+    except BaseException:
+        # Cancelled (the agent is stopping): end the check here rather than leave its process
+        # and pipes to an event loop that may be closed before they are reaped.
+        if process.returncode is None:
+            process.kill()
+        await asyncio.shield(process.wait())
+        raise
     if process.returncode == 0:
         return None
     return output.decode(errors="replace").strip() or f"nginx -t exited {process.returncode}"
