@@ -128,7 +128,15 @@ def test_a_custom_domain_is_served_with_its_certificate_by_sni(
         )  # fmt: skip
         return done.returncode == 0 and done.stdout == "<p>static</p>\n"
 
-    until(https_served, seconds=20)
+    try:
+        until(https_served, seconds=20)
+    except AssertionError as failed:  # say what the router and the controller saw
+        logs = platform.data_dir / "logs"
+        tails = "".join(
+            f"==> {name}.log\n{(logs / f'{name}.log').read_text(errors='replace')[-4000:]}\n"
+            for name in ("router", "controller")
+        )
+        raise AssertionError(f"{failed}\n{tails}") from None
 
 
 def test_a_second_user_is_denied_until_granted_then_pushes(
