@@ -32,7 +32,7 @@ from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv
 from deis_shared.objectstore import keys
 from deis_shared.objectstore.filesystem import FilesystemStore
-from deis_testing import NatsServer
+from deis_testing import NatsServer, traversable
 
 APP = """\
 import http.server, os
@@ -69,7 +69,7 @@ def desired(app: str, *, version: int, web: int) -> bytes:
 
 
 async def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="deis-bench-scale-"))
+    root = traversable(Path(tempfile.mkdtemp(prefix="deis-bench-scale-")))
     server = NatsServer()
     server.start()
     try:
@@ -81,7 +81,6 @@ async def main() -> None:
             drain_seconds=DRAIN,
             stop_grace=2.0,
             stop_processes_on_exit=True,  # the bench's apps go with it
-            process_user="",
             log_level="WARNING",
         )
         async with service.running(settings):

@@ -21,7 +21,7 @@ import pytest
 
 from deis_shared import wire
 from deis_shared.kv import endpoints as endpoints_kv
-from deis_testing import ServiceProcess, free_port
+from deis_testing import ServiceProcess, free_port, traversable
 
 APPS = {
     "pyapp": (
@@ -94,9 +94,7 @@ def platform(pg_dsn, nats_server_factory, tmp_path):
             env={
                 **common,
                 "DEIS_HEALTH_PORT": str(health),
-                "DEIS_DATA_DIR": str(tmp_path / "scheduler"),
-                # The tests' interpreters may live under /root when they run as root.
-                "DEIS_PROCESS_USER": "",
+                "DEIS_DATA_DIR": str(traversable(tmp_path / "scheduler")),
                 "DEIS_STOP_PROCESSES_ON_EXIT": "true",
             },
             port=health,

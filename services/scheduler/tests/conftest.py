@@ -38,6 +38,7 @@ from deis_testing import (
     ServiceProcess,
     app_pids as testing_app_pids,
     free_port,
+    traversable,
     unique_name,
 )
 
@@ -207,7 +208,8 @@ def scheduler_settings(
     """Settings of a scheduler on a private nats-server, with a filesystem object store."""
     values: dict[str, Any] = {
         "nats_url": nats_server.url,
-        "data_dir": tmp_path / "scheduler",
+        # The apps' sandboxes, started as their own user ids, mount releases from here.
+        "data_dir": traversable(tmp_path / "scheduler"),
         "object_store": "filesystem",
         "object_store_root": tmp_path / "objects",
         "drain_seconds": 0.3,
@@ -216,8 +218,6 @@ def scheduler_settings(
         "deploy_timeout": 15.0,
         "shutdown_timeout": 10.0,
         "settle_seconds": 0.2,
-        # The tests' interpreter lives under /root when they run as root: keep the user.
-        "process_user": "",
     }
     values.update(scheduler_overrides)
     return SchedulerSettings(**values)
@@ -311,7 +311,6 @@ def scheduler_process(
             "DEIS_HEALTH_PORT": str(port),
             "DEIS_SHUTDOWN_TIMEOUT": "10",
             "DEIS_STOP_GRACE": "2",
-            "DEIS_PROCESS_USER": "",
             **env,
         }
         return ServiceProcess(

@@ -6,6 +6,7 @@ The pytest plugin (`deis_testing.plugin`) turns these into fixtures. The classes
 their own, for benchmarks that need the same servers outside pytest.
 """
 
+from deis_testing.dirs import traversable
 from deis_testing.naming import unique_name
 from deis_testing.nats import NatsServer
 from deis_testing.ports import free_port
@@ -21,5 +22,6 @@ __all__ = [
     "app_pids",
     "controller_process",
     "free_port",
+    "traversable",
     "unique_name",
 ]

@@ -32,8 +32,8 @@ from deis_scheduler.local.shipping import LogShipper
 from deis_scheduler.local.slugs import SlugCache
 from deis_scheduler.settings import (
     SchedulerSettings,
+    app_uids,
     process_base_environment,
-    process_run_as,
 )
 from deis_shared import logconfig, runner as shared_runner
 from deis_shared.bus import requesting, watching
@@ -77,7 +77,7 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
         cpu=cgroups.find(settings.cgroup_root) if settings.cgroup_root is not None else None,
         shipper=shipper,
         base_env=process_base_environment(),
-        run_as=process_run_as(settings),
+        uids=app_uids(settings),
     )
     reconciler = Reconciler(
         ctx,

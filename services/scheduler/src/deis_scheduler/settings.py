@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from deis_shared.sandbox import SYSTEM_PATH, UidTable
 from deis_shared.settings import ServiceSettings, default_data_dir
 
 
@@ -24,9 +25,16 @@ class SchedulerSettings(ServiceSettings):
     process_host: str = "127.0.0.1"
     """Address app processes are reached at; the `host` of their endpoints."""
 
-    process_user: str = "nobody"
-    """User app processes run as when the scheduler runs as root; empty runs them as root too
-    (only sensible where every interpreter they need lives under a root-only directory)."""
+    app_uid_first: int = Field(default=200_000, gt=0)
+    """The first user id given to an app; each app gets one of its own, kept in
+    `<data_dir>/uids.json` (used when the scheduler runs as root)."""
+
+    app_uid_count: int = Field(default=100_000, gt=0)
+    """How many user ids apps may be given, from `app_uid_first` on."""
+
+    max_app_processes: int = Field(default=4096, ge=16)
+    """Processes and threads one app may have at once, across all its processes (its user
+    id's `RLIMIT_NPROC`): a fork bomb stalls there."""
 
     deploy_timeout: float = Field(default=120.0, gt=0)
     """Seconds a new release's processes have to become healthy before the rollout fails."""
@@ -61,14 +69,16 @@ class SchedulerSettings(ServiceSettings):
     """Log lines per process kept for a failed deploy's report."""
 
 
-def process_run_as(settings: SchedulerSettings) -> str | None:
-    """The user app processes run as: `process_user` when root, else the scheduler's own."""
+def app_uids(settings: SchedulerSettings) -> UidTable | None:
+    """The user ids of apps when the scheduler is root; None: they run as the scheduler's."""
     if os.geteuid() != 0:
         return None
-    return settings.process_user or None
+    return UidTable(
+        settings.data_dir / "uids.json", first=settings.app_uid_first, count=settings.app_uid_count
+    )
 
 
 def process_base_environment() -> dict[str, str]:
-    """What app processes inherit from the scheduler: PATH, locale and temp dir only."""
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
-    return {name: os.environ[name] for name in keep if name in os.environ}
+    """What app processes get of the platform: the sandbox's PATH, and the locale and zone."""
+    keep = ("LANG", "LC_ALL", "TZ")
+    return {"PATH": SYSTEM_PATH} | {name: os.environ[name] for name in keep if name in os.environ}

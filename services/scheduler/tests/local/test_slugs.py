@@ -42,8 +42,8 @@ async def test_unpack_reads_the_metadata_and_expands_home(
     assert release == UnpackedRelease(
         path=home,
         env={
-            "PYTHONPATH": f"{home}/.deis/python",
-            "PATH": f"{home}/.deis/python/bin:$PATH",
+            "PYTHONPATH": "/app/.deis/python",
+            "PATH": "/app/.deis/python/bin:$PATH",
             "OTHER": "$HOMEDIR stays",
         },
         process_types={"web": "python3 app.py", "worker": "python3 worker.py"},
@@ -206,7 +206,7 @@ def test_process_env_layers_base_config_slug_home_and_extra(tmp_path: Path) -> N
         "PATH": rf"{tmp_path}/bin:/opt\1/bin",
         "LIBS": rf"{tmp_path}/bin:/opt\1/bin:$PATHS",
         "LANG": "C.UTF-8",
-        "HOME": str(tmp_path),
+        "HOME": "/app",
         "MODE": "slug",
         "GREETING": "hi",
         "PORT": "5000",

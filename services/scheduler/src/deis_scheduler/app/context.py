@@ -10,6 +10,7 @@ from deis_scheduler.local.records import Records
 from deis_scheduler.local.shipping import LogShipper
 from deis_scheduler.local.slugs import SlugCache
 from deis_scheduler.settings import SchedulerSettings
+from deis_shared.sandbox import UidTable
 
 
 @dataclass(frozen=True)
@@ -26,5 +27,5 @@ class Context:
     shipper: LogShipper
     base_env: Mapping[str, str]
     """What every app process inherits (`settings.process_base_environment()`)."""
-    run_as: str | None
-    """The user app processes run as (`settings.process_run_as(...)`)."""
+    uids: UidTable | None
+    """The user ids of apps (`settings.app_uids(...)`); None: apps run as the scheduler's."""

@@ -5,7 +5,7 @@ from pathlib import Path
 from deis_scheduler.app import processes
 from deis_scheduler.app.context import Context
 from deis_scheduler.app.processes import Launch, Proc
-from deis_scheduler.local import health, slugs
+from deis_scheduler.local import health, sandboxing, slugs
 from deis_shared.kv import desired as desired_kv
 
 
@@ -57,7 +57,12 @@ def new_proc(
             command=desired.build.procfile[kind],
             cwd=release.path,
             env=env,
-            run_as=ctx.run_as,
+            sandbox=sandboxing.app_sandbox(
+                ctx.uids,
+                app=app,
+                release_dir=release.path,
+                max_processes=ctx.settings.max_app_processes,
+            ),
             output_dir=output_dir(ctx, app=app),
             memory=desired.limits.memory.get(kind),
             cpu=desired.limits.cpu.get(kind),

@@ -11,7 +11,7 @@ import logging
 import uuid
 
 from deis_scheduler.app.context import Context
-from deis_scheduler.local import slugs
+from deis_scheduler.local import sandboxing, slugs
 from deis_scheduler.local.processes import LocalProcess
 from deis_shared.errors import PermanentError
 from deis_shared.kv import desired as desired_kv
@@ -84,10 +84,18 @@ async def run(
         name=f"{request.app}-run-{uuid.uuid4().hex[:12]}",
         label="run.1",
         output_dir=ctx.settings.data_dir / "output" / request.app,
-        run_as=ctx.run_as,
+        run_as=None,
+    )
+    sandbox = sandboxing.app_sandbox(
+        ctx.uids,
+        app=request.app,
+        release_dir=release.path,
+        max_processes=ctx.settings.max_app_processes,
     )
     try:
-        await process.start(command=request.command, cwd=release.path, env=env, on_line=keep)
+        await process.start(
+            command=request.command, cwd=release.path, env=env, on_line=keep, sandbox=sandbox
+        )
     except OSError as exc:
         # E2BIG (a command and environment above the kernel's limits) and the like: the same
         # request fails the same way, so it is the caller's to change.

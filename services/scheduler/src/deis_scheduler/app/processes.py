@@ -11,7 +11,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from deis_scheduler.local import cgroups, health, records
 from deis_scheduler.local.processes import Identity, LocalProcess
 from deis_shared import wire
 from deis_shared.kv import procs as procs_kv
+from deis_shared.sandbox import Sandbox
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,8 @@ class Launch:
     command: str
     cwd: Path
     env: dict[str, str]
-    run_as: str | None
-    """The user to run as; `None`: the scheduler's own."""
+    sandbox: Sandbox
+    """Where it runs (`local.sandboxing.app_sandbox`)."""
     output_dir: Path
     """Where the process's output FIFOs live."""
     memory: str | None = None
@@ -69,6 +70,9 @@ class Proc:
     supervisor: asyncio.Task[None] | None = None
     cpu_limited: bool = False
     """Whether its CPU limit applies (a cgroup holds it)."""
+    sandboxed: bool = True
+    """Whether its OS process runs in a sandbox (false only for one adopted from a scheduler
+    that ran apps unconfined, until it restarts)."""
 
     def __post_init__(self) -> None:
         self.lines = collections.deque(maxlen=self.last_lines)
@@ -119,7 +123,7 @@ class Proc:
             command=self.launch.command,
             cwd=self.launch.cwd,
             env=self.launch.env,
-            run_as=self.launch.run_as,
+            sandboxed=process.sandboxed if process is not None else True,
             memory=self.launch.memory,
             cpu=self.launch.cpu,
             started=self.started,
@@ -136,13 +140,17 @@ class Proc:
         output_dir: Path,
         cpu_control: cgroups.CpuControl | None,
         last_lines: int,
+        sandbox: Sandbox,
     ) -> "Proc":
-        """The process a previous scheduler recorded, not yet adopted."""
+        """The process a previous scheduler recorded, not yet adopted.
+
+        `sandbox` is where it runs when it starts again.
+        """
         launch = Launch(
             command=record.command,
             cwd=record.cwd,
             env=record.env,
-            run_as=record.run_as,
+            sandbox=sandbox,
             output_dir=output_dir,
             memory=record.memory,
             cpu=record.cpu,
@@ -159,6 +167,7 @@ class Proc:
             started=record.started,
             restarts=record.restarts,
             exit_code=record.exit_code,
+            sandboxed=record.sandboxed,
         )
 
     def _local(self) -> LocalProcess:
@@ -166,7 +175,8 @@ class Proc:
             name=self.name,
             label=self.label,
             output_dir=self.launch.output_dir,
-            run_as=self.launch.run_as,
+            run_as=None,
+            sandboxed=self.sandboxed,
         )
 
     async def adopt(self, identity: Identity, *, on_line: Callable[["Proc", str], None]) -> bool:
@@ -203,8 +213,18 @@ class Proc:
         memory, cpu = applicable_limits(
             who=self.label, memory=self.launch.memory, cpu=self.launch.cpu
         )
+        self.sandboxed = True
         self.process = self._local()
         self.state = State.STARTING
+        control = self.launch.cpu_control
+        self.cpu_limited = False
+
+        def limit_cpu(pids: Sequence[int]) -> None:
+            if control is not None and cpu is not None and pids:
+                self.cpu_limited = cgroups.limit(
+                    control, name=self.name, pid=pids[0], others=pids[1:], millicores=cpu
+                )
+
         try:
             await self.process.start(
                 command=self.launch.command,
@@ -212,14 +232,11 @@ class Proc:
                 env=self.launch.env,
                 on_line=lambda text: on_line(self, text),
                 memory_bytes=memory,
+                sandbox=self.launch.sandbox,
+                prepare=limit_cpu,
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the command or env
             raise errors.CannotRun(f"{self.label} could not start: {exc}") from exc
-        control = self.launch.cpu_control
-        if control is not None and cpu is not None and self.process.pid is not None:
-            self.cpu_limited = cgroups.limit(
-                control, name=self.name, pid=self.process.pid, millicores=cpu
-            )
         self.started = wire.utc_now()
         self.exit_code = None
 

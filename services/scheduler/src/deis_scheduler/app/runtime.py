@@ -46,7 +46,7 @@ from deis_scheduler import errors
 from deis_scheduler.app import launching, processes, publishing, reporting
 from deis_scheduler.app.context import Context
 from deis_scheduler.app.processes import Proc, State
-from deis_scheduler.local import cgroups, health, records
+from deis_scheduler.local import cgroups, health, records, sandboxing
 from deis_scheduler.local.processes import Identity
 from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
@@ -176,6 +176,12 @@ class AppRuntime:
                     output_dir=self._output_dir(),
                     cpu_control=self._ctx.cpu,
                     last_lines=self._ctx.settings.last_lines,
+                    sandbox=sandboxing.app_sandbox(
+                        self._ctx.uids,
+                        app=self.app,
+                        release_dir=entry.cwd,
+                        max_processes=self._ctx.settings.max_app_processes,
+                    ),
                 )
                 adopted = (
                     entry.pid is not None

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -82,8 +83,10 @@ def find(base: Path = Path("/sys/fs/cgroup")) -> CpuControl | None:
     return None
 
 
-def limit(control: CpuControl, *, name: str, pid: int, millicores: int) -> bool:
-    """Put process `pid` (and its future children) under a quota of `millicores`.
+def limit(
+    control: CpuControl, *, name: str, pid: int, millicores: int, others: Sequence[int] = ()
+) -> bool:
+    """Put process `pid`, `others` (its group) and their future children under `millicores`.
 
     Returns:
         Whether the limit applies; a failure is logged, and the process runs unlimited.
@@ -98,6 +101,9 @@ def limit(control: CpuControl, *, name: str, pid: int, millicores: int) -> bool:
             (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
             (group / "cpu.cfs_quota_us").write_text(str(quota))
         (group / "cgroup.procs").write_text(str(pid))
+        for other in others:
+            with contextlib.suppress(ProcessLookupError):  # gone meanwhile
+                (group / "cgroup.procs").write_text(str(other))
     except OSError as exc:
         logger.warning("cannot limit the CPU of %s: %s", name, exc)
         return False

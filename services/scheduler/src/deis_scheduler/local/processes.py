@@ -23,10 +23,14 @@ process's reads as None. Reading output needs no task: asyncio's read-pipe trans
 `on_line` from the event loop, in chunks, so no line length can overrun a buffer; lines longer
 than `MAX_LINE` bytes are passed on in pieces.
 
-When the scheduler runs as root, the process runs as `nobody` (with no supplementary groups),
-so an app cannot touch the scheduler, its state or other apps' files. The caller must make the
-working directory and the path to it readable by that user (`slugs.SlugCache` unpacks releases
-0755/0644 for this); `run_as=None` keeps the scheduler's own user.
+An app's process starts in its sandbox (`deis_shared.sandbox`: bubblewrap, the app's own user
+id, its own mount and PID namespaces, a process-count cap). bwrap then leads the group: a stop
+sends SIGTERM to every other member of the group (bwrap would die of it at once, and the
+scheduler would take the command's graceful stop for an exit), and the group's SIGKILL as
+before. The sandbox waits on a pipe (`--block-fd`) until the scheduler has run `prepare` on the
+group's processes (moved them into a CPU cgroup), so no process of the app runs outside its
+limits. Without a sandbox (the scheduler's own tests of this module), the command runs as
+`run_as`, or as the scheduler's own user.
 """
 
 import asyncio
@@ -38,10 +42,12 @@ import os
 import pwd
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Literal
+
+from deis_shared import sandbox as sandboxes
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +114,7 @@ class LocalProcess:
         label: str,
         output_dir: Path,
         run_as: str | None | Literal[_Default.USER] = _Default.USER,
+        sandboxed: bool = False,
     ) -> None:
         """Describe a process to be started or adopted.
 
@@ -119,11 +126,15 @@ class LocalProcess:
                 scheduler).
             run_as: the user to run as; `None` runs as the scheduler's own user; by default
                 `nobody` when the scheduler is root, otherwise the scheduler's own user.
+                Unused when started in a sandbox.
+            sandboxed: whether the process runs in a sandbox (bwrap leads its group); `start`
+                with a sandbox sets it, an adopted process is told.
         """
         self.name = name
         self.label = label
         self.output_dir = output_dir
         self.run_as = default_user() if run_as is _Default.USER else run_as
+        self.sandboxed = sandboxed
         self.identity: Identity | None = None
         """Set once started or adopted."""
         self._child = False
@@ -134,6 +145,7 @@ class LocalProcess:
         self._finishing = asyncio.Lock()
         self._finished = False
         self._detached = False
+        self._readers: list[int] = []
 
     @property
     def pid(self) -> int | None:
@@ -172,6 +184,8 @@ class LocalProcess:
         env: Mapping[str, str],
         on_line: Callable[[str], None],
         memory_bytes: int | None = None,
+        sandbox: sandboxes.Sandbox | None = None,
+        prepare: Callable[[Sequence[int]], None] | None = None,
     ) -> None:
         """Start the command; its output goes to `on_line` from now on.
 
@@ -183,6 +197,10 @@ class LocalProcess:
                 replaced, line ending stripped); it must return quickly and not raise.
             memory_bytes: a cap on the process's data memory (`RLIMIT_DATA`, set by
                 `prlimit`, inherited by its children); `None` for none.
+            sandbox: where the command runs (`cwd` is then only where the sandbox starts
+                from; its working directory is the sandbox's); `None` runs it unconfined.
+            prepare: called with the pids of the process's group before the command runs
+                (in a sandbox: bwrap's two processes; else the shell, which may have started).
 
         Raises:
             OSError: the process could not be started: `cwd` is missing, or `run_as` names
@@ -192,14 +210,65 @@ class LocalProcess:
         """
         if self._exited is not None:
             raise RuntimeError(f"{self.label} was started already")
-        user, group, extra_groups = _identity(self.run_as, label=self.label)
-        limits = [] if memory_bytes is None else [PRLIMIT, f"--data={memory_bytes}", "--"]
+        shell = [SHELL, "-c", command]
+        gate: tuple[int, int] | None = None
+        if sandbox is not None:
+            gate = os.pipe()
+            confined = sandboxes.confine(
+                shell, replace(sandbox, memory_bytes=memory_bytes, block_fd=gate[0])
+            )
+            argv, user, group = confined.argv, confined.uid, confined.gid
+            extra_groups: list[int] | None = [] if user is not None else None
+            self.sandboxed = True
+        else:
+            user, group, extra_groups = _identity(self.run_as, label=self.label)
+            limits = [] if memory_bytes is None else [PRLIMIT, f"--data={memory_bytes}", "--"]
+            argv = [*limits, *shell]
+        try:
+            child = await self._spawn(
+                argv,
+                cwd=cwd,
+                env=env,
+                user=user,
+                group=group,
+                extra_groups=extra_groups,
+                pass_fds=(gate[0],) if gate is not None else (),
+            )
+        finally:
+            if gate is not None:
+                os.close(gate[0])
+        ticks = start_ticks(child.pid)
+        self.identity = Identity(pid=child.pid, start_ticks=ticks if ticks is not None else -1)
+        self._child = True
+        self._watch_exit()
+        try:
+            await self._read(self._readers, on_line)
+            if prepare is not None:
+                prepare(group_members(child.pid))
+        finally:
+            if gate is not None:
+                with contextlib.suppress(OSError):  # the sandbox died already
+                    os.write(gate[1], b"go")
+                os.close(gate[1])
+
+    async def _spawn(
+        self,
+        argv: list[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        user: int | None,
+        group: int | None,
+        extra_groups: list[int] | None,
+        pass_fds: Sequence[int],
+    ) -> "_Child":
+        """Start `argv` in a session of its own, its output into fresh FIFOs."""
         writers = await asyncio.to_thread(self._make_fifos)
         try:
             readers = [_open_reader(self.fifo(stream)) for stream in STREAMS]
             try:
                 child = _Child(
-                    [*limits, SHELL, "-c", command],
+                    argv,
                     cwd=cwd,
                     env=dict(env),
                     stdin=subprocess.DEVNULL,
@@ -209,6 +278,7 @@ class LocalProcess:
                     user=user,
                     group=group,
                     extra_groups=extra_groups,
+                    pass_fds=pass_fds,
                 )
             except BaseException:
                 for fd in readers:
@@ -217,11 +287,8 @@ class LocalProcess:
         finally:
             for fd in writers:
                 os.close(fd)
-        ticks = start_ticks(child.pid)
-        self.identity = Identity(pid=child.pid, start_ticks=ticks if ticks is not None else -1)
-        self._child = True
-        self._watch_exit()
-        await self._read(readers, on_line)
+        self._readers = readers
+        return child
 
     async def adopt(self, identity: Identity, *, on_line: Callable[[str], None]) -> bool:
         """Take over a process a previous scheduler started, if it still runs.
@@ -287,7 +354,10 @@ class LocalProcess:
             return None
         try:
             if not exited.done():
-                _signal_group(pid, signal.SIGTERM)
+                if self.sandboxed:
+                    _signal_members(pid, signal.SIGTERM)
+                else:
+                    _signal_group(pid, signal.SIGTERM)
                 try:
                     async with asyncio.timeout(grace):
                         await asyncio.shield(exited)
@@ -485,3 +555,26 @@ def _identity(run_as: str | None, *, label: str) -> tuple[int | None, int | None
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
+
+
+def group_members(pgid: int) -> list[int]:
+    """The pids of the processes in group `pgid`, the leader first if it is there."""
+    members = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rfind(")") + 2 :].split()[2]) == pgid:
+            members.append(int(entry.name))
+    return sorted(members, key=lambda pid: pid != pgid)
+
+
+def _signal_members(pgid: int, signum: signal.Signals) -> None:
+    """Signal every process of group `pgid` but its leader (bwrap, which would just die)."""
+    for pid in group_members(pgid):
+        if pid != pgid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)

@@ -49,7 +49,10 @@ class ProcessRecord(BaseModel):
     command: str
     cwd: Path
     env: dict[str, str]
-    run_as: str | None
+    run_as: str | None = None
+    """Who an unconfined process ran as (records of schedulers before the sandbox)."""
+    sandboxed: bool = False
+    """Whether it runs in a sandbox (bwrap leads its process group)."""
     memory: str | None
     cpu: str | None = None
     started: datetime | None

@@ -23,7 +23,7 @@ traversable by that user too; that is the caller's choice of `root`. Downloaded 
 private to the scheduler (`<root>/slugs` is 0700).
 
 The slug's `.deis/slug.json` (written by the builder) gives the process types and the env to
-set for every process, with `$HOME` standing for the release directory and `$PATH` for the PATH
+set for every process, with `$HOME` standing for the slug's place (`/app`) and `$PATH` for the PATH
 the process would otherwise get; see `process_env`.
 """
 
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from deis_scheduler.local.sandboxing import APP_HOME
 from deis_shared import appnames, errors
 from deis_shared.objectstore import errors as store_errors
 from deis_shared.objectstore.base import ObjectStore
@@ -64,9 +65,9 @@ class UnpackedRelease:
     """A release's slug, unpacked and ready to run."""
 
     path: Path
-    """The unpacked slug directory: each process's cwd and HOME."""
+    """The unpacked slug directory, mounted at `/app` in the processes' sandbox."""
     env: dict[str, str]
-    """The slug's env, `$HOME` replaced by `path`; `$PATH` is left for `process_env`."""
+    """The slug's env, `$HOME` replaced by `/app`; `$PATH` is left for `process_env`."""
     process_types: dict[str, str]
     """Process type to command (empty when the slug has no `.deis/slug.json`)."""
 
@@ -166,8 +167,8 @@ def process_env(
     """Build the whole environment of one process of a release.
 
     Layers, later ones winning: `base`, the app's `config`, the slug's env (each `$PATH` in it
-    expanded to the PATH so far, or `os.defpath` when there is none), `HOME` (the release
-    directory), then `extra`.
+    expanded to the PATH so far, or `os.defpath` when there is none), `HOME` (`/app`, where
+    the sandbox mounts the release), then `extra`.
 
     Args:
         release: the unpacked release.
@@ -181,7 +182,7 @@ def process_env(
     env = {**base, **config}
     for name, value in release.env.items():
         env[name] = _expanded(value, ref=_PATH_REF, to=env.get("PATH", os.defpath))
-    env["HOME"] = str(release.path)
+    env["HOME"] = APP_HOME
     env.update(extra)
     return env
 
@@ -276,7 +277,7 @@ def _read_release(path: Path, *, app: str, version: int) -> UnpackedRelease:
     types = _string_map(
         metadata.get("process_types", {}), field="process_types", app=app, version=version
     )
-    home = str(path)
+    home = APP_HOME
     return UnpackedRelease(
         path=path,
         env={name: _expanded(value, ref=_HOME_REF, to=home) for name, value in env.items()},
