@@ -89,7 +89,8 @@ def test_the_embedded_platform_runs_postgres_nats_and_every_service(open_dir):
     assert (layout.postgres / "data" / "PG_VERSION").exists()  # initdb ran
 
 
-def test_external_servers_replace_the_embedded_ones(tmp_path):
+def test_external_servers_replace_the_embedded_ones(open_dir):
+    tmp_path = open_dir
     plan, _ = plan_for(
         tmp_path,
         database_url="postgresql://deis@db.example:5432/deis",
@@ -118,3 +119,26 @@ def test_a_data_dir_postgres_cannot_reach_is_refused_with_a_reason(tmp_path):
     closed.mkdir(mode=0o700)
     with pytest.raises(CtlError, match="cannot reach"):
         plan_for(closed)
+
+
+EXTERNAL = {
+    "database_url": "postgresql://deis@db.example:5432/deis",
+    "nats_url": "nats://nats.example:4222",
+}
+
+
+def test_a_data_dir_the_apps_user_ids_cannot_reach_is_refused(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only root runs apps as other user ids")
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    with pytest.raises(CtlError, match="user ids of their own, which cannot reach"):
+        plan_for(closed, **EXTERNAL)
+
+
+def test_a_host_without_bubblewrap_is_refused_with_what_to_install(open_dir, monkeypatch):
+    empty = open_dir / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(CtlError, match="apps cannot be started: bubblewrap"):
+        plan_for(open_dir, **EXTERNAL)

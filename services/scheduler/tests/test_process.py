@@ -2,6 +2,7 @@
 running; SIGUSR1 (what `deisctl down` sends) stops them too."""
 
 import asyncio
+import contextlib
 import os
 import signal
 
@@ -59,3 +60,30 @@ async def test_sigusr1_stops_the_scheduler_and_its_apps_sigterm_leaves_them(
         for pid in app_pids(app_name):  # only if the test failed
             os.killpg(pid, signal.SIGKILL)
     assert left == set()
+
+
+async def test_where_no_sandbox_can_be_made_the_scheduler_refuses_to_start_and_says_why(
+    nats_server_factory, tmp_path
+):
+    server = nats_server_factory()
+    port = free_port()
+    nothing = tmp_path / "no-programs"
+    nothing.mkdir()
+    env = {
+        **os.environ,
+        "PATH": str(nothing),  # no bwrap to be found
+        "DEIS_NATS_URL": server.url,
+        "DEIS_DATA_DIR": str(tmp_path / "scheduler"),
+        "DEIS_OBJECT_STORE_ROOT": str(tmp_path / "objects"),
+        "DEIS_HEALTH_PORT": str(port),
+    }
+    scheduler = ServiceProcess(
+        "deis_scheduler.main", env=env, port=port, log=tmp_path / "scheduler.log"
+    )
+    with contextlib.suppress(RuntimeError):  # it may exit before or after its health port opens
+        await asyncio.to_thread(scheduler.start)
+    assert scheduler.process is not None
+    assert await asyncio.to_thread(scheduler.process.wait, 30) != 0
+    said = (tmp_path / "scheduler.log").read_text()
+    assert "the scheduler cannot run apps: bubblewrap (bwrap) is not installed" in said
+    assert "apt-get install bubblewrap" in said

@@ -10,7 +10,6 @@ it exits alone (a crash, a SIGTERM) they run on, and the scheduler started again
 """
 
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -24,8 +23,13 @@ from deis_cli.ctl import embedded, provisioning, secrets
 from deis_cli.ctl.errors import CtlError
 from deis_cli.ctl.layout import SERVICES, Layout, reachable_by
 from deis_cli.ctl.supervisor import Component
+from deis_shared import sandbox
 
 UNPRIVILEGED = "nobody"
+"""A user with no rights of its own: what any other user id may reach, it may."""
+
+SANDBOX_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3")
+"""Where a sandboxed build or app finds Python."""
 """Who app processes run as when the platform runs as root (if they can reach their files)."""
 
 
@@ -163,7 +167,7 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
         "DEIS_PLATFORM_DOMAIN": options.platform_domain,
         **_object_store(options, layout),
     }
-    process_user = _app_user(layout, environ=environ, warnings=warnings)
+    _check_sandbox(layout, warnings=warnings)
     own = {
         "controller": {
             "DEIS_DATABASE_URL": database_urls["controller"],
@@ -174,9 +178,7 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
             "DEIS_SSH_PORT": str(options.ssh_port),
             "DEIS_ROUTER_URL_PORT": str(options.http_port),
         },
-        "scheduler": {
-            "DEIS_PROCESS_USER": process_user,
-        },
+        "scheduler": {},
         "logger": {},
         "router": {
             "DEIS_HTTP_PORT": str(options.http_port),
@@ -227,25 +229,29 @@ def _object_store(options: Options, layout: Layout) -> dict[str, str]:
     }
 
 
-def _app_user(layout: Layout, *, environ: Mapping[str, str], warnings: list[str]) -> str:
-    """`DEIS_PROCESS_USER`: `nobody` under root when apps can reach their interpreter and files.
+def _check_sandbox(layout: Layout, *, warnings: list[str]) -> None:
+    """Refuse to start a platform whose apps could not run in their sandboxes.
 
-    A slug's Python links to the builder's interpreter; one under root's home (pyenv, say)
-    cannot be run by `nobody`, and then the apps run as root, with a warning.
+    Apps and builds run only confined (`deis_shared.sandbox`), each as a user id of its own
+    when deisctl runs as root: bwrap must work here, and those user ids must be able to pass
+    through the data dir to the slugs the sandboxes mount. Python apps also need an interpreter
+    under `/usr`, the only system tree a sandbox sees.
+
+    Raises:
+        CtlError: bwrap is missing or cannot make namespaces, or the data dir is closed.
     """
-    if os.geteuid() != 0:
-        return ""
-    python = environ.get("DEIS_PYTHON") or shutil.which("python3", path=environ.get("PATH"))
-    blockers = [
-        str(path)
-        for path in (layout.root, Path(python).resolve() if python else None)
-        if path is not None and not reachable_by(path, UNPRIVILEGED)
-    ]
-    if not blockers:
-        return UNPRIVILEGED
-    warnings.append(
-        f"apps run as root: {UNPRIVILEGED} cannot reach {', '.join(blockers)}"
-        " (install Debian's python3 and python3-pip, or set DEIS_PYTHON to an interpreter"
-        " outside root's home)"
-    )
-    return ""
+    try:
+        sandbox.check_available()
+    except sandbox.SandboxUnavailable as exc:
+        raise CtlError(f"apps cannot be started: {exc}") from None
+    if os.geteuid() == 0 and not reachable_by(layout.root, UNPRIVILEGED):
+        raise CtlError(
+            f"apps run as user ids of their own, which cannot reach {layout.root}: a directory"
+            " above it is closed to others (root's home, say); choose a --data-dir such as"
+            " /var/lib/deis"
+        )
+    if not any(Path(python).is_file() for python in SANDBOX_PYTHONS):
+        warnings.append(
+            "Python apps cannot be built: no python3 under /usr, the only system tree apps"
+            " see (Debian: apt-get install python3 python3-pip python3-venv)"
+        )

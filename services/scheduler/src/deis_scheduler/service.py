@@ -35,7 +35,7 @@ from deis_scheduler.settings import (
     app_uids,
     process_base_environment,
 )
-from deis_shared import logconfig, runner as shared_runner
+from deis_shared import logconfig, runner as shared_runner, sandbox
 from deis_shared.bus import requesting, watching
 from deis_shared.kv import desired as desired_kv
 from deis_shared.rpc import scheduler as scheduler_rpc
@@ -67,6 +67,11 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
     """Start shipping logs and converging every app."""
     if service.bus is None or service.store is None:
         raise RuntimeError("the scheduler needs NATS and an object store")
+    try:
+        await asyncio.to_thread(sandbox.check_available)
+    except sandbox.SandboxUnavailable as exc:
+        logger.critical("the scheduler cannot run apps: %s", exc)
+        raise
     bus = service.bus
     shipper = LogShipper(nc=bus.nc, capacity=settings.log_buffer_lines)
     ctx = Context(
