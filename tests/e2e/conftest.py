@@ -77,8 +77,7 @@ class Platform:
         return httpx.get(
             f"http://127.0.0.1:{self.http_port}{path}",
             headers={"Host": f"{app}.localhost"},
-            timeout=10,
-            **kwargs,  # type: ignore[arg-type]
+            **{"timeout": 10, **kwargs},  # type: ignore[arg-type]
         )
 
 
@@ -94,16 +93,20 @@ def ctl(*args: str, data_dir: Path, timeout: float = 300) -> subprocess.Complete
 
 
 def app_processes(data_dir: Path) -> list[int]:
-    """Processes whose working directory is an app release under `data_dir`."""
+    """Processes of apps: their sandboxes mount a release under `data_dir` at `/app`."""
     found = []
-    apps = str(data_dir / "scheduler" / "apps")
+    apps = str(data_dir / "scheduler" / "apps") + "/"
+    # As mountinfo shows a bind mount's source: relative to its file system, /tmp's maybe.
+    source = f"/{data_dir.parent.name}/{data_dir.name}/scheduler/apps/"
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if os.readlink(entry / "cwd").startswith(apps):
-                    found.append(int(entry.name))
+                mounts = [line.split() for line in (entry / "mountinfo").read_text().splitlines()]
+                cwd = os.path.realpath(entry / "cwd")
             except OSError:
                 continue
+            if cwd.startswith(apps) or any(m[4] == "/app" and source in m[3] for m in mounts):
+                found.append(int(entry.name))
     return found
 
 

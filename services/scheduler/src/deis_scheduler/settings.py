@@ -32,7 +32,7 @@ class SchedulerSettings(ServiceSettings):
     app_uid_count: int = Field(default=100_000, gt=0)
     """How many user ids apps may be given, from `app_uid_first` on."""
 
-    max_app_processes: int = Field(default=4096, ge=16)
+    max_app_processes: int = Field(default=1024, ge=16)
     """Processes and threads one app may have at once, across all its processes (its user
     id's `RLIMIT_NPROC`): a fork bomb stalls there."""
 

@@ -3,12 +3,15 @@ import os
 import pwd
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from deis_scheduler.local import processes
 from deis_scheduler.local.processes import LocalProcess
+from deis_shared import sandbox as sandboxes
+from deis_testing import traversable
 
 ENV = {"PATH": os.defpath + os.pathsep + str(Path(sys.executable).parent)}
 
@@ -294,3 +297,61 @@ def test_start_ticks_reads_this_process_and_refuses_missing_ones() -> None:
     assert ticks is not None
     assert ticks > 0
     assert processes.start_ticks(2**22 + 1) is None
+
+
+# --- in a sandbox ---------------------------------------------------------------------------
+
+
+def sandbox_of(release: Path) -> sandboxes.Sandbox:
+    return sandboxes.Sandbox(
+        uid=231_100 if os.geteuid() == 0 else None,
+        mounts=(sandboxes.Mount(release, "/app"),),
+        workdir="/app",
+        hostname="myapp",
+    )
+
+
+@pytest.fixture
+def release(tmp_path: Path) -> Path:
+    return traversable(tmp_path / "release")
+
+
+async def test_a_sandboxed_process_gets_its_sigterm_and_its_grace(
+    tmp_path: Path, release: Path
+) -> None:
+    lines = Lines()
+    proc = local(tmp_path)
+    command = "trap 'sleep 0.3; echo graceful; exit 0' TERM; echo up; while :; do sleep 0.05; done"
+    env = {"PATH": sandboxes.SYSTEM_PATH}
+    await proc.start(
+        command=command, cwd=release, env=env, on_line=lines, sandbox=sandbox_of(release)
+    )
+    assert proc.sandboxed
+    assert await lines.first() == "up"
+    assert await proc.stop(grace=5) == 0  # bwrap passes the command's own exit code on
+    assert lines.lines[0] == "up"
+    assert lines.lines[-1] == "graceful"  # after the shell's "Terminated" for its sleep
+
+
+async def test_a_sandboxed_command_runs_only_once_prepare_has_seen_its_group(
+    tmp_path: Path, release: Path
+) -> None:
+    lines = Lines()
+    seen: list[list[str]] = []
+
+    def prepare(pids: Sequence[int]) -> None:
+        seen.append([Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids])
+
+    proc = local(tmp_path)
+    await proc.start(
+        command="echo ran",
+        cwd=release,
+        env={"PATH": sandboxes.SYSTEM_PATH},
+        on_line=lines,
+        sandbox=sandbox_of(release),
+        prepare=prepare,
+    )
+    assert await proc.wait() == 0
+    assert lines.lines == ["ran"]
+    assert seen and seen[0][0] == "bwrap"
+    assert {name for names in seen for name in names} == {"bwrap"}  # no shell yet

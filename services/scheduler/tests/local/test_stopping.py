@@ -13,7 +13,8 @@ import pytest
 
 from deis_scheduler.local import records, stopping
 from deis_scheduler.local.processes import start_ticks
-from deis_testing import unique_name
+from deis_shared import sandbox
+from deis_testing import traversable, unique_name
 
 # The leader ignores SIGTERM (a stubborn app) and has a child in its group.
 STUBBORN = "trap '' TERM; sleep 300 & wait"
@@ -145,3 +146,48 @@ async def test_stop_apps_is_a_command_of_the_scheduler(spawned, tmp_path):
     # The record stays, failed versions included, for the next scheduler.
     (kept,) = records.Records(data_dir / "records").load()
     assert kept.failed == [1]
+
+
+async def test_a_sandboxed_process_gets_sigterm_past_bwrap_and_its_grace(spawned, tmp_path):
+    release = traversable(tmp_path / "release")
+    done = tmp_path / "out"
+    done.mkdir(mode=0o777)
+    done.chmod(0o777)
+    box = sandbox.Sandbox(
+        uid=231_200 if os.geteuid() == 0 else None,
+        mounts=(sandbox.Mount(done, "/out", writable=True),),
+        workdir="/",
+        hostname="app",
+    )
+    graceful = "trap 'sleep 0.3; echo bye > /out/said; exit 0' TERM; while :; do sleep 0.05; done"
+    confined = sandbox.confine(["/bin/sh", "-c", graceful], box)
+    process = subprocess.Popen(
+        confined.argv,
+        user=confined.uid,
+        group=confined.gid,
+        extra_groups=[] if confined.uid is not None else None,
+        env={"PATH": sandbox.SYSTEM_PATH},
+        cwd=release,
+        start_new_session=True,
+    )
+    spawned.append(process)
+    await asyncio.sleep(0.5)
+    ticks = start_ticks(process.pid)
+    assert ticks is not None
+    store = records.Records(tmp_path / "records")
+    sandboxed = entry(1, pid=process.pid, ticks=ticks).model_copy(update={"sandboxed": True})
+    store.save(
+        records.AppRecord(
+            app=unique_name("app-"),
+            version=2,
+            failed=[],
+            restarts_seen=None,
+            processes=[sandboxed],
+        )
+    )
+
+    stopped = await asyncio.to_thread(stopping.stop_recorded, store.load(), grace=5)
+
+    assert [s.pid for s in stopped] == [process.pid]
+    assert process.wait(timeout=5) == 0  # the command's own exit, passed on by bwrap
+    assert (done / "said").read_text() == "bye\n"

@@ -244,7 +244,12 @@ class LocalProcess:
         try:
             await self._read(self._readers, on_line)
             if prepare is not None:
-                prepare(group_members(child.pid))
+                seen = group_members(child.pid)
+                prepare(seen)
+                # bwrap may have forked between the look and the move: its child is then in
+                # neither; a second look catches it (later children follow their parent).
+                if later := [pid for pid in group_members(child.pid) if pid not in seen]:
+                    prepare(later)
         finally:
             if gate is not None:
                 with contextlib.suppress(OSError):  # the sandbox died already
@@ -355,7 +360,7 @@ class LocalProcess:
         try:
             if not exited.done():
                 if self.sandboxed:
-                    _signal_members(pid, signal.SIGTERM)
+                    signal_members(pid, signal.SIGTERM)
                 else:
                     _signal_group(pid, signal.SIGTERM)
                 try:
@@ -572,7 +577,7 @@ def group_members(pgid: int) -> list[int]:
     return sorted(members, key=lambda pid: pid != pgid)
 
 
-def _signal_members(pgid: int, signum: signal.Signals) -> None:
+def signal_members(pgid: int, signum: signal.Signals) -> None:
     """Signal every process of group `pgid` but its leader (bwrap, which would just die)."""
     for pid in group_members(pgid):
         if pid != pgid:

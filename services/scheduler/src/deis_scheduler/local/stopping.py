@@ -3,7 +3,8 @@
 `deisctl down` asks the scheduler to take the apps with it; a scheduler that is dead (killed,
 crashed, waiting for its restart) or that failed to stop them leaves them running, as they are
 meant to outlive it. `deis-scheduler stop-apps` then reads the per-app records (`records`) and
-stops every process they name: SIGTERM to its process group, `grace` seconds, then SIGKILL.
+stops every process they name: SIGTERM to its process group (to the group but its leader, for a
+sandboxed process, which bwrap leads), `grace` seconds, then SIGKILL.
 
 The boundary: a recorded pid is signalled only while it names the recorded process, with the
 recorded start time and still leading its group (`processes.open_if_same`, which pins it with a
@@ -54,6 +55,7 @@ def stop_recorded(
         The processes that were running and are stopped now.
     """
     running: list[tuple[Stopped, int]] = []
+    sandboxed: set[int] = set()
     try:
         for record in found:
             for entry in record.processes:
@@ -62,9 +64,16 @@ def stop_recorded(
                 pidfd = processes.open_if_same(Identity(entry.pid, entry.start_ticks))
                 if pidfd is not None:
                     label = f"{entry.type}.{entry.index}"
-                    running.append((Stopped(app=record.app, label=label, pid=entry.pid), pidfd))
+                    stopped = Stopped(app=record.app, label=label, pid=entry.pid)
+                    running.append((stopped, pidfd))
+                    if entry.sandboxed:
+                        sandboxed.add(entry.pid)
         for stopped, pidfd in running:
-            if not _exited(pidfd):
+            if _exited(pidfd):
+                continue
+            if stopped.pid in sandboxed:  # bwrap leads the group: SIGTERM is for the app
+                processes.signal_members(stopped.pid, signal.SIGTERM)
+            else:
                 _signal_group(stopped.pid, signal.SIGTERM)
         leaders = {pidfd: stopped.pid for stopped, pidfd in running}
         for pidfd in _wait(list(leaders), deadline=clock() + grace, clock=clock):
