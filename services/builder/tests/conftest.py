@@ -12,10 +12,12 @@ deploy result for each new release as the scheduler's contract says it would.
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
+import http.server
 import os
 import subprocess
-import sys
+import threading
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from deis_builder.service import Builder
 from deis_builder.settings import BuilderSettings
 from deis_shared import wire
 from deis_shared.events import deploy as deploy_events, release as release_events
-from deis_testing import NatsServer, controller_process, free_port, unique_name
+from deis_testing import NatsServer, controller_process, free_port, traversable, unique_name
 
 
 @dataclass
@@ -139,7 +141,7 @@ async def builder(
     settings = make_builder_settings(
         nats_url=module_nats_server.url,
         dsn=module_pg_dsn,
-        data_dir=tmp_path / "builder",
+        data_dir=traversable(tmp_path / "builder"),  # build user ids pass through it
         **builder_overrides,
     )
     async with service.running(settings) as running:
@@ -391,23 +393,25 @@ def add_wheel(wheelhouse: Path) -> Callable[..., Path]:
     return add
 
 
-def _has_pip(interpreter: Path) -> bool:
-    if not interpreter.is_file():
-        return False
-    probe = subprocess.run(
-        [str(interpreter), "-I", "-c", "import pip"], capture_output=True, check=False
-    )
-    return probe.returncode == 0
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
-@pytest.fixture(scope="session")
-def pip_python() -> str:
-    """The absolute path of an interpreter with pip (the workspace venv has none)."""
-    candidates = [Path(sys.executable), Path(sys.base_prefix, "bin", "python3")]
-    for candidate in candidates:
-        if _has_pip(candidate):
-            return str(candidate)
-    pytest.skip("no Python interpreter with pip found (tried the venv's and its base)")
+@pytest.fixture
+def wheel_index(wheelhouse: Path) -> Iterator[str]:
+    """The wheelhouse served on loopback, as pip's `--find-links`: builds reach it through
+    their sandbox's network, as they would a package index."""
+    handler = functools.partial(_QuietHandler, directory=str(wheelhouse))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="wheel-index", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 @pytest.fixture

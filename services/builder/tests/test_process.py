@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from deis_testing import ServiceProcess, free_port
+from deis_testing import ServiceProcess, free_port, traversable
 
 STATIC = {"index.html": "<p>hi</p>\n"}
 
@@ -16,6 +16,7 @@ def builder_process(module_nats_server, module_pg_dsn, controller, tmp_path):
     started: list[ServiceProcess] = []
 
     def start(data_dir, port, **env):
+        traversable(data_dir)  # build user ids pass through it
         environment = {
             **os.environ,
             "DEIS_NATS_URL": module_nats_server.url,

@@ -201,15 +201,14 @@ async def test_a_second_push_is_refused_when_the_first_takes_too_long(
 
 
 @pytest.fixture
-def builder_overrides(wheelhouse, tmp_path):
-    """Builds run offline on the test's wheelhouse (and find an interpreter with pip)."""
+def builder_overrides(wheel_index):
+    """Builds run offline on the test's wheelhouse, served on loopback."""
     return {
         "build_env": {
             "PIP_NO_INDEX": "1",
-            "PIP_FIND_LINKS": str(wheelhouse),
+            "PIP_FIND_LINKS": wheel_index,
             "PIP_CONFIG_FILE": os.devnull,
             "npm_config_offline": "true",
-            "npm_config_userconfig": str(tmp_path / "npmrc"),
         },
     }
 

@@ -13,12 +13,13 @@ import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from deis_builder import settings as builder_settings
 from deis_builder.app.context import Context
 from deis_builder.app.hooks import HookServer
-from deis_builder.buildpacks import python as python_pack
-from deis_builder.settings import BuilderSettings, build_environment
+from deis_builder.buildpacks import sandboxing
+from deis_builder.settings import BuilderSettings
 from deis_builder.ssh.server import SshServer
-from deis_shared import runner as shared_runner
+from deis_shared import runner as shared_runner, sandbox
 from deis_shared.db import migrations
 from deis_shared.runner import MigrationSet, Service, ServiceRunner
 
@@ -51,10 +52,17 @@ async def start(service: Service, settings: BuilderSettings) -> Builder:
     scratch = settings.data_dir / "builds"
     # Builds cut short by a crash left their scratch directories; nothing resumes them.
     await asyncio.to_thread(shutil.rmtree, scratch, ignore_errors=True)
-    env = {**build_environment(), **settings.build_env}
-    python = settings.python
-    if python is None:
-        python = await asyncio.to_thread(python_pack.find_interpreter, env)
+    # Builds run only in their sandboxes: a host that cannot make them builds nothing.
+    await asyncio.to_thread(sandbox.check_available)
+    uids = builder_settings.build_uids(settings)
+    if uids is not None:
+        await asyncio.to_thread(
+            sandboxing.open_data_dir,
+            data_dir=settings.data_dir,
+            scratch=scratch,
+            caches=settings.data_dir / "cache",
+            repos=settings.data_dir / "repos",
+        )
     hooks = HookServer(output_limit=settings.build_output_limit)
     await hooks.start()
     ctx = Context(
@@ -64,8 +72,10 @@ async def start(service: Service, settings: BuilderSettings) -> Builder:
         js=service.bus.js,
         store=service.store,
         hooks=hooks,
-        env=env,
-        python=python,
+        env=builder_settings.git_environment(),
+        build_env={**builder_settings.build_environment(), **settings.build_env},
+        python=settings.python or "python3",
+        uids=uids,
     )
     ssh = SshServer(ctx)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from deis_shared.sandbox import UidTable
 from deis_shared.settings import ServiceSettings, default_data_dir
 
 
@@ -28,12 +29,26 @@ class BuilderSettings(ServiceSettings):
     on first start and kept, so clients' `known_hosts` stay valid across restarts."""
 
     python: str | None = None
-    """Interpreter that installs Python apps' dependencies and runs them (a command or a path);
-    unset means the first `python3` on the PATH that has pip."""
+    """Interpreter that installs Python apps' dependencies and runs them: a command on the
+    sandbox's PATH or a path, under `/usr` either way (the only system tree builds and apps
+    see); unset means the first `python3` there that has pip."""
 
     build_env: dict[str, str] = Field(default_factory=dict)
     """Extra environment of build commands, as a JSON object: a package mirror for pip or npm
-    (`{"PIP_INDEX_URL": "https://mirror/simple"}`), a proxy."""
+    (`{"PIP_INDEX_URL": "https://mirror/simple"}`), a proxy. Builds get nothing else of the
+    builder's environment but the locale and time zone."""
+
+    build_uid_first: int = Field(default=300_000, gt=0)
+    """The first user id given to an app's builds; each app gets one of its own, kept in
+    `<data_dir>/build-uids.json` (used when the builder runs as root). Apart from the
+    scheduler's range (200000 on), so that a build never shares an id with running apps."""
+
+    build_uid_count: int = Field(default=100_000, gt=0)
+    """How many user ids builds may be given, from `build_uid_first` on."""
+
+    build_max_processes: int = Field(default=2048, ge=16)
+    """Processes and threads one app's build may have at once (its user id's `RLIMIT_NPROC`):
+    pip and npm with their compilers fit many times over; a fork bomb stalls there."""
 
     build_timeout: float = Field(default=900.0, gt=0)
     """Seconds a build may run before it is stopped and the push rejected (15 min)."""
@@ -71,10 +86,32 @@ class BuilderSettings(ServiceSettings):
         return f"http://{app}.{self.platform_domain}{port}"
 
 
-def build_environment() -> dict[str, str]:
-    """The environment build commands (git, pip, npm) start from.
+def build_uids(settings: BuilderSettings) -> UidTable | None:
+    """The user ids of builds when the builder is root; None: they run as the builder's own."""
+    if os.geteuid() != 0:
+        return None
+    return UidTable(
+        settings.data_dir / "build-uids.json",
+        first=settings.build_uid_first,
+        count=settings.build_uid_count,
+    )
 
-    The builder's own environment minus `DEIS_*`: the platform's settings and secrets are none
-    of an app build's business.
+
+def git_environment() -> dict[str, str]:
+    """The environment of git, which the builder runs on its repositories, outside any sandbox.
+
+    The builder's own environment minus `DEIS_*`: git needs its PATH and nothing of the
+    platform's settings and secrets.
     """
     return {k: v for k, v in os.environ.items() if not k.startswith("DEIS_")}
+
+
+def build_environment() -> dict[str, str]:
+    """What build commands get of the builder's environment: the locale and time zone only.
+
+    Nothing of the platform (credentials, URLs of its servers, the operator's shell): the
+    build's sandbox adds its own PATH and HOME, the buildpack its variables, and the operator
+    `build_env`.
+    """
+    keep = ("LANG", "LC_ALL", "TZ")
+    return {name: os.environ[name] for name in keep if name in os.environ}

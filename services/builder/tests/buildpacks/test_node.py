@@ -1,6 +1,5 @@
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -8,17 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from deis_builder.buildpacks import output
-from deis_builder.buildpacks.detection import compile_app
 from deis_builder.errors import BuildFailed
+from deis_shared.sandbox import SYSTEM_PATH
 
 NewApp = Callable[[dict[str, str]], Path]
 INSTALLING = "-----> Installing dependencies"
 UNCHANGED = "-----> Dependencies unchanged; reusing the cached node_modules"
 
 needs_npm = pytest.mark.skipif(
-    shutil.which("npm") is None or shutil.which("node") is None,
-    reason="npm and node are not on PATH: the Node buildpack's installs cannot run",
+    shutil.which("npm", path=SYSTEM_PATH) is None or shutil.which("node", path=SYSTEM_PATH) is None,
+    reason="npm and node are not under /usr: the Node buildpack's installs cannot run",
 )
 
 GREET = {
@@ -34,14 +32,12 @@ GREET = {
 
 
 async def _node_in_slug(slug: Path) -> str:
-    """Run the app's server.js from the slug, as the scheduler would."""
+    """Run the app's server.js from the slug, with the system's node, as the scheduler would."""
     metadata = json.loads((slug / ".deis/slug.json").read_text())
-    path = metadata["env"]["PATH"].replace("$HOME", str(slug)).replace("$PATH", os.defpath)
-    node = shutil.which("node")
-    assert node is not None
+    path = metadata["env"]["PATH"].replace("$HOME", str(slug)).replace("$PATH", SYSTEM_PATH)
     done = await asyncio.to_thread(
         subprocess.run,
-        [node, "server.js"],
+        ["node", "server.js"],
         cwd=slug,
         env={"PATH": path},
         capture_output=True,
@@ -52,10 +48,10 @@ async def _node_in_slug(slug: Path) -> str:
 
 
 async def test_no_dependencies_means_no_npm_and_npm_start(
-    new_app: NewApp, build_env: dict[str, str], tmp_path: Path, out: output.Output, lines: list[str]
+    new_app: NewApp, build, lines: list[str]
 ) -> None:
     app = new_app({"package.json": '{"name": "a", "devDependencies": {"jest": "*"}}'})
-    compiled = await compile_app(app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env)
+    compiled = await build.compile(app)
     assert compiled.buildpack == "node"
     assert compiled.procfile == {"web": "npm start"}
     assert lines == [
@@ -82,34 +78,38 @@ async def test_bad_package_json_fails_the_build(
     manifest: str,
     reason: str,
     new_app: NewApp,
-    build_env: dict[str, str],
-    tmp_path: Path,
-    out: output.Output,
+    build,
 ) -> None:
     app = new_app({"package.json": manifest})
     with pytest.raises(BuildFailed) as caught:
-        await compile_app(app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env)
+        await build.compile(app)
     assert str(caught.value) == reason
 
 
 async def test_missing_npm_is_a_clear_failure(
-    new_app: NewApp, build_env: dict[str, str], tmp_path: Path, out: output.Output
+    new_app: NewApp, build, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = new_app(GREET)
-    env = {**build_env, "PATH": str(tmp_path / "empty-bin")}
-    with pytest.raises(BuildFailed, match=r"^npm not found on the builder's PATH$"):
-        await compile_app(app_dir=app, cache_dir=tmp_path / "cache", out=out, env=env)
+    real = shutil.which
+    monkeypatch.setattr(
+        shutil, "which", lambda name, **kw: None if name == "npm" else real(name, **kw)
+    )
+    with pytest.raises(BuildFailed) as caught:
+        await build.compile(app)
+    assert str(caught.value) == (
+        "npm not found under /usr, where builds look (Debian: apt-get install nodejs npm)"
+    )
 
 
 @needs_npm
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 async def test_local_dependency_is_installed_then_reused(
-    new_app: NewApp, build_env: dict[str, str], tmp_path: Path, out: output.Output, lines: list[str]
+    new_app: NewApp, build, lines: list[str]
 ) -> None:
-    cache = tmp_path / "cache"
+    cache = build.space.cache_dir
     first = new_app(GREET)
-    compiled = await compile_app(app_dir=first, cache_dir=cache, out=out, env=build_env)
+    compiled = await build.compile(first)
     assert compiled.procfile == {"web": "npm start"}
     assert INSTALLING in lines
     assert (first / "node_modules/greet/package.json").is_file()
@@ -118,7 +118,7 @@ async def test_local_dependency_is_installed_then_reused(
 
     lines.clear()
     second = new_app(GREET)
-    await compile_app(app_dir=second, cache_dir=cache, out=out, env=build_env)
+    await build.compile(second)
     assert UNCHANGED in lines
     assert INSTALLING not in lines
     assert await _node_in_slug(second) == "hello from greet"
@@ -128,7 +128,7 @@ async def test_local_dependency_is_installed_then_reused(
         {"name": "site", "version": "1.0.1", "dependencies": {"greet": "file:vendor/greet"}}
     )
     third = new_app({**GREET, "package.json": changed})
-    await compile_app(app_dir=third, cache_dir=cache, out=out, env=build_env)
+    await build.compile(third)
     assert INSTALLING in lines
     assert await _node_in_slug(third) == "hello from greet"
 
@@ -136,13 +136,11 @@ async def test_local_dependency_is_installed_then_reused(
 @needs_npm
 @pytest.mark.integration
 @pytest.mark.timeout(120)
-async def test_a_failing_npm_fails_the_build(
-    new_app: NewApp, build_env: dict[str, str], tmp_path: Path, out: output.Output, lines: list[str]
-) -> None:
+async def test_a_failing_npm_fails_the_build(new_app: NewApp, build, lines: list[str]) -> None:
     # Offline with an empty cache: a registry package cannot be had.
     broken = json.dumps({"name": "site", "dependencies": {"left-pad": "1.3.0"}})
     app = new_app({"package.json": broken})
     with pytest.raises(BuildFailed, match=r"^npm install exited with code \d+$"):
-        await compile_app(app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env)
+        await build.compile(app)
     assert any("ENOTCACHED" in line for line in lines)
-    assert not (tmp_path / "cache/node/key").exists()
+    assert not (build.space.cache_dir / "node/key").exists()

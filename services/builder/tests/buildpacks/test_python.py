@@ -2,110 +2,104 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from deis_builder.buildpacks import output, python
-from deis_builder.buildpacks.detection import compile_app
+from deis_builder.buildpacks import sandboxing
 from deis_builder.errors import BuildFailed
+from deis_shared.sandbox import SYSTEM_PATH, Mount, Sandbox, confine
 
 NewApp = Callable[[dict[str, str]], Path]
 AddWheel = Callable[..., Path]
 PROCFILE = "web: python -m greet\n"
 INSTALLING = "-----> Installing requirements"
 UNCHANGED = "-----> Requirements unchanged; reusing the cached dependencies"
+APP_HOME = "/app"
 
 
-async def _run_in_slug(slug: Path, code: str) -> str:
-    """Run `python -c code` the way the scheduler will: the slug's env, from the slug."""
+async def _run_in_slug(slug: Path, code: str, *, uid: int | None) -> str:
+    """Run `python -c code` the way the scheduler will: in an app's sandbox, the slug
+    read-only at /app, its env, as a user id that is not root."""
     metadata = json.loads((slug / ".deis" / "slug.json").read_text())
-    env = {"PATH": os.defpath}
+    env = {"PATH": SYSTEM_PATH, "HOME": APP_HOME}
     for name, value in metadata["env"].items():
-        env[name] = value.replace("$HOME", str(slug)).replace("$PATH", os.defpath)
+        env[name] = value.replace("$HOME", APP_HOME).replace("$PATH", SYSTEM_PATH)
+    confined = confine(
+        ["python", "-c", code],
+        Sandbox(uid=uid, mounts=(Mount(slug, APP_HOME),), workdir=APP_HOME, hostname="app"),
+    )
     done = await asyncio.to_thread(
         subprocess.run,
-        ["python", "-c", code],
-        cwd=slug,
+        confined.argv,
+        user=confined.uid,
+        group=confined.gid,
+        extra_groups=[] if confined.uid is not None else None,
+        cwd="/",
         env=env,
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
 
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 async def test_requirements_are_installed_then_reused_then_reinstalled(
-    new_app: NewApp,
-    add_wheel: AddWheel,
-    pip_python: str,
-    build_env: dict[str, str],
-    tmp_path: Path,
-    out: output.Output,
-    lines: list[str],
+    new_app: NewApp, add_wheel: AddWheel, build, space: sandboxing.Workspace, lines: list[str]
 ) -> None:
     add_wheel("greet", "1.0")
     add_wheel("other", "2.0")
-    cache = tmp_path / "cache"
     files = {"requirements.txt": "greet==1.0\n", "Procfile": PROCFILE, "app.py": ""}
 
     first = new_app(files)
-    compiled = await compile_app(
-        app_dir=first, cache_dir=cache, out=out, env=build_env, python=pip_python
-    )
+    compiled = await build.compile(first)
     assert compiled.buildpack == "python"
     assert compiled.procfile == {"web": "python -m greet"}
     assert "-----> Python app detected" in lines
     assert INSTALLING in lines
     assert any("Successfully installed greet-1.0" in line for line in lines)
     assert (first / ".deis/python/greet/__init__.py").is_file()
-    assert await _run_in_slug(first, "import greet; print(greet.hello())") == "greet 1.0"
+    hello = "import greet; print(greet.hello())"
+    assert await _run_in_slug(first, hello, uid=space.uid) == "greet 1.0"
 
     lines.clear()
     second = new_app(files)
-    await compile_app(app_dir=second, cache_dir=cache, out=out, env=build_env, python=pip_python)
+    await build.compile(second)
     assert UNCHANGED in lines
     assert INSTALLING not in lines
     assert not any("Successfully installed" in line or "Processing" in line for line in lines)
-    assert await _run_in_slug(second, "import greet; print(greet.hello())") == "greet 1.0"
+    assert await _run_in_slug(second, hello, uid=space.uid) == "greet 1.0"
 
     lines.clear()
     third = new_app({**files, "requirements.txt": "greet==1.0\nother==2.0\n"})
-    await compile_app(app_dir=third, cache_dir=cache, out=out, env=build_env, python=pip_python)
+    await build.compile(third)
     assert INSTALLING in lines
     assert UNCHANGED not in lines
     assert any("Successfully installed" in line for line in lines)
-    assert await _run_in_slug(third, "import other; print(other.hello())") == "other 2.0"
+    other = "import other; print(other.hello())"
+    assert await _run_in_slug(third, other, uid=space.uid) == "other 2.0"
 
     lines.clear()
     fourth = new_app({**files, "requirements.txt": "greet==1.0\nother==2.0\n"})
-    await compile_app(app_dir=fourth, cache_dir=cache, out=out, env=build_env, python=pip_python)
+    await build.compile(fourth)
     assert UNCHANGED in lines
-    assert await _run_in_slug(fourth, "import other; print(other.hello())") == "other 2.0"
+    assert await _run_in_slug(fourth, other, uid=space.uid) == "other 2.0"
 
 
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 async def test_pyproject_dependencies_are_installed(
-    new_app: NewApp,
-    add_wheel: AddWheel,
-    pip_python: str,
-    build_env: dict[str, str],
-    tmp_path: Path,
-    out: output.Output,
-    lines: list[str],
+    new_app: NewApp, add_wheel: AddWheel, build, lines: list[str]
 ) -> None:
     add_wheel("greet", "1.0")
     add_wheel("other", "2.0")
     pyproject = '[project]\nname = "app"\nversion = "0"\ndependencies = ["greet>=1", "other"]\n'
     app = new_app({"pyproject.toml": pyproject, "Procfile": PROCFILE})
-    await compile_app(
-        app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env, python=pip_python
-    )
+    await build.compile(app)
     assert INSTALLING in lines
     assert (app / ".deis/python/greet").is_dir()
     assert (app / ".deis/python/other").is_dir()
@@ -114,22 +108,14 @@ async def test_pyproject_dependencies_are_installed(
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 async def test_requirements_pointing_at_other_files_are_not_cached(
-    new_app: NewApp,
-    add_wheel: AddWheel,
-    pip_python: str,
-    build_env: dict[str, str],
-    tmp_path: Path,
-    out: output.Output,
-    lines: list[str],
+    new_app: NewApp, add_wheel: AddWheel, build, lines: list[str]
 ) -> None:
     add_wheel("greet", "1.0")
     files = {"requirements.txt": "-r base.txt\n", "base.txt": "greet\n", "Procfile": PROCFILE}
     for _ in range(2):
         lines.clear()
         app = new_app(files)
-        await compile_app(
-            app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env, python=pip_python
-        )
+        await build.compile(app)
         assert INSTALLING in lines
         assert (app / ".deis/python/greet").is_dir()
 
@@ -137,47 +123,37 @@ async def test_requirements_pointing_at_other_files_are_not_cached(
 @pytest.mark.integration
 @pytest.mark.timeout(120)
 async def test_a_failing_pip_fails_the_build(
-    new_app: NewApp,
-    pip_python: str,
-    build_env: dict[str, str],
-    tmp_path: Path,
-    out: output.Output,
-    lines: list[str],
+    new_app: NewApp, build, space: sandboxing.Workspace, lines: list[str]
 ) -> None:
     app = new_app({"requirements.txt": "nowhere-to-be-found==1.0\n", "Procfile": PROCFILE})
     with pytest.raises(BuildFailed, match=r" -m pip install exited with code 1$"):
-        await compile_app(
-            app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env, python=pip_python
-        )
+        await build.compile(app)
     assert any("nowhere-to-be-found" in line for line in lines)
-    assert not (tmp_path / "cache" / "python" / "key").exists()
+    assert not (space.cache_dir / "python" / "key").exists()
 
 
-async def test_no_dependencies_means_no_pip_and_the_interpreter_is_linked(
-    new_app: NewApp, build_env: dict[str, str], tmp_path: Path, out: output.Output, lines: list[str]
+async def test_no_dependencies_means_no_pip_and_a_system_interpreter_is_linked(
+    new_app: NewApp, build, space: sandboxing.Workspace, lines: list[str]
 ) -> None:
     app = new_app({"requirements.txt": "# nothing yet\n\n", "Procfile": PROCFILE})
-    await compile_app(
-        app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env, python=sys.executable
-    )
+    await build.compile(app)
     assert "-----> No requirements to install" in lines
     assert INSTALLING not in lines
-    executable = await _run_in_slug(app, "import sys; print(sys.executable)")
+    assert any(line.endswith("(/usr/bin/python3)") for line in lines), lines
+    code = "import os, sys; print(os.path.realpath(sys.executable))"
+    executable = await _run_in_slug(app, code, uid=space.uid)
     for name in ("python", "python3"):
         link = app / ".deis/python/bin" / name
         assert link.is_symlink()
-        assert os.path.isabs(os.readlink(link))
-        assert link.resolve() == Path(sys.executable).resolve()
-    assert Path(executable).resolve() == Path(sys.executable).resolve()
+        assert os.readlink(link) == "/usr/bin/python3"
+    assert executable == os.path.realpath("/usr/bin/python3")
 
 
 async def test_pyproject_without_dependencies_installs_nothing(
-    new_app: NewApp, build_env: dict[str, str], tmp_path: Path, out: output.Output, lines: list[str]
+    new_app: NewApp, build, lines: list[str]
 ) -> None:
     app = new_app({"pyproject.toml": '[project]\nname = "app"\n', "Procfile": PROCFILE})
-    await compile_app(
-        app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env, python=sys.executable
-    )
+    await build.compile(app)
     assert "-----> No requirements to install" in lines
     metadata = json.loads((app / ".deis/slug.json").read_text())
     assert metadata == {
@@ -197,57 +173,45 @@ async def test_pyproject_without_dependencies_installs_nothing(
     ],
 )
 async def test_bad_pyproject_fails_the_build(
-    pyproject: str,
-    reason: str,
-    new_app: NewApp,
-    build_env: dict[str, str],
-    tmp_path: Path,
-    out: output.Output,
+    pyproject: str, reason: str, new_app: NewApp, build
 ) -> None:
     app = new_app({"pyproject.toml": pyproject, "Procfile": PROCFILE})
     with pytest.raises(BuildFailed) as caught:
-        await compile_app(
-            app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env, python=sys.executable
-        )
+        await build.compile(app)
     assert str(caught.value).startswith(reason)
     assert "\n" not in str(caught.value)
 
 
-async def test_an_interpreter_without_pip_is_a_clear_failure(
-    new_app: NewApp, build_env: dict[str, str], tmp_path: Path, out: output.Output
+async def test_a_virtualenv_is_refused_though_it_links_into_usr(
+    new_app: NewApp, build, space: sandboxing.Workspace
 ) -> None:
-    venv = tmp_path / "bare"
+    # Its python leads to /usr/bin/python3, but an app's sandbox would not have the venv.
+    venv = space.tree / "bare"
+    app = new_app({"requirements.txt": "greet\n", "Procfile": PROCFILE})
     await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True
+        subprocess.run, ["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True
     )
+    with pytest.raises(BuildFailed) as caught:
+        await build.compile(app, python=str(venv / "bin" / "python"))
+    assert "is outside /usr" in str(caught.value)
+
+
+async def test_a_python_outside_usr_is_refused_with_what_to_install(new_app: NewApp, build) -> None:
     app = new_app({"requirements.txt": "greet\n", "Procfile": PROCFILE})
-    with pytest.raises(BuildFailed, match=r"has no pip: install pip for it"):
-        await compile_app(
-            app_dir=app,
-            cache_dir=tmp_path / "cache",
-            out=out,
-            env=build_env,
-            python=str(venv / "bin" / "python"),
-        )
+    with pytest.raises(BuildFailed) as caught:
+        await build.compile(app, python="/root/.pyenv/versions/3.11.9/bin/python3")
+    assert str(caught.value) == (
+        "the builder's Python, /root/.pyenv/versions/3.11.9/bin/python3, is outside /usr, the"
+        " only system tree builds and apps see: name one under /usr (DEIS_PYTHON), or unset it"
+        " and install one (Debian: apt-get install python3 python3-pip python3-venv)"
+    )
 
 
-async def test_a_missing_interpreter_is_a_clear_failure(
-    new_app: NewApp, build_env: dict[str, str], tmp_path: Path, out: output.Output
-) -> None:
+async def test_a_missing_interpreter_is_a_clear_failure(new_app: NewApp, build) -> None:
     app = new_app({"requirements.txt": "greet\n", "Procfile": PROCFILE})
-    with pytest.raises(BuildFailed, match=r"^Python interpreter 'python9\.99' not found"):
-        await compile_app(
-            app_dir=app, cache_dir=tmp_path / "cache", out=out, env=build_env, python="python9.99"
-        )
-
-
-def test_the_default_interpreter_is_the_first_python3_with_pip(tmp_path, pip_python):
-    no_pip, with_pip = tmp_path / "no-pip", tmp_path / "system-bin"
-    subprocess.run([pip_python, "-m", "venv", "--without-pip", str(no_pip)], check=True)
-    without = no_pip / "bin"
-    with_pip.mkdir()
-    (with_pip / "python3").symlink_to(pip_python)
-    env = {"PATH": f"{tmp_path / 'missing'}:{without}:{with_pip}"}
-
-    assert python.find_interpreter(env) == str(with_pip / "python3")
-    assert python.find_interpreter({"PATH": str(without)}) == "python3"
+    with pytest.raises(BuildFailed) as caught:
+        await build.compile(app, python="python9.99")
+    assert str(caught.value) == (
+        "no Python (python9.99) that builds and apps can run: they see only /usr of the system"
+        " (Debian: apt-get install python3 python3-pip python3-venv)"
+    )

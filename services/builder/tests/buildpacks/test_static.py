@@ -2,17 +2,14 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from deis_builder.buildpacks import output
-from deis_builder.buildpacks.detection import compile_app
-
 NewApp = Callable[[dict[str, str]], Path]
 
 
 async def test_index_html_is_served_by_the_interpreter(
-    new_app: NewApp, tmp_path: Path, out: output.Output, lines: list[str]
+    new_app: NewApp, build, lines: list[str]
 ) -> None:
     app = new_app({"index.html": "<h1>hi</h1>\n"})
-    compiled = await compile_app(app_dir=app, cache_dir=tmp_path / "cache", out=out, env={})
+    compiled = await build.compile(app)
     assert compiled.buildpack == "static"
     assert compiled.procfile == {"web": "python3 -m http.server $PORT"}
     assert lines == [
@@ -30,21 +27,15 @@ async def test_index_html_is_served_by_the_interpreter(
     assert (app / "index.html").read_text() == "<h1>hi</h1>\n"
 
 
-async def test_the_interpreter_command_is_used_as_given_and_quoted(
-    new_app: NewApp, tmp_path: Path, out: output.Output
-) -> None:
+async def test_the_interpreter_command_is_used_as_given_and_quoted(new_app: NewApp, build) -> None:
     app = new_app({"index.html": ""})
-    compiled = await compile_app(
-        app_dir=app, cache_dir=tmp_path / "cache", out=out, env={}, python="/opt/my py/bin/python3"
-    )
+    compiled = await build.compile(app, python="/opt/my py/bin/python3")
     assert compiled.procfile == {"web": "'/opt/my py/bin/python3' -m http.server $PORT"}
 
 
-async def test_procfile_replaces_the_default_web(
-    new_app: NewApp, tmp_path: Path, out: output.Output, lines: list[str]
-) -> None:
+async def test_procfile_replaces_the_default_web(new_app: NewApp, build, lines: list[str]) -> None:
     app = new_app({"index.html": "", "Procfile": "web: caddy file-server\n"})
-    compiled = await compile_app(app_dir=app, cache_dir=tmp_path / "cache", out=out, env={})
+    compiled = await build.compile(app)
     assert compiled.procfile == {"web": "caddy file-server"}
     assert "       Procfile declares types -> web" in lines
     assert not any("Default types" in line for line in lines)

@@ -11,6 +11,7 @@ import nats.js
 from deis_builder.app.hooks import HookServer
 from deis_builder.settings import BuilderSettings
 from deis_shared.objectstore.base import ObjectStore
+from deis_shared.sandbox import UidTable
 
 
 @dataclass(frozen=True)
@@ -24,9 +25,16 @@ class Context:
     store: ObjectStore
     hooks: HookServer
     env: Mapping[str, str]
-    """Base environment of git and build commands (`settings.build_environment()`)."""
+    """Environment of git, which runs as the builder (`settings.git_environment()`)."""
+    build_env: Mapping[str, str]
+    """What builds get of the builder's environment: the locale and zone, and the operator's
+    `build_env` (`settings.build_environment()`); the sandbox adds PATH and HOME."""
     python: str
-    """The interpreter of Python builds: `settings.python`, or the one found at start-up."""
+    """The interpreter of Python builds: `settings.python`, or `python3`, found in the build's
+    sandbox."""
+    uids: UidTable | None
+    """The user ids of builds, one per app; None when the builder is not root (builds run as
+    its own user id)."""
 
     @property
     def repos(self) -> Path:

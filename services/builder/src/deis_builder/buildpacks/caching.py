@@ -6,25 +6,50 @@ keeps the last tree it installed next to that key:
     <cache_dir>/python/key     <cache_dir>/python/site
     <cache_dir>/node/key       <cache_dir>/node/node_modules
 
-A push whose key matches gets a copy of the tree and runs no installer at all. Copies are hard
-links where the file system allows (cache and slug usually share one), else plain copies.
+A push whose key matches gets a copy of the tree and runs no installer at all. Copies are
+reflinks where the file system can make them, else plain copies: not hard links, which do not
+cross the sandbox's two mounts (the build's tree, the cache), and would let a later build's
+scripts change the cached files through the slug's.
+
+The cache is the build's to write (the app's install scripts ran with it mounted), so every
+look and copy runs inside the build's sandbox, as the build (see `sandboxing`): a symlink
+planted in the cache or the tree leads nowhere the build could not go anyway.
 
 The tree is replaced so that a crash at any point leaves either no key or a key that matches
 its tree: the key goes first, the new tree is copied aside and renamed into place, and the new
-key is written last (also by rename). Copying runs in a thread; a cancelled build waits for the
-copy to end, so that no thread still writes into a directory its caller is about to remove.
+key is written last (also by rename). A cancelled build kills the copy; what it left aside is
+removed by the next store.
 """
 
-import asyncio
 import hashlib
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
-_TEMP_PREFIX = ".tmp-"
+from deis_builder.buildpacks import output, running
+from deis_builder.errors import BuildFailed
+from deis_shared.sandbox import Sandbox
+
+_TEMP_PREFIX: Final = ".tmp-"
+_COPY: Final = "cp -a --reflink=auto --"
+_HOLDS: Final = (
+    'if [ -d "$1/$2" ] && [ ! -L "$1/$2" ] && [ -f "$1/key" ] && [ ! -L "$1/key" ]'
+    ' && [ "$(cat -- "$1/key")" = "$3" ]; then echo yes; else echo no; fi'
+)
+_RESTORE: Final = f'set -eu; mkdir -p -- "$(dirname -- "$2")"; {_COPY} "$1" "$2"'
+_STORE: Final = (
+    'set -eu; root=$1; name=$2; key=$3; source=$4; mkdir -p -- "$root";'
+    f' rm -rf -- "$root"/{_TEMP_PREFIX}*; rm -f -- "$root/key";'
+    f' staging=$(mktemp -d "$root/{_TEMP_PREFIX}XXXXXXXX");'
+    ' if [ -d "$source" ] && [ ! -L "$source" ];'
+    f' then {_COPY} "$source" "$staging/$name"; else mkdir -- "$staging/$name"; fi;'
+    ' if [ -e "$root/$name" ] || [ -L "$root/$name" ];'
+    ' then mv -- "$root/$name" "$staging/old"; fi;'
+    ' mv -- "$staging/$name" "$root/$name"; rm -rf -- "$staging";'
+    f' printf %s "$key" > "$root/{_TEMP_PREFIX}key";'
+    f' mv -f -- "$root/{_TEMP_PREFIX}key" "$root/key"'
+)
 
 
 def key_of(*parts: bytes | str) -> str:
@@ -39,12 +64,16 @@ def key_of(*parts: bytes | str) -> str:
 
 @dataclass(frozen=True)
 class TreeCache:
-    """One cached tree and its key, under `root`."""
+    """One cached tree and its key, under `root`, handled inside the build's sandbox."""
 
     root: Path
     """The buildpack's directory in the app's cache (`<cache_dir>/python`)."""
     name: str
     """The tree's name in `root` (`site`, `node_modules`)."""
+    sandbox: Sandbox
+    """The build's sandbox, where the cache is mounted."""
+    env: Mapping[str, str]
+    """The build's environment."""
 
     @property
     def tree(self) -> Path:
@@ -56,59 +85,44 @@ class TreeCache:
         """The file holding the key the cached tree was installed for."""
         return self.root / "key"
 
-    def holds(self, key: str) -> bool:
-        """Whether the cached tree was installed for this key."""
+    async def holds(self, key: str) -> bool:
+        """Whether the cached tree was installed for this key.
+
+        Raises:
+            BuildFailed: the sandbox could not run the check.
+        """
+        answer = await running.capture(
+            ["sh", "-c", _HOLDS, "sh", str(self.root), self.name, key],
+            sandbox=self.sandbox,
+            cwd=Path(self.sandbox.workdir),
+            env=self.env,
+        )
+        return answer.strip() == "yes"
+
+    async def restore(self, *, into: Path, out: output.Output) -> None:
+        """Copy the cached tree to `into`, which must not exist yet.
+
+        Raises:
+            BuildFailed: the copy failed.
+        """
+        await self._sh(_RESTORE, str(self.tree), str(into), out=out, doing="restored")
+
+    async def store(self, *, key: str, source: Path, out: output.Output) -> None:
+        """Replace the cached tree with a copy of `source` (empty if missing), under `key`.
+
+        Raises:
+            BuildFailed: the copy failed; the cache then holds no key.
+        """
+        await self._sh(_STORE, str(self.root), self.name, key, str(source), out=out, doing="stored")
+
+    async def _sh(self, script: str, *args: str, out: output.Output, doing: str) -> None:
         try:
-            return self.key_file.read_text() == key and self.tree.is_dir()
-        except FileNotFoundError:
-            return False
-
-    async def restore(self, *, into: Path) -> None:
-        """Copy the cached tree to `into`, which must not exist yet."""
-        await _in_thread(lambda: _copy_tree(self.tree, into))
-
-    async def store(self, *, key: str, source: Path) -> None:
-        """Replace the cached tree with a copy of `source` (empty if missing), under `key`."""
-        await _in_thread(lambda: self._replace(key=key, source=source))
-
-    def _replace(self, *, key: str, source: Path) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        for leftover in self.root.glob(f"{_TEMP_PREFIX}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        self.key_file.unlink(missing_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=_TEMP_PREFIX, dir=self.root))
-        if source.is_dir():
-            _copy_tree(source, staging / self.name)
-        else:
-            (staging / self.name).mkdir()
-        if self.tree.exists():
-            self.tree.rename(staging / "old")
-        (staging / self.name).rename(self.tree)
-        shutil.rmtree(staging)
-        written = self.root / f"{_TEMP_PREFIX}key"
-        written.write_text(key)
-        written.replace(self.key_file)
-
-
-def _copy_tree(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(source, target, symlinks=True, copy_function=_link_or_copy)
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
-async def _in_thread(work: Callable[[], None]) -> None:
-    """Run blocking file work in a thread; on cancellation, let it finish before going on."""
-    done = asyncio.ensure_future(asyncio.to_thread(work))
-    try:
-        await asyncio.shield(done)
-    except asyncio.CancelledError:
-        await asyncio.wait({done})
-        if not done.cancelled():
-            done.exception()  # looked at, so not logged as unretrieved: the cancellation wins
-        raise
+            await running.run(
+                ["sh", "-c", script, "sh", *args],
+                sandbox=self.sandbox,
+                cwd=Path(self.sandbox.workdir),
+                env=self.env,
+                out=out,
+            )
+        except BuildFailed as exc:
+            raise BuildFailed(f"the cached {self.name} could not be {doing} ({exc})") from exc

@@ -27,21 +27,32 @@ expansion happens. Per buildpack, `env` is:
     node     PATH=$HOME/node_modules/.bin:$PATH
     static   (nothing)
 
-A Python slug runs on the builder's interpreter: `.deis/python/bin/python` and `python3` are
-symlinks to its absolute path, so the scheduler's hosts must have that same interpreter there.
-Commands use `$PORT` for the port a web process listens on.
+A Python slug runs on the system's interpreter: `.deis/python/bin/python` and `python3` are
+symlinks to its absolute path under `/usr`, so the scheduler's hosts must have that same
+interpreter there (and apps' sandboxes see it). Commands use `$PORT` for the port a web
+process listens on.
+
+The compile runs in the build's sandbox (`sandboxing`): `.deis/` is removed and written by
+sandboxed commands (`writing`), never by the builder following a path through the tree.
 """
 
 import json
-import shutil
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
-from deis_builder.buildpacks import node, output, python as python_pack, sources, static
+from deis_builder.buildpacks import (
+    node,
+    output,
+    python as python_pack,
+    sources,
+    static,
+    writing,
+)
 from deis_builder.domain import procfiles
 from deis_builder.errors import BuildFailed
+from deis_shared.sandbox import Sandbox
 
 SLUG_SCHEMA: Final = 1
 METADATA_DIR: Final = ".deis"
@@ -56,6 +67,7 @@ class _Compile(Protocol):
         *,
         app_dir: Path,
         cache_dir: Path,
+        sandbox: Sandbox,
         out: output.Output,
         env: Mapping[str, str],
         python: str,
@@ -101,6 +113,7 @@ async def compile_app(
     *,
     app_dir: Path,
     cache_dir: Path,
+    sandbox: Sandbox,
     out: output.Output,
     env: Mapping[str, str],
     python: str = "python3",
@@ -108,12 +121,16 @@ async def compile_app(
     """Compile a pushed tree in place into a slug directory, with `.deis/slug.json` in it.
 
     Args:
-        app_dir: the pushed source; afterwards, the slug directory.
-        cache_dir: this app's own cache, kept between builds (created when missing).
+        app_dir: the pushed source; afterwards, the slug directory. It is the build's, as
+            `sandboxing.prepare` made it.
+        cache_dir: this app's own cache, kept between builds, the build's too.
+        sandbox: the build's sandbox, where `app_dir` and `cache_dir` are mounted writable;
+            every command of the compile runs in it.
         out: where build output goes, line by line.
-        env: the environment every build command starts from (copied, never changed).
+        env: the environment every build command starts from (`sandboxing.environment`;
+            copied, never changed).
         python: the interpreter command that installs Python dependencies and runs the app,
-            looked up on `env["PATH"]`.
+            looked up in the sandbox (under `/usr`).
 
     Returns:
         The buildpack used and the app's process types.
@@ -122,7 +139,8 @@ async def compile_app(
         BuildFailed: no buildpack fits, the Procfile is invalid or missing where needed, or a
             build step failed; the message is one line for the pushing user.
     """
-    await _drop_pushed_metadata(app_dir, out=out)
+    env = dict(env)
+    await _drop_pushed_metadata(app_dir, sandbox=sandbox, env=env, out=out)
     declared = _read_procfile(app_dir)
     buildpack = _detect(app_dir, has_procfile=declared is not None)
     await output.step(out, f"{buildpack.label} detected")
@@ -130,16 +148,17 @@ async def compile_app(
     types = {**defaults, **(declared or {})}
     if not types:
         raise BuildFailed(buildpack.no_types)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     await buildpack.compile_slug(
-        app_dir=app_dir, cache_dir=cache_dir, out=out, env=dict(env), python=python
+        app_dir=app_dir, cache_dir=cache_dir, sandbox=sandbox, out=out, env=env, python=python
     )
     await output.step(out, "Discovering process types")
     if declared:
         await output.note(out, f"Procfile declares types -> {', '.join(declared)}")
     if inherited := [name for name in defaults if name not in (declared or {})]:
         await output.note(out, f"Default types for {buildpack.name} -> {', '.join(inherited)}")
-    _write_metadata(app_dir, buildpack=buildpack, types=types)
+    await _write_metadata(
+        app_dir, buildpack=buildpack, types=types, sandbox=sandbox, env=env, out=out
+    )
     return CompiledApp(buildpack=buildpack.name, procfile=types)
 
 
@@ -161,24 +180,31 @@ def _read_procfile(app_dir: Path) -> dict[str, str] | None:
     return procfiles.parse_procfile(sources.read_text(path, app_dir=app_dir))
 
 
-async def _drop_pushed_metadata(app_dir: Path, *, out: output.Output) -> None:
+async def _drop_pushed_metadata(
+    app_dir: Path, *, sandbox: Sandbox, env: Mapping[str, str], out: output.Output
+) -> None:
     path = app_dir / METADATA_DIR
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
-        shutil.rmtree(path)
-    else:
+    if not sources.present(path):
         return
+    await writing.remove(path, sandbox=sandbox, env=env, out=out)
     await output.note(out, f"Ignoring the pushed {METADATA_DIR}/: the builder owns it")
 
 
-def _write_metadata(app_dir: Path, *, buildpack: _Buildpack, types: dict[str, str]) -> None:
+async def _write_metadata(
+    app_dir: Path,
+    *,
+    buildpack: _Buildpack,
+    types: dict[str, str],
+    sandbox: Sandbox,
+    env: Mapping[str, str],
+    out: output.Output,
+) -> None:
     metadata = {
         "schema": SLUG_SCHEMA,
         "buildpack": buildpack.name,
         "process_types": types,
         "env": dict(buildpack.slug_env),
     }
+    text = json.dumps(metadata, indent=2) + "\n"
     path = app_dir / METADATA_DIR / "slug.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metadata, indent=2) + "\n")
+    await writing.write_file(path, text.encode(), sandbox=sandbox, env=env, out=out)

@@ -6,18 +6,21 @@ goes on the app's PATH. The installed `node_modules` is cached per app, keyed by
 no npm. A push that carries its own `node_modules` is installed over every time, uncached,
 since the key cannot see what it holds.
 
-npm runs package scripts (`install`, `postinstall`) with the builder's rights; see `sources`.
+npm runs the packages' scripts (`preinstall`, `install`, `postinstall`, the app's own among
+them): like every build step, it runs in the build's sandbox (`sandboxing`), with the system's
+`node` and `npm` (Debian's `nodejs` and `npm`, under `/usr`, the only system tree a sandbox
+sees).
 """
 
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from deis_builder.buildpacks import caching, output, running, sources
+from deis_builder.buildpacks import caching, output, running, sandboxing, sources
 from deis_builder.errors import BuildFailed
+from deis_shared import sandbox as sandboxes
 
 NAME: Final = "node"
 LABEL: Final = "Node.js app"
@@ -25,6 +28,7 @@ SLUG_ENV: Final = {"PATH": "$HOME/node_modules/.bin:$PATH"}
 NO_TYPES: Final = "no process types: add a Procfile, e.g. 'web: node server.js'"
 _INSTALLED = ("dependencies", "optionalDependencies")
 """The sections of package.json that `npm install --omit=dev` installs from."""
+INSTALL: Final = "Debian: apt-get install nodejs npm"
 
 
 def detects(app_dir: Path) -> bool:
@@ -41,6 +45,7 @@ async def compile_slug(
     *,
     app_dir: Path,
     cache_dir: Path,
+    sandbox: sandboxes.Sandbox,
     out: output.Output,
     env: Mapping[str, str],
     python: str,  # noqa: ARG001 - one signature for all
@@ -55,11 +60,10 @@ async def compile_slug(
     if not _has_dependencies(manifest):
         await output.step(out, "No dependencies to install")
         return
-    search_path = env.get("PATH", os.defpath)
-    npm, node = shutil.which("npm", path=search_path), shutil.which("node", path=search_path)
-    if npm is None or node is None:
-        raise BuildFailed(f"{'npm' if npm is None else 'node'} not found on the builder's PATH")
-    version = (await running.capture([node, "--version"], cwd=app_dir, env=env)).strip()
+    npm, node = _system("npm"), _system("node")
+    version = (
+        await running.capture([node, "--version"], sandbox=sandbox, cwd=app_dir, env=env)
+    ).strip()
     await output.note(out, f"Using Node.js {version} ({node})")
     lock = app_dir / "package-lock.json"
     locked = sources.read_bytes(lock, app_dir=app_dir) if sources.present(lock) else b""
@@ -67,11 +71,11 @@ async def compile_slug(
     pushed_modules = sources.present(modules)
     if modules.is_symlink():
         raise BuildFailed("node_modules is a symlink; push a directory or nothing")
-    cache = caching.TreeCache(cache_dir / "node", "node_modules")
+    cache = caching.TreeCache(cache_dir / "node", "node_modules", sandbox=sandbox, env=env)
     key = caching.key_of(manifest, locked, version)
-    if not pushed_modules and cache.holds(key):
+    if not pushed_modules and await cache.holds(key):
         await output.step(out, "Dependencies unchanged; reusing the cached node_modules")
-        await cache.restore(into=modules)
+        await cache.restore(into=modules, out=out)
         return
     await output.step(out, "Installing dependencies")
     if pushed_modules:
@@ -87,12 +91,25 @@ async def compile_slug(
             "--cache",
             str(cache_dir / "npm"),
         ],
+        sandbox=sandbox,
         cwd=app_dir,
         env=npm_env,
         out=out,
     )
     if not pushed_modules:
-        await cache.store(key=key, source=modules)
+        await cache.store(key=key, source=modules, out=out)
+
+
+def _system(program: str) -> str:
+    """`program` on the sandbox's PATH, if it lies in the system's trees the sandbox sees.
+
+    Raises:
+        BuildFailed: it is not there.
+    """
+    found = shutil.which(program, path=sandboxes.SYSTEM_PATH)
+    if found is None or not sandboxing.in_system(found):
+        raise BuildFailed(f"{program} not found under /usr, where builds look ({INSTALL})")
+    return found
 
 
 def _has_dependencies(manifest: bytes) -> bool:

@@ -2,9 +2,16 @@
 
 Requirements come from `requirements.txt`, else from `pyproject.toml`'s `[project].dependencies`
 (the project itself is not installed: the slug runs it from its source tree). pip installs them
-with `--target`, so the slug carries its own packages and runs on the builder's interpreter
+with `--target`, so the slug carries its own packages and runs on the system's interpreter
 with `PYTHONPATH=$HOME/.deis/python`. `.deis/python/bin/python` and `python3` link to that
 interpreter, so a Procfile's `python app.py` works on hosts that only have `python3`.
+
+The interpreter is the system's, found inside the build's sandbox, which sees only `/usr` of
+the system, as the apps' sandboxes do: the first `python3` on the sandbox's PATH that has pip
+(Debian's `/usr/bin/python3` with `python3-pip`), or the `python` setting, which must lie under
+`/usr` too. Never one under the builder's home: an app running as a user of its own could not
+run it. pip runs as the build's user, with `--target`, which Debian's "externally managed"
+rule leaves alone.
 
 The installed tree is cached per app, keyed by the requirements' text and the interpreter; an
 unchanged push copies it and runs no pip. Requirements that reach outside their own text (`-r
@@ -18,16 +25,15 @@ pip runs as `python -I -m pip`: isolated mode keeps the pushed tree (the working
 
 import os
 import re
-import shutil
-import subprocess
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from deis_builder.buildpacks import caching, output, running, sources
+from deis_builder.buildpacks import caching, output, running, sandboxing, sources, writing
 from deis_builder.errors import BuildFailed
+from deis_shared import sandbox as sandboxes
 
 NAME: Final = "python"
 LABEL: Final = "Python app"
@@ -35,6 +41,8 @@ SLUG_ENV: Final = {"PYTHONPATH": "$HOME/.deis/python", "PATH": "$HOME/.deis/pyth
 NO_TYPES: Final = "no Procfile: a Python app needs one, e.g. 'web: gunicorn app:app'"
 SITE: Final = Path(".deis", "python")
 """Where the slug's packages go, relative to the slug."""
+INSTALL: Final = "Debian: apt-get install python3 python3-pip python3-venv"
+"""What gives builds and apps a Python they can run."""
 
 _PROBE = (
     "import importlib.util, sys\n"
@@ -53,7 +61,7 @@ class Interpreter:
     """The Python that installs the requirements and later runs the app."""
 
     command: str
-    """Its command, resolved on the build's PATH."""
+    """Its path, as found on the sandbox's PATH (or as the `python` setting gives it)."""
     executable: str
     """Its own idea of its path (`sys.executable`): what the slug's `python` links to."""
     version: str
@@ -71,28 +79,6 @@ class Requirements:
     cacheable: bool
 
 
-def find_interpreter(env: Mapping[str, str]) -> str:
-    """The first `python3` on `env`'s PATH that has pip, else plain `python3`.
-
-    A virtualenv's own interpreter (the builder's, when it runs from one) usually has no pip,
-    while the system's next on the PATH does. This blocks (it runs each candidate): call it
-    once, at start-up, in a thread.
-    """
-    for directory in env.get("PATH", os.defpath).split(os.pathsep):
-        candidate = Path(directory or ".", "python3")
-        if not os.access(candidate, os.X_OK) or candidate.is_dir():
-            continue
-        probe = subprocess.run(
-            [str(candidate), "-I", "-c", "import pip"],
-            capture_output=True,
-            check=False,
-            env=dict(env),
-        )
-        if probe.returncode == 0:
-            return str(candidate)
-    return "python3"
-
-
 def detects(app_dir: Path) -> bool:
     """Whether the push is a Python app: it has `requirements.txt` or `pyproject.toml`."""
     return any(sources.present(app_dir / name) for name in ("requirements.txt", "pyproject.toml"))
@@ -104,16 +90,22 @@ def default_types(*, python: str) -> dict[str, str]:  # noqa: ARG001 - one signa
 
 
 async def compile_slug(
-    *, app_dir: Path, cache_dir: Path, out: output.Output, env: Mapping[str, str], python: str
+    *,
+    app_dir: Path,
+    cache_dir: Path,
+    sandbox: sandboxes.Sandbox,
+    out: output.Output,
+    env: Mapping[str, str],
+    python: str,
 ) -> None:
     """Install the app's requirements into its slug, from the cache when they are unchanged.
 
     Raises:
-        BuildFailed: the interpreter is missing or has no pip, the requirements cannot be
-            read, or pip failed.
+        BuildFailed: no interpreter the sandbox can run, or it has no pip, the requirements
+            cannot be read, or pip failed.
     """
     requirements = _requirements(app_dir)
-    interpreter = await _probe(python, cwd=app_dir, env=env)
+    interpreter = await _probe(python, sandbox=sandbox, cwd=app_dir, env=env)
     await output.note(
         out, f"Using Python {interpreter.version.partition(' ')[0]} ({interpreter.command})"
     )
@@ -121,11 +113,11 @@ async def compile_slug(
     if requirements is None:
         await output.step(out, "No requirements to install")
     else:
-        cache = caching.TreeCache(cache_dir / "python", "site")
+        cache = caching.TreeCache(cache_dir / "python", "site", sandbox=sandbox, env=env)
         key = caching.key_of(requirements.text, interpreter.version, interpreter.executable)
-        if requirements.cacheable and cache.holds(key):
+        if requirements.cacheable and await cache.holds(key):
             await output.step(out, "Requirements unchanged; reusing the cached dependencies")
-            await cache.restore(into=site)
+            await cache.restore(into=site, out=out)
         else:
             await output.step(out, "Installing requirements")
             if not requirements.cacheable:
@@ -136,29 +128,75 @@ async def compile_slug(
                 interpreter=interpreter,
                 site=site,
                 cache_dir=cache_dir,
+                sandbox=sandbox,
                 env=env,
                 app_dir=app_dir,
                 out=out,
             )
             if requirements.cacheable:
-                await cache.store(key=key, source=site)
-    _link_interpreter(site / "bin", executable=interpreter.executable)
-
-
-async def _probe(python: str, *, cwd: Path, env: Mapping[str, str]) -> Interpreter:
-    command = shutil.which(python, path=env.get("PATH", os.defpath))
-    if command is None:
-        raise BuildFailed(f"Python interpreter {python!r} not found on the builder's PATH")
-    lines = (await running.capture([command, "-I", "-c", _PROBE], cwd=cwd, env=env)).splitlines()
-    if len(lines) < 3:
-        raise BuildFailed(f"{python} did not answer as a Python interpreter")
-    executable, version, pip = lines[-3:]
-    return Interpreter(
-        command=command,
-        executable=executable or command,
-        version=version,
-        has_pip=pip == "True",
+                await cache.store(key=key, source=site, out=out)
+    await writing.symlink(
+        site / "bin",
+        ("python", "python3"),
+        target=interpreter.executable,
+        sandbox=sandbox,
+        env=env,
+        out=out,
     )
+
+
+async def _probe(
+    python: str, *, sandbox: sandboxes.Sandbox, cwd: Path, env: Mapping[str, str]
+) -> Interpreter:
+    """The first program `python` names that answers in the sandbox with pip, else without.
+
+    Raises:
+        BuildFailed: `python` is a path outside the sandbox, or nothing it names answers.
+    """
+    if os.sep in python and not sandboxing.in_system(python):
+        raise BuildFailed(
+            f"the builder's Python, {python}, is outside /usr, the only system tree builds and"
+            f" apps see: name one under /usr (DEIS_PYTHON), or unset it and install one ({INSTALL})"
+        )
+    found: list[Interpreter] = []
+    for command in _candidates(python):
+        try:
+            answer = await running.capture(
+                [command, "-I", "-c", _PROBE], sandbox=sandbox, cwd=cwd, env=env
+            )
+        except BuildFailed:
+            continue
+        lines = answer.splitlines()
+        if len(lines) < 3:
+            continue
+        executable, version, pip = lines[-3:]
+        interpreter = Interpreter(
+            command=command,
+            executable=executable if sandboxing.in_system(executable) else command,
+            version=version,
+            has_pip=pip == "True",
+        )
+        if interpreter.has_pip:
+            return interpreter
+        found.append(interpreter)
+    if not found:
+        raise BuildFailed(
+            f"no Python ({python}) that builds and apps can run: they see only /usr of the"
+            f" system ({INSTALL})"
+        )
+    return found[0]
+
+
+def _candidates(python: str) -> list[str]:
+    """What `python` names inside the sandbox, in the order of its PATH, once per program."""
+    if os.sep in python:
+        return [python]
+    found: dict[str, str] = {}
+    for directory in sandboxes.SYSTEM_PATH.split(os.pathsep):
+        candidate = os.path.join(directory, python)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            found.setdefault(os.path.realpath(candidate), candidate)
+    return [command for command in found.values() if sandboxing.in_system(command)]
 
 
 async def _pip_install(
@@ -167,19 +205,19 @@ async def _pip_install(
     interpreter: Interpreter,
     site: Path,
     cache_dir: Path,
+    sandbox: sandboxes.Sandbox,
     env: Mapping[str, str],
     app_dir: Path,
     out: output.Output,
 ) -> None:
     if not interpreter.has_pip:
-        raise BuildFailed(
-            f"{interpreter.command} has no pip: install pip for it (python -m ensurepip)"
-        )
+        raise BuildFailed(f"{interpreter.command} has no pip: install it ({INSTALL})")
     file = requirements.file
     if file is None:
         file = cache_dir / "python" / "pyproject-requirements.txt"
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(requirements.text)
+        await writing.write_file(
+            file, requirements.text.encode(), sandbox=sandbox, env=env, out=out
+        )
     await running.run(
         [
             interpreter.command,
@@ -196,9 +234,9 @@ async def _pip_install(
             "-r",
             str(file),
         ],
+        sandbox=sandbox,
         cwd=app_dir,
-        # Its root warning is about site-packages; --target never touches them.
-        env={"PIP_ROOT_USER_ACTION": "ignore", **env},
+        env=env,
         out=out,
     )
 
@@ -240,13 +278,3 @@ def _pyproject_requirements(app_dir: Path) -> str:
     ):
         raise BuildFailed("pyproject.toml: [project].dependencies must be a list of requirements")
     return "".join(f"{dependency}\n" for dependency in dependencies)
-
-
-def _link_interpreter(bin_dir: Path, *, executable: str) -> None:
-    """Make `python` and `python3` in the slug's bin directory point at the interpreter."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("python", "python3"):
-        link = bin_dir / name
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to(executable)

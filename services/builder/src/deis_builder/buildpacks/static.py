@@ -1,7 +1,8 @@
 """The static-site buildpack: a tree with an `index.html`, served as it is by Python's http.server.
 
 Nothing is installed. The default `web` process serves the slug directory with the builder's
-own interpreter command, so a static site needs nothing the host lacks. That server is plain
+interpreter command (`python3`, found on the app sandbox's PATH), so a static site needs
+nothing the host lacks. That server is plain
 and single-purpose; a site that wants more declares its own `web` in a Procfile.
 """
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from deis_builder.buildpacks import output, sources
+from deis_shared.sandbox import Sandbox
 
 NAME: Final = "static"
 LABEL: Final = "Static site"
@@ -32,6 +34,7 @@ async def compile_slug(
     *,
     app_dir: Path,  # noqa: ARG001 - one signature for all
     cache_dir: Path,  # noqa: ARG001
+    sandbox: Sandbox,  # noqa: ARG001
     out: output.Output,
     env: Mapping[str, str],  # noqa: ARG001
     python: str,  # noqa: ARG001
