@@ -12,9 +12,9 @@ import signal
 import httpx
 
 from deis_scheduler import service
-from deis_scheduler.app.runtime import AppRuntime
 from deis_scheduler.local import records
 from deis_scheduler.local.processes import Identity, LocalProcess
+from deis_scheduler.local.runtime import AppRuntime
 from deis_shared import wire
 from deis_shared.bus import topology
 from deis_shared.events import logs as log_events

@@ -10,8 +10,8 @@ import logging
 
 import pytest
 
-from deis_scheduler.app.runtime import AppRuntime
 from deis_scheduler.local import records as records_mod, shipping
+from deis_scheduler.local.runtime import AppRuntime
 from deis_shared import wire
 from deis_shared.bus import errors as bus_errors, topology
 from deis_shared.events import deploy as deploy_events, logs as log_events

@@ -8,7 +8,7 @@ import signal
 import httpx
 import pytest
 
-from deis_scheduler.app.runtime import AppRuntime
+from deis_scheduler.local.runtime import AppRuntime
 from deis_shared import wire
 from deis_shared.bus import watching
 from deis_shared.events import logs as log_events
@@ -281,6 +281,24 @@ async def test_a_restart_request_restarts_the_matching_processes(
     now = await until(workers_restarted)
     assert now[("web", 1)].pid == before[("web", 1)]
     assert not pid_alive(before[("worker", 1)])
+
+
+async def test_the_backend_restarts_a_process_type_when_asked(platform, app_name, app_files, until):
+    formation = {"web": 1, "worker": 1}
+    assert (
+        await deploy(platform, app_name, app_files, version=2, sha="aaaaaaa", formation=formation)
+    )[0] == "succeeded"
+    before = {(p.type, p.index): p.pid for p in (await platform.procs(app_name)).processes}
+    assert platform.scheduler is not None
+    runtime = platform.scheduler.reconciler.workers[app_name].runtime
+
+    await runtime.restart(["web"])
+
+    now = {(p.type, p.index): p for p in (await platform.procs(app_name)).processes}
+    assert now[("web", 1)].pid != before[("web", 1)]
+    assert now[("web", 1)].state == "up"
+    assert now[("worker", 1)].pid == before[("worker", 1)]
+    assert not pid_alive(before[("web", 1)])
 
 
 async def test_a_memory_limit_is_applied_and_reported(platform, app_name, app_files, fetch):

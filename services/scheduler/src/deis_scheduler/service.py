@@ -22,11 +22,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deis_scheduler.app import oneoff
-from deis_scheduler.app.backend import LocalBackend
+from deis_scheduler.app.backend import ProcessBackend
 from deis_scheduler.app.context import Context
 from deis_scheduler.app.reconciler import Reconciler
 from deis_scheduler.local import cgroups, stopping
+from deis_scheduler.local.backend import LocalBackend
+from deis_scheduler.local.context import LocalContext
 from deis_scheduler.local.records import Records
 from deis_scheduler.local.shipping import LogShipper
 from deis_scheduler.local.slugs import SlugCache
@@ -74,7 +75,7 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
         raise
     bus = service.bus
     shipper = LogShipper(nc=bus.nc, capacity=settings.log_buffer_lines)
-    ctx = Context(
+    ctx = LocalContext(
         settings=settings,
         js=bus.js,
         slugs=SlugCache(store=service.store, root=settings.data_dir),
@@ -84,16 +85,17 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
         base_env=process_base_environment(),
         uids=app_uids(settings),
     )
+    backend: ProcessBackend = LocalBackend(ctx)
     reconciler = Reconciler(
         ctx,
-        backend=LocalBackend(ctx),
+        backend=backend,
         watch=lambda: watching.watch(js=bus.js, nc=bus.nc, bucket=desired_kv.BUCKET),
     )
 
     async def run_command(request: scheduler_rpc.RunRequest) -> scheduler_rpc.RunReply:
         worker = reconciler.workers.get(request.app)
         latest = worker.latest if worker is not None else None
-        return await oneoff.run(ctx, desired=latest, request=request)
+        return await backend.run(desired=latest, request=request)
 
     runs: requesting.Responder[scheduler_rpc.RunRequest, scheduler_rpc.RunReply] = (
         requesting.Responder(

@@ -1,15 +1,15 @@
 """The seam between the reconciler and where processes run: `ProcessBackend`.
 
 The reconciler knows apps, desired states and retries; a backend knows how one app's processes
-are made to match a desired state. `local` (this host's processes, `runtime.AppRuntime`) is
-the one there is; a Kubernetes backend (a Deployment per process type) fits the same shape.
+are made to match a desired state, how a one-off command runs, and how processes restart.
+`local` (this host's processes, `local.backend`) and `kubernetes` (a Deployment per process
+type) implement it; `service` chooses one by `settings.backend`.
 """
 
 from typing import Protocol
 
-from deis_scheduler.app.context import Context
-from deis_scheduler.app.runtime import AppRuntime
 from deis_shared.kv import desired as desired_kv
+from deis_shared.rpc import scheduler as scheduler_rpc
 
 
 class AppProcesses(Protocol):
@@ -21,7 +21,15 @@ class AppProcesses(Protocol):
         ...
 
     async def converge(self, desired: desired_kv.DesiredState | None) -> None:
-        """Make what runs match `desired` (`None`: the app is gone); idempotent."""
+        """Make what runs match `desired` (`None`: the app is gone); idempotent.
+
+        A restart counter of `desired.restarts` that rose since the last converge restarts
+        what it names (`restart`).
+        """
+        ...
+
+    async def restart(self, targets: list[str]) -> None:
+        """Restart the processes `targets` name: `*` (all), a type, or a process name."""
         ...
 
     async def refuse(self, *, version: int, reason: str) -> None:
@@ -48,23 +56,13 @@ class ProcessBackend(Protocol):
         """Take over what previous schedulers left running; one handle per app found."""
         ...
 
+    async def run(
+        self, *, desired: desired_kv.DesiredState | None, request: scheduler_rpc.RunRequest
+    ) -> scheduler_rpc.RunReply:
+        """Run a one-off command in the release `desired` describes (`app.runs` rules).
 
-class LocalBackend:
-    """Processes on this host, recorded in the data dir so that they can be adopted."""
-
-    def __init__(self, ctx: Context) -> None:
-        """Run processes with the scheduler's settings and clients."""
-        self._ctx = ctx
-
-    def app(self, name: str) -> AppRuntime:
-        """A runtime for app `name`."""
-        return AppRuntime(self._ctx, app=name)
-
-    async def adopt(self) -> list[AppProcesses]:
-        """Adopt every app with a process record on this host."""
-        found: list[AppProcesses] = []
-        for record in self._ctx.records.load():
-            runtime = AppRuntime(self._ctx, app=record.app)
-            await runtime.adopt(record)
-            found.append(runtime)
-        return found
+        Raises:
+            NoRelease: the app has no release with a build.
+            CannotStart: the command cannot start as given.
+        """
+        ...

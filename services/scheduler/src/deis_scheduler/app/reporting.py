@@ -15,16 +15,27 @@ stays short (each converge tries again) and the reason is logged and written to 
 
 import logging
 from dataclasses import dataclass
+from typing import Final, Protocol
 
 import nats.js
 
 from deis_scheduler.app import publishing
-from deis_scheduler.local import shipping
 from deis_shared.events import deploy as deploy_events
 
 logger = logging.getLogger(__name__)
 
 DeployResult = deploy_events.DeploySucceeded | deploy_events.DeployFailed
+
+PLATFORM_PROCESS: Final = "scheduler"
+"""The process name the scheduler's own lines in an app's log carry."""
+
+
+class AppLog(Protocol):
+    """Where lines for an app's log go (`deis logs`)."""
+
+    def line(self, *, app: str, process: str, message: str) -> None:
+        """Send `message` as a line of `app`'s log, written by `process`; never blocks."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -36,13 +47,11 @@ class _Queued:
 class Reports:
     """The deploy results of one app not yet published, and its last refusal."""
 
-    def __init__(
-        self, *, app: str, js: nats.js.JetStreamContext, shipper: shipping.LogShipper
-    ) -> None:
-        """Report about `app` through `js` (events) and `shipper` (the app's log)."""
+    def __init__(self, *, app: str, js: nats.js.JetStreamContext, log: AppLog) -> None:
+        """Report about `app` through `js` (events) and `log` (the app's log)."""
         self._app = app
         self._js = js
-        self._shipper = shipper
+        self._log = log
         self._queue: list[_Queued] = []
         self._refusal: str | None = None
 
@@ -74,7 +83,7 @@ class Reports:
         """Say that the formation cannot be applied, and why (in the app's log once)."""
         logger.warning("%s: %s", self._app, reason)
         if reason != self._refusal:
-            self._shipper.line(app=self._app, process=shipping.PLATFORM_PROCESS, message=reason)
+            self._log.line(app=self._app, process=PLATFORM_PROCESS, message=reason)
         self._refusal = reason
 
     def applied(self) -> None:

@@ -26,14 +26,13 @@ from typing import Final
 import nats.aio.client
 import nats.errors
 
+from deis_scheduler.app.reporting import PLATFORM_PROCESS
 from deis_shared import wire
 from deis_shared.events import logs
 
 MAX_MESSAGE: Final = 16 * 1024
 """Bytes of one line's message at most; the rest is cut off."""
 
-PLATFORM_PROCESS: Final = "scheduler"
-"""The process name of the scheduler's own lines in an app's log."""
 
 CLOSE_TIMEOUT: Final = 2.0
 """Seconds `close` spends publishing what is queued, at most, by default."""

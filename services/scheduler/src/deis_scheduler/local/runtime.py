@@ -43,11 +43,11 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from deis_scheduler import errors
-from deis_scheduler.app import launching, processes, publishing, reporting
-from deis_scheduler.app.context import Context
-from deis_scheduler.app.processes import Proc, State
-from deis_scheduler.local import cgroups, health, records, sandboxing
+from deis_scheduler.app import publishing, reporting
+from deis_scheduler.local import cgroups, health, launching, records, sandboxing, supervision
+from deis_scheduler.local.context import LocalContext
 from deis_scheduler.local.processes import Identity
+from deis_scheduler.local.supervision import Proc, State
 from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
 
@@ -62,7 +62,7 @@ Key = tuple[str, int]
 class AppRuntime:
     """The processes of one app, and the last state published for it."""
 
-    def __init__(self, ctx: Context, *, app: str) -> None:
+    def __init__(self, ctx: LocalContext, *, app: str) -> None:
         self._ctx = ctx
         self.app = app
         """The app's name."""
@@ -82,7 +82,7 @@ class AppRuntime:
         that the next release's rollout need not wait for them."""
         self._draining: set[int] = set()
         """`id()`s of the `_retiring` processes a drain in progress has taken."""
-        self._reports = reporting.Reports(app=app, js=ctx.js, shipper=ctx.shipper)
+        self._reports = reporting.Reports(app=app, js=ctx.js, log=ctx.shipper)
         self._lock = asyncio.Lock()
 
     async def converge(self, desired: desired_kv.DesiredState | None) -> None:
@@ -115,7 +115,7 @@ class AppRuntime:
                         await self._rollout(desired, formation)
                 else:
                     await self._scale(desired, formation)
-                    await self._restart(due)
+                    await self._restart_now(due)
                 await self._publish_endpoints(desired)
                 await self.publish_procs()
                 self._retire_replaced()
@@ -278,7 +278,13 @@ class AppRuntime:
             return []
         return [target for target, count in desired.restarts.items() if count > seen.get(target, 0)]
 
-    async def _restart(self, targets: list[str]) -> None:
+    async def restart(self, targets: list[str]) -> None:
+        """Restart the processes `targets` name (`*`, a type, a process name), one at a time."""
+        async with self._lock:
+            await self._restart_now(targets)
+            await self._reports.flush()
+
+    async def _restart_now(self, targets: list[str]) -> None:
         """Restart the matching processes one at a time, on their own ports."""
         if not targets:
             return
@@ -298,7 +304,7 @@ class AppRuntime:
             if proc.type in ROUTABLE:
                 deadline = time.monotonic() + self._ctx.settings.deploy_timeout
                 try:
-                    await processes.ready(
+                    await supervision.ready(
                         proc, host=self._ctx.settings.process_host, path=None, deadline=deadline
                     )
                 except health.NotReady:
@@ -421,7 +427,7 @@ class AppRuntime:
         async def one(proc: Proc) -> None:
             try:
                 if proc.type in ROUTABLE:
-                    await processes.ready(
+                    await supervision.ready(
                         proc, host=host, path=_readiness_path(desired, proc.type), deadline=deadline
                     )
                 else:
@@ -445,7 +451,7 @@ class AppRuntime:
     def _supervise(self, procs: Iterable[Proc]) -> None:
         for proc in procs:
             proc.supervisor = asyncio.create_task(
-                processes.supervise(
+                supervision.supervise(
                     proc,
                     on_line=self._line,
                     changed=self.publish_procs,

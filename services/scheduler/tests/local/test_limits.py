@@ -2,7 +2,7 @@
 
 import pytest
 
-from deis_scheduler.app import limits
+from deis_scheduler.local import limits
 from deis_shared.limits import InvalidLimit
 
 

@@ -17,8 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from deis_scheduler import errors
-from deis_scheduler.app import limits
-from deis_scheduler.local import cgroups, health, records
+from deis_scheduler.local import cgroups, health, limits, records
 from deis_scheduler.local.processes import Identity, LocalProcess
 from deis_shared import wire
 from deis_shared.kv import procs as procs_kv

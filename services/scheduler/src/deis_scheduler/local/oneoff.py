@@ -1,44 +1,26 @@
-"""`deis run`: one process in the app's current release, its output and exit code.
+"""`deis run` on this host: one process in the app's current release, its output and exit code.
 
-The command runs like any process of the app (the release's slug, config and environment,
-as the same unprivileged user) but is not supervised and gets no port. It is killed after the
-request's `timeout_seconds` (exit code 124, as `timeout(1)` reports it); its output is kept up
-to `MAX_OUTPUT` bytes, so that the reply fits a NATS message.
+The command runs like any process of the app (the release's slug, config and environment, in
+the app's sandbox) but is not supervised and gets no port; `app.runs` gives the rules every
+backend follows (timeout, output kept, refusals).
 """
 
 import asyncio
 import logging
 import uuid
 
-from deis_scheduler.app.context import Context
+from deis_scheduler.app.runs import TIMED_OUT, CannotStart, NoRelease, Output
 from deis_scheduler.local import sandboxing, slugs
+from deis_scheduler.local.context import LocalContext
 from deis_scheduler.local.processes import LocalProcess
-from deis_shared.errors import PermanentError
 from deis_shared.kv import desired as desired_kv
 from deis_shared.rpc import scheduler as scheduler_rpc
 
 logger = logging.getLogger(__name__)
 
-MAX_OUTPUT = 512 * 1024
-"""Bytes of output returned; NATS's default payload limit is 1 MiB."""
-
-TIMED_OUT = 124
-
-
-class NoRelease(PermanentError):
-    """The app has no build to run a command in."""
-
-    code = "no_release"
-
-
-class CannotStart(PermanentError):
-    """The command could not be started as given (too long, say)."""
-
-    code = "invalid"
-
 
 async def run(
-    ctx: Context,
+    ctx: LocalContext,
     *,
     desired: desired_kv.DesiredState | None,
     request: scheduler_rpc.RunRequest,
@@ -68,17 +50,8 @@ async def run(
             "SOURCE_VERSION": desired.build.sha,
         },
     )
-    output = bytearray()
-    truncated = False
-
-    def keep(line: str) -> None:
-        nonlocal truncated
-        data = (line + "\n").encode(errors="replace")
-        room = MAX_OUTPUT - len(output)
-        if len(data) > room:
-            truncated = True
-            data = data[:room]
-        output.extend(data)
+    output = Output()
+    keep = output.keep
 
     process = LocalProcess(
         name=f"{request.app}-run-{uuid.uuid4().hex[:12]}",
@@ -109,6 +82,4 @@ async def run(
     finally:
         await process.stop(grace=0)
     logger.info("%s ran %r for %s: exit %d", request.app, request.command, request.user, code)
-    return scheduler_rpc.RunReply(
-        exit_code=code, output=output.decode(errors="replace"), truncated=truncated
-    )
+    return scheduler_rpc.RunReply(exit_code=code, output=output.text(), truncated=output.truncated)

@@ -2,10 +2,9 @@
 
 from pathlib import Path
 
-from deis_scheduler.app import processes
-from deis_scheduler.app.context import Context
-from deis_scheduler.app.processes import Launch, Proc
-from deis_scheduler.local import health, sandboxing, slugs
+from deis_scheduler.local import health, sandboxing, slugs, supervision
+from deis_scheduler.local.context import LocalContext
+from deis_scheduler.local.supervision import Launch, Proc
 from deis_shared.kv import desired as desired_kv
 
 
@@ -16,18 +15,18 @@ def check_limits(desired: desired_kv.DesiredState, *, kinds: set[str]) -> None:
         CannotRun: a memory or CPU limit this scheduler cannot parse.
     """
     for kind in sorted(kinds):
-        processes.applicable_limits(
+        supervision.applicable_limits(
             who=kind, memory=desired.limits.memory.get(kind), cpu=desired.limits.cpu.get(kind)
         )
 
 
-def output_dir(ctx: Context, *, app: str) -> Path:
+def output_dir(ctx: LocalContext, *, app: str) -> Path:
     """Where the output FIFOs of `app`'s processes live."""
     return ctx.settings.data_dir / "output" / app
 
 
 def new_proc(
-    ctx: Context,
+    ctx: LocalContext,
     *,
     app: str,
     desired: desired_kv.DesiredState,
