@@ -7,6 +7,7 @@ after several more converges (a short resync), so a repeated report cannot hide.
 
 import asyncio
 import logging
+import uuid
 
 import pytest
 
@@ -106,6 +107,29 @@ async def test_a_desired_state_with_an_unparseable_cpu_limit_fails_its_release_o
     v4 = await live_pids(platform, app_name)
     await until(lambda: asyncio.sleep(0, app_pids(app_name) == v4))  # v2 drained and stopped
     assert v4.isdisjoint(serving)
+
+
+async def test_an_image_release_fails_once_here_and_the_slug_release_serves_on(
+    platform, scheduler_settings, app_name, app_files, app_pids, until
+):
+    result, event = await deploy(platform, app_name, app_files, version=2, sha="aaaaaaa")
+    assert result == "succeeded", event
+    serving = app_pids(app_name)
+
+    def pulled(value):
+        value["build"] = None
+        value["image"] = {"id": str(uuid.uuid4()), "image": "example/app:1", "procfile": {}}
+
+    await platform.desire(
+        app_name, version=3, sha=None, procfile={}, formation={"cmd": 1}, tamper=pulled
+    )
+    result, event = await platform.outcome(app_name, 3)
+
+    assert result == "failed"
+    assert "image releases (deis pull) run only on the Kubernetes backend" in event["reason"]
+    await more_converges(platform, app_name, until)
+    assert await failed_events(platform, app_name) == 1
+    assert app_pids(app_name) == serving
 
 
 def unapplicable(desired, **limits):

@@ -90,6 +90,17 @@ SAMPLES: list[wire.Message] = [
         maintenance=False,
         autoscale={"web": desired.Autoscale(min=1, max=4, cpu_percent=80)},
     ),
+    desired.DesiredState(
+        app="pulled",
+        release=desired.DesiredRelease(id=ID, version=2, summary="bob deployed x/y", created=WHEN),
+        build=None,
+        image=desired.DesiredImage(id=ID, image="registry.example.com/x/y:1.0", sha="v1.0"),
+        formation={"cmd": 1},
+        config={},
+        port=None,
+        routable=True,
+        maintenance=False,
+    ),
     routes.Routes(
         app="myapp",
         default_domain="myapp.localhost",

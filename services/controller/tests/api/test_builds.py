@@ -78,6 +78,14 @@ async def test_image_build_makes_release_v2_and_runs_cmd(client, controller, aut
     [*_, latest] = await outbox_rows(controller, kind="kv_put", bucket="desired", key=app_id)
     state = wire.decode(latest["payload"], DesiredState)
     assert (state.release.version, state.formation) == (2, {"cmd": 1})
+    assert state.build is None  # no slug: an image release
+    assert state.image is not None
+    assert (state.image.image, state.image.sha, state.image.procfile) == (
+        "autotest/example",
+        "",
+        {},
+    )
+    assert state.image.id == uuid.UUID(body["uuid"])
 
 
 async def test_summary_names_the_short_sha_and_the_event_carries_it(

@@ -133,6 +133,19 @@ class DesiredBuild(wire.Part):
     """Process type -> command."""
 
 
+class DesiredImage(wire.Part):
+    """A container image to run as it is (`deis pull`): only a Kubernetes backend can."""
+
+    id: UUID
+    """The controller's Build uuid."""
+    image: str = Field(min_length=1, max_length=1024)
+    """The image reference, as `docker pull` takes it."""
+    sha: str = Field(default="", max_length=40)
+    """What the user gave as the build's sha, if anything; `SOURCE_VERSION`."""
+    procfile: dict[wire.ProcessType, str] = Field(default_factory=dict)
+    """Process type -> command; empty runs the image's own command as type `cmd`."""
+
+
 class DesiredState(wire.Message):
     """The whole desired state of one app. Absent key: the app does not exist (stop everything)."""
 
@@ -141,7 +154,9 @@ class DesiredState(wire.Message):
     app: appnames.AppName
     release: DesiredRelease
     build: DesiredBuild | None
-    """`None` until the first build (release v1): nothing runs."""
+    """`None` until the first build (release v1), or for an image release: no slug runs."""
+    image: DesiredImage | None = None
+    """The image an image release runs (`build` is then `None`)."""
     formation: dict[wire.ProcessType, int]
     """Process type -> number of processes (`deis scale`); types missing or 0 do not run."""
     config: dict[ConfigKey, str] = Field(repr=False)

@@ -28,7 +28,7 @@ ROUTABLE_TYPES = ("web", "cmd")
 _CURRENT_RELEASE = """
 SELECT r.uuid, r.version, r.summary, r.created,
        c.values, c.memory, c.cpu, c.tags, c.registry, c.healthcheck,
-       b.uuid AS build_uuid, b.sha, b.slug_key, b.procfile
+       b.uuid AS build_uuid, b.sha, b.slug_key, b.procfile, b.image
 FROM releases r
 JOIN configs c ON c.uuid = r.config_uuid
 LEFT JOIN builds b ON b.uuid = r.build_uuid
@@ -96,7 +96,7 @@ async def desired_state(
     if release is None:
         return None
     settings = await conn.fetchrow(_CURRENT_SETTINGS, app_uuid)
-    build = None
+    build = image = None
     if release["build_uuid"] is not None and release["slug_key"]:
         build = desired_kv.DesiredBuild(
             id=release["build_uuid"],
@@ -104,8 +104,16 @@ async def desired_state(
             slug_key=release["slug_key"],
             procfile=release["procfile"],
         )
+    elif release["build_uuid"] is not None and release["image"]:
+        image = desired_kv.DesiredImage(
+            id=release["build_uuid"],
+            image=release["image"],
+            sha=release["sha"] or "",
+            procfile=release["procfile"] or {},
+        )
     values: dict[str, str] = release["values"]
-    types = sorted({*structure, *(build.procfile if build else {})})
+    procfile = build.procfile if build else image.procfile if image else {}
+    types = sorted({*structure, *procfile})
     return desired_kv.DesiredState(
         app=app_id,
         release=desired_kv.DesiredRelease(
@@ -115,6 +123,7 @@ async def desired_state(
             created=release["created"],
         ),
         build=build,
+        image=image,
         formation=structure,
         restarts=restarts or {},
         config=values,

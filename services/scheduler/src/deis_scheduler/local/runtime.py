@@ -53,6 +53,11 @@ from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, pro
 
 logger = logging.getLogger(__name__)
 
+IMAGE_RELEASES_UNSUPPORTED = (
+    "image releases (deis pull) run only on the Kubernetes backend; this scheduler runs slugs"
+    " on its own host"
+)
+
 ROUTABLE = ("web", "cmd")
 """Process types that serve traffic and get endpoints."""
 
@@ -101,7 +106,10 @@ class AppRuntime:
                     cgroups.release_app(self._ctx.cpu, app=self.app)
                 await asyncio.to_thread(shutil.rmtree, self._output_dir(), ignore_errors=True)
                 return
-            if desired.build is None:
+            if desired.image is not None:
+                self._refuse_image(desired)
+                await self.publish_procs()
+            elif desired.build is None:
                 await self._retire_all(desired)
             else:
                 formation = {
@@ -120,6 +128,18 @@ class AppRuntime:
                 await self.publish_procs()
                 self._retire_replaced()
             await self._reports.flush()
+
+    def _refuse_image(self, desired: desired_kv.DesiredState) -> None:
+        """Fail an image release once: this host runs slugs only; the live release runs on."""
+        version = desired.release.version
+        if version == self.version or version in self.failed:
+            return
+        self.failed.add(version)
+        self._reports.failed(
+            deploy_events.DeployFailed(
+                app=self.app, version=version, reason=IMAGE_RELEASES_UNSUPPORTED
+            )
+        )
 
     async def refuse(self, *, version: int, reason: str) -> None:
         """Fail release `version`, whose desired state cannot be read: reported once, not run.
