@@ -1,8 +1,9 @@
 """End to end: the embedded PostgreSQL and NATS take only the platform's credentials.
 
 `deisctl up` makes the cluster with SCRAM authentication and a role per service that keeps
-state (`deis_cli.ctl.provisioning`), and runs nats-server with a user per service; the
-passwords are in the data dir's secrets.
+state (`deis_cli.ctl.provisioning`), and runs nats-server with a user per service, each
+allowed only its service's subjects (`deis_shared.bus.permissions`); the passwords are in the
+data dir's secrets.
 """
 
 import asyncio
@@ -108,5 +109,70 @@ def test_nats_takes_only_the_services_users(platform):
                 await client.close()
         allowed = await nats.connect(url.geturl(), allow_reconnect=False, connect_timeout=2)
         await allowed.close()
+
+    asyncio.run(check())
+
+
+def without_credentials(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{parts.port}"))
+
+
+@pytest.mark.parametrize("credentials", ["wrong", "missing"])
+def test_a_service_with_a_wrong_or_missing_nats_password_stops_with_a_clear_message(
+    platform, tmp_path, credentials
+):
+    env = {
+        **service_env(platform.data_dir, "logger"),
+        "DEIS_HEALTH_PORT": "0",
+        "DEIS_DATA_DIR": str(tmp_path),
+    }
+    password = urlsplit(env["DEIS_NATS_URL"]).password
+    assert password
+    if credentials == "wrong":
+        env["DEIS_NATS_URL"] = with_password(env["DEIS_NATS_URL"], "wrong")
+        refused = "the server refused user 'logger' (Authorization Violation)"
+    else:
+        env["DEIS_NATS_URL"] = without_credentials(env["DEIS_NATS_URL"])
+        refused = "the server refused a client without a user (Authorization Violation)"
+    done = subprocess.run(
+        [sys.executable, "-m", "deis_logger.main"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert refused in done.stderr
+    assert "wrong or missing password" in done.stderr
+    assert password not in done.stderr
+
+
+def test_on_the_platform_a_service_may_not_use_another_services_subjects(platform):
+    # What each service may do is checked in cli/tests/ctl/test_nats_permissions.py; here, that
+    # the server deisctl runs enforces it.
+    url = service_env(platform.data_dir, "scheduler")["DEIS_NATS_URL"]
+
+    async def check() -> None:
+        refusals: list[str] = []
+        arrived = asyncio.Event()
+
+        async def on_error(exc: Exception) -> None:
+            refusals.append(str(exc).lower())
+            arrived.set()
+
+        client = await nats.connect(url, error_cb=on_error, allow_reconnect=False)
+        try:
+            await client.subscribe("deis.rpc.controller.key")
+            await client.publish("$KV.desired.victim", b"{}")
+            async with asyncio.timeout(10):
+                while len(refusals) < 2:
+                    arrived.clear()
+                    await arrived.wait()
+        finally:
+            await client.close()
+        assert any('subscription to "deis.rpc.controller.key"' in r for r in refusals)
+        assert any('publish to "$kv.desired.victim"' in r for r in refusals)
 
     asyncio.run(check())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from deis_cli.ctl.errors import CtlError
 from deis_shared import binaries
+from deis_shared.bus import permissions
 
 
 def postgres_bindir() -> Path:
@@ -118,16 +119,26 @@ def nats_server_binary() -> str:
 def nats_command(store: Path, *, port: int, users: dict[str, str]) -> list[str]:
     """The command running nats-server with JetStream on 127.0.0.1:`port`, for `users` only.
 
-    `users` maps each user to its password; they are written to `<store>.conf` (owner-only),
-    the server's configuration, so that no password shows in a process listing.
+    `users` maps each service's user to its password; they are written to `<store>.conf`
+    (owner-only), the server's configuration, so that no password shows in a process listing.
+    Each user gets its service's permissions (`deis_shared.bus.permissions`): the subjects it
+    may publish and subscribe to.
+
+    Raises:
+        CtlError: a user is no service, so there are no permissions to give it.
     """
     config = store.parent / f"{store.name}.conf"
-    accounts = ",\n".join(
-        f"    {{user: {json.dumps(user)}, password: {json.dumps(password)}}}"
-        for user, password in sorted(users.items())
-    )
+    entries = []
+    for user, password in sorted(users.items()):
+        allowed = permissions.BY_SERVICE.get(user)
+        if allowed is None:
+            raise CtlError(f"no NATS permissions for user {user!r}: not a service")
+        entry = {"user": user, "password": password, "permissions": allowed.server_config()}
+        entries.append(f"    {json.dumps(entry)}")
+    accounts = ",\n".join(entries)
     text = (
-        "# Written by deisctl at each start: clients must give a user and password.\n"
+        "# Written by deisctl at each start: clients must give a user and password, and each\n"
+        "# user may use only its service's subjects (deis_shared.bus.permissions).\n"
         f"authorization {{\n  users: [\n{accounts}\n  ]\n}}\n"
     )
     descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 RECONNECT_FOREVER = -1
 
+_AUTHORIZATION_VIOLATION = "authorization violation"
+"""How the server's refusal of a user or password reads, lower-cased."""
+
 
 class BusState(enum.Enum):
     """Where a `Bus` is in its life."""
@@ -49,6 +52,8 @@ class Bus:
         self._nc = nats.aio.client.Client()
         self._js: nats.js.JetStreamContext | None = None
         self._state = BusState.NEW
+        self._connect_error: Exception | None = None
+        """Why the first connection failed: a refusal by the server, else the last error."""
 
     @property
     def state(self) -> BusState:
@@ -101,7 +106,7 @@ class Bus:
             self._state = BusState.CLOSED
             await self._nc.close()
             raise errors.BusUnavailable(
-                f"cannot connect to NATS at {self._shown}: {exc!r}"
+                f"cannot connect to NATS at {self._shown}: {self._reason(exc)}"
             ) from exc
         self._nc.options["max_reconnect_attempts"] = RECONNECT_FOREVER
         self._nc.options["reconnect_time_wait"] = self._reconnect_wait
@@ -133,7 +138,21 @@ class Bus:
         if not self._nc.is_closed:
             await self._nc.close()
 
+    def _reason(self, exc: Exception) -> str:
+        # nats-py ends a failed first connection with NoServersError, or with the socket's
+        # error when the server has just closed it; the reason (a refused password, say) went
+        # to the error callback before.
+        if _refused(self._connect_error) or _refused(exc):
+            user = urllib.parse.urlsplit(self._url).username
+            who = f"user {user!r}" if user else "a client without a user"
+            return f"the server refused {who} (Authorization Violation): wrong or missing password"
+        if isinstance(exc, nats.errors.NoServersError) and self._connect_error is not None:
+            return repr(self._connect_error)
+        return repr(exc)
+
     async def _on_error(self, exc: Exception) -> None:
+        if self._state is BusState.NEW and not _refused(self._connect_error):
+            self._connect_error = exc
         logger.warning("NATS error on %s: %r", self._name, exc)
 
     async def _on_disconnected(self) -> None:
@@ -142,6 +161,11 @@ class Bus:
 
     async def _on_reconnected(self) -> None:
         logger.info("reconnected to NATS at %s", self._shown)
+
+
+def _refused(exc: Exception | None) -> bool:
+    """Whether `exc` is the server refusing the user or password."""
+    return exc is not None and _AUTHORIZATION_VIOLATION in str(exc).lower()
 
 
 async def connect(

@@ -62,11 +62,21 @@ def logs_stream_config(*, max_per_subject: int, max_age: float) -> nats.js.api.S
     )
 
 
+def bucket_stream(bucket: str) -> str:
+    """The name of the stream behind KV bucket `bucket`: `KV_<bucket>`, as nats-py names it."""
+    return f"KV_{bucket}"
+
+
+def bucket_subjects(bucket: str) -> str:
+    """The subjects of KV bucket `bucket`: `$KV.<bucket>.>`, one subject per key."""
+    return f"$KV.{bucket}.>"
+
+
 def bucket_stream_config(*, name: str, history: int) -> nats.js.api.StreamConfig:
     """The stream behind KV bucket `name`, shaped as nats-py's `create_key_value` makes it."""
     return nats.js.api.StreamConfig(
-        name=f"KV_{name}",
-        subjects=[f"$KV.{name}.>"],
+        name=bucket_stream(name),
+        subjects=[bucket_subjects(name)],
         storage=nats.js.api.StorageType.FILE,
         max_msgs_per_subject=history,
         allow_rollup_hdrs=True,
