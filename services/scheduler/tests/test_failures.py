@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from deis_scheduler.local import records as records_mod, shipping
+from deis_scheduler.app import reporting
+from deis_scheduler.local import records as records_mod
 from deis_scheduler.local.runtime import AppRuntime
 from deis_shared import wire
 from deis_shared.bus import errors as bus_errors, topology
@@ -205,7 +206,7 @@ async def test_a_formation_that_cannot_run_on_the_live_release_starts_nothing_an
 
     async def collect(msg):
         line = wire.decode(msg.data, log_events.LogLine)
-        if line.process == shipping.PLATFORM_PROCESS:
+        if line.process == reporting.PLATFORM_PROCESS:
             lines.append(line.message)
 
     sub = await platform.nc.subscribe(log_events.subject(app_name), cb=collect)

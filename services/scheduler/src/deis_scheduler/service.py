@@ -18,18 +18,24 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from nats.js import JetStreamContext
 
 from deis_scheduler.app.backend import ProcessBackend
 from deis_scheduler.app.context import Context
 from deis_scheduler.app.reconciler import Reconciler
+from deis_scheduler.app.shipping import LogShipper
+from deis_scheduler.kubernetes.backend import KubernetesBackend
+from deis_scheduler.kubernetes.cache import Cache
+from deis_scheduler.kubernetes.client import Kube
+from deis_scheduler.kubernetes.context import KubeContext
 from deis_scheduler.local import cgroups, stopping
 from deis_scheduler.local.backend import LocalBackend
 from deis_scheduler.local.context import LocalContext
 from deis_scheduler.local.records import Records
-from deis_scheduler.local.shipping import LogShipper
 from deis_scheduler.local.slugs import SlugCache
 from deis_scheduler.settings import (
     SchedulerSettings,
@@ -65,27 +71,24 @@ def make_runner(settings: SchedulerSettings) -> ServiceRunner:
 
 
 async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
-    """Start shipping logs and converging every app."""
-    if service.bus is None or service.store is None:
-        raise RuntimeError("the scheduler needs NATS and an object store")
-    try:
-        await asyncio.to_thread(sandbox.check_available)
-    except sandbox.SandboxUnavailable as exc:
-        logger.critical("the scheduler cannot run apps: %s", exc)
-        raise
+    """Start shipping logs and converging every app, on the backend the settings name."""
+    if service.bus is None:
+        raise RuntimeError("the scheduler needs NATS")
     bus = service.bus
     shipper = LogShipper(nc=bus.nc, capacity=settings.log_buffer_lines)
-    ctx = LocalContext(
-        settings=settings,
-        js=bus.js,
-        slugs=SlugCache(store=service.store, root=settings.data_dir),
-        records=Records(records_dir(settings)),
-        cpu=cgroups.find(settings.cgroup_root) if settings.cgroup_root is not None else None,
-        shipper=shipper,
-        base_env=process_base_environment(),
-        uids=app_uids(settings),
-    )
-    backend: ProcessBackend = LocalBackend(ctx)
+    closers: list[Callable[[], Awaitable[None]]] = [shipper.close]
+    backend: ProcessBackend
+    if settings.backend == "kubernetes":
+        kube_ctx = await _kubernetes_context(settings, js=bus.js, log=shipper)
+        kubernetes = KubernetesBackend(kube_ctx)
+        kube_ctx.cache.start()
+        closers += [kube_ctx.cache.close, kube_ctx.kube.close]
+        service.tasks.spawn(kubernetes.publish_procs(), name="publish-pods")
+        ctx: Context = kube_ctx
+        backend = kubernetes
+    else:
+        local_ctx = await _local_context(service, settings, js=bus.js, shipper=shipper)
+        ctx, backend = local_ctx, LocalBackend(local_ctx)
     reconciler = Reconciler(
         ctx,
         backend=backend,
@@ -112,7 +115,8 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
             await runs.close()
             await reconciler.close()
         finally:
-            await shipper.close()
+            for close in closers:
+                await close()
 
     service.on_stop(stop_accepting)
     service.tasks.spawn(shipper.run(), name="ship-logs")
@@ -121,6 +125,65 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
     service.tasks.spawn(reconciler.resync(), name="resync")
     await runs.start()
     return Scheduler(ctx=ctx, reconciler=reconciler)
+
+
+async def _local_context(
+    service: Service, settings: SchedulerSettings, *, js: JetStreamContext, shipper: LogShipper
+) -> LocalContext:
+    """The local backend's context; the host must be able to make sandboxes."""
+    if service.store is None:
+        raise RuntimeError("the local backend needs an object store")
+    try:
+        await asyncio.to_thread(sandbox.check_available)
+    except sandbox.SandboxUnavailable as exc:
+        logger.critical("the scheduler cannot run apps: %s", exc)
+        raise
+    return LocalContext(
+        settings=settings,
+        js=js,
+        slugs=SlugCache(store=service.store, root=settings.data_dir),
+        records=Records(records_dir(settings)),
+        cpu=cgroups.find(settings.cgroup_root) if settings.cgroup_root is not None else None,
+        shipper=shipper,
+        base_env=process_base_environment(),
+        uids=app_uids(settings),
+    )
+
+
+async def _kubernetes_context(
+    settings: SchedulerSettings, *, js: JetStreamContext, log: LogShipper
+) -> KubeContext:
+    """The Kubernetes backend's context: a client, and a cache that starts watching."""
+    if settings.object_store != "s3":
+        raise RuntimeError(
+            "the kubernetes backend needs an S3 object store (DEIS_OBJECT_STORE=s3): slug"
+            " runners on the cluster fetch slugs from it"
+        )
+    kube = await Kube.connect(settings)
+    return KubeContext(
+        settings=settings,
+        js=js,
+        kube=kube,
+        cache=Cache(kube, seconds=settings.kube_watch_seconds),
+        log=log,
+        store=slug_store(settings),
+    )
+
+
+def slug_store(settings: SchedulerSettings) -> dict[str, str]:
+    """The object-store settings a slug runner gets (its `slug-store` Secret)."""
+    values = {
+        "DEIS_OBJECT_STORE": settings.object_store,
+        "DEIS_S3_BUCKET": settings.s3_bucket,
+        "DEIS_S3_REGION": settings.s3_region,
+    }
+    if settings.s3_endpoint_url:
+        values["DEIS_S3_ENDPOINT_URL"] = settings.s3_endpoint_url
+    if settings.s3_access_key_id is not None:
+        values["DEIS_S3_ACCESS_KEY_ID"] = settings.s3_access_key_id.get_secret_value()
+    if settings.s3_secret_access_key is not None:
+        values["DEIS_S3_SECRET_ACCESS_KEY"] = settings.s3_secret_access_key.get_secret_value()
+    return values
 
 
 @contextlib.asynccontextmanager

@@ -16,8 +16,8 @@ class SchedulerSettings(ServiceSettings):
     service_name: str = "scheduler"
     """Name in logs and NATS connection names."""
 
-    backend: Literal["local"] = "local"
-    """Where processes run: `local` (this host). The Kubernetes backend comes later."""
+    backend: Literal["local", "kubernetes"] = "local"
+    """Where processes run: `local` (this host) or `kubernetes` (a cluster, `kube_*`)."""
 
     data_dir: Path = Field(default_factory=lambda: default_data_dir() / "scheduler")
     """Slug cache and unpacked releases."""
@@ -67,6 +67,60 @@ class SchedulerSettings(ServiceSettings):
 
     last_lines: int = Field(default=20, ge=0, le=200)
     """Log lines per process kept for a failed deploy's report."""
+
+    # The `kubernetes` backend's own.
+
+    kube_config: Path | None = None
+    """A kubeconfig file; unset: the pod's in-cluster service account."""
+
+    kube_context: str | None = None
+    """The kubeconfig context to use; unset: its current one."""
+
+    kube_runner_image: str = "deis/slugrunner:latest"
+    """The slug runner's image: it fetches the slug, unpacks it and runs the process type."""
+
+    kube_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    """Pull policy of app containers."""
+
+    kube_progress_deadline: int = Field(default=120, ge=10)
+    """`progressDeadlineSeconds` of each Deployment: a rollout slower than this fails."""
+
+    kube_revision_history: int = Field(default=10, ge=1)
+    """`revisionHistoryLimit` of each Deployment: the releases a rollback can return to."""
+
+    kube_termination_grace: int = Field(default=30, ge=0)
+    """`terminationGracePeriodSeconds` of app pods."""
+
+    kube_run_as_user: int = Field(default=1000, ge=1)
+    """The user id slug runner containers run as (never root)."""
+
+    kube_platform_namespace: str = "deis"
+    """The platform's own namespace, which app pods may not reach."""
+
+    kube_router_labels: dict[str, str] = Field(default_factory=lambda: {"app": "deis-router"})
+    """Labels of the router pods (in the platform's namespace), the only ones let into apps."""
+
+    kube_object_store_labels: dict[str, str] = Field(
+        default_factory=lambda: {"app": "deis-object-store"}
+    )
+    """Labels of the platform's object store pods, which slug runners fetch slugs from."""
+
+    kube_app_node_selector: dict[str, str] = Field(default_factory=dict)
+    """Node labels every app pod must match (the data plane's nodes), beside the app's tags."""
+
+    kube_private_cidrs: list[str] = Field(
+        default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    )
+    """Address ranges app pods reach only through namespaces (the cluster's own networks)."""
+
+    kube_cluster_domain: str = "cluster.local"
+    """The cluster's DNS domain, in the Services' names the router is given."""
+
+    kube_service_port: int = Field(default=80, ge=1, le=65535)
+    """The port of each app's Service."""
+
+    kube_watch_seconds: int = Field(default=300, ge=1)
+    """How long one watch request lasts before it is made again."""
 
 
 def app_uids(settings: SchedulerSettings) -> UidTable | None:

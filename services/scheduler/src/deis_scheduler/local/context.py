@@ -4,9 +4,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from deis_scheduler.app.context import Context
+from deis_scheduler.app.shipping import LogShipper
 from deis_scheduler.local.cgroups import CpuControl
 from deis_scheduler.local.records import Records
-from deis_scheduler.local.shipping import LogShipper
 from deis_scheduler.local.slugs import SlugCache
 from deis_shared.sandbox import UidTable
 

@@ -7,8 +7,8 @@ import nats.aio.client
 import nats.aio.subscription
 import pytest
 
-from deis_scheduler.local import shipping
-from deis_scheduler.local.shipping import LogShipper
+from deis_scheduler.app import reporting, shipping
+from deis_scheduler.app.shipping import LogShipper
 from deis_shared import wire
 from deis_shared.events import logs
 from deis_testing import NatsServer
@@ -169,7 +169,7 @@ async def test_a_full_queue_drops_and_reports_once_drained(
         "line 2",
         "2 log lines were dropped because the log bus could not keep up",
     ]
-    assert lines[-1].process == shipping.PLATFORM_PROCESS
+    assert lines[-1].process == reporting.PLATFORM_PROCESS
     await sub.unsubscribe()
 
 

@@ -1,0 +1,1 @@
+"""The `kubernetes` backend: apps as Deployments on a cluster, tracked through watches."""
