@@ -143,9 +143,18 @@ def platform() -> Iterator[Platform]:
             f"==> {log.name}\n{log.read_text(errors='replace')[-3000:]}\n"
             for log in (sorted(logs.glob("*.log")) if logs.is_dir() else [])
         )
+        # A service refused a subject its NATS user lacks: the permission table missed a use.
+        refused = [
+            line
+            for log in (sorted(logs.glob("*.log")) if logs.is_dir() else [])
+            if log.name != "nats.log"
+            for line in log.read_text(errors="replace").splitlines()
+            if "permissions violation" in line.lower()
+        ]
         shutil.rmtree(data_dir, ignore_errors=True)
         assert stopped.returncode == 0, stopped.stderr + report
         assert leftovers == [], report
+        assert refused == [], "\n".join(refused[:20])
 
 
 @dataclass
