@@ -4,6 +4,9 @@ Loaded from the root configuration with `-p deis_testing.plugin`. Servers start 
 session fixtures (subprocesses and threads), so no async fixture needs a session-wide event
 loop; tests build their own clients and close them.
 
+`kube_api` is the exception to real servers: an emulated Kubernetes API (`deis_testing.kube`),
+one per test, on the test's own event loop.
+
 Every test that uses a server fixture is marked `integration` and gets the configured timeout
 (60 s); other tests get 5 s. Coroutine tests also get a guard that fails them when they leave
 asyncio tasks running.
@@ -12,6 +15,7 @@ asyncio tasks running.
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -20,6 +24,9 @@ from deis_testing.naming import unique_name
 from deis_testing.nats import NatsServer
 from deis_testing.postgres import PostgresServer
 from deis_testing.s3 import S3Server
+
+if TYPE_CHECKING:
+    from deis_testing.kube import KubeEmulator
 
 UNIT_TIMEOUT = 5.0
 SERVER_FIXTURES = frozenset(
@@ -31,6 +38,7 @@ SERVER_FIXTURES = frozenset(
         "module_nats_server",
         "nats_server_factory",
         "s3_server",
+        "kube_api",
     }
 )
 
@@ -176,3 +184,24 @@ def s3_server() -> Iterator[S3Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def kube_api() -> AsyncIterator["KubeEmulator"]:
+    """A Kubernetes API emulator of this test's own, started on a free port.
+
+    Steer it through its attributes (`behaviour`, `set_nodes`, `timings`, `compact`,
+    `end_watches`). At teardown the test fails if the emulator refused an invalid object
+    (clear `kube_api.invalid` in a test that sends one on purpose) or failed itself.
+    """
+    from deis_testing.kube import KubeEmulator  # imported here: aiohttp and the schemas load slowly
+
+    emulator = KubeEmulator()
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()
+    problems = emulator.problems()
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
