@@ -64,6 +64,7 @@ class KubernetesBackend:
     async def publish_procs(self) -> None:
         """Publish the pods of apps whose pods changed; runs until cancelled."""
         while True:
+            _raise_if_cancelled()
             await self._wake.wait()
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
@@ -74,6 +75,7 @@ class KubernetesBackend:
                 try:
                     await handle.publish_procs()
                 except errors.TransientError as exc:
+                    _raise_if_cancelled()
                     logger.warning("the pods of %s were not published: %s", name, exc)
                     self._dirty.add(name)
             await asyncio.sleep(PROCS_INTERVAL)
@@ -131,3 +133,14 @@ class KubernetesBackend:
                 return int(ended.get("exitCode", 1))
             await self._ctx.cache.wait(min(left, 1.0))
         return None
+
+
+def _raise_if_cancelled() -> None:
+    """Go on cancelling, if the task is being cancelled.
+
+    A publish cancelled midway may swallow the cancellation, or turn it into the bus being
+    away (nats-py); the loop would then wait forever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

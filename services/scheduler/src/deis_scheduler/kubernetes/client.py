@@ -118,7 +118,9 @@ class Kube:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise KubeError(f"the Kubernetes API cannot be reached: {exc}", status=0) from exc
         try:
-            return json.loads(await response.read())
+            body = await response.read()
+            _check(response.status, body)
+            return json.loads(body)
         finally:
             response.release()
 
@@ -178,6 +180,7 @@ class Kube:
             raise KubeError(f"the Kubernetes API cannot be reached: {exc}", status=0) from exc
         try:
             data: bytes = await response.read()
+            _check(response.status, data)
             return data.decode(errors="replace")
         finally:
             response.release()
@@ -259,10 +262,18 @@ def _hash(manifest: Manifest) -> str | None:
     return str(value) if value is not None else None
 
 
+def _check(status: int, body: bytes) -> None:
+    """Raise the error a non-2xx answer stands for (unread answers do not raise by themselves)."""
+    if 200 <= status <= 299:
+        return
+    raise _failure(status, "", body)
+
+
 def _error(exc: ApiException) -> KubeError:
-    status = int(exc.status or 0)
-    message = str(exc.reason or "")
-    body = getattr(exc, "body", None)
+    return _failure(int(exc.status or 0), str(exc.reason or ""), getattr(exc, "body", None))
+
+
+def _failure(status: int, message: str, body: bytes | str | None) -> KubeError:
     if body:
         with contextlib.suppress(ValueError, AttributeError):
             message = json.loads(body).get("message", message)

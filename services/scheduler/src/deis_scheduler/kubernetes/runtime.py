@@ -290,11 +290,13 @@ class KubeApp:
         count = self._ctx.settings.last_lines
         if count == 0:
             return []
-        try:
-            text = await self._ctx.kube.pod_log(pod, self.app, tail=count, previous=True)
-        except KubeError as exc:
-            logger.info("%s: no log of %s: %s", self.app, pod, exc)
-            return []
+        text = ""
+        for previous in (True, False):  # the run that ended; else what the current one wrote
+            try:
+                text = await self._ctx.kube.pod_log(pod, self.app, tail=count, previous=previous)
+                break
+            except KubeError as exc:
+                logger.info("%s: no log of %s (previous=%s): %s", self.app, pod, previous, exc)
         return text.splitlines()[-count:]
 
     async def _roll_back(self, version: int) -> None:
