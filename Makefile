@@ -52,5 +52,6 @@ bench:  ## print the benchmark figures
 	$(UV) run python bench/logs.py
 	$(UV) run python bench/router.py
 	$(UV) run python bench/deploy.py
+	$(UV) run python bench/kube.py
 
 check: lint test

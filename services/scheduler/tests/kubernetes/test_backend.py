@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from deis_scheduler import service
 from deis_shared.bus import requesting
 from deis_shared.rpc import scheduler as scheduler_rpc
 from deis_testing.kube import Crash, Exit, ImagePullFailure, NeverReady, OOMKilled, Ready
@@ -286,3 +287,55 @@ async def test_an_image_release_runs_its_image(platform, kube_api, app_name):
     endpoints = await platform.endpoints(app_name)
     assert endpoints.process_type == "cmd"
     assert endpoints.upstreams[0].host == f"{app_name}-cmd.{app_name}.svc.cluster.local"
+
+
+async def test_a_scheduler_restarted_mid_rollout_finishes_it_without_recreating_anything(
+    bus, scheduler_settings, kube_api, app_name, until
+):
+    async with service.running(scheduler_settings):
+        first = await bus.desire(
+            app_name, version=2, sha="a" * 7, procfile=PROCFILE, formation={"web": 2}
+        )
+        assert (await bus.outcome(app_name, 2))[0] == "succeeded"
+        kube_api.behaviour = lambda pod: Ready(delay=2.0) if release_of(pod) == "v3" else Ready()
+        await bus.desire(
+            app_name,
+            version=3,
+            sha="a" * 7,
+            procfile=PROCFILE,
+            formation={"web": 2},
+            config={"NEW": "1"},
+        )
+
+        async def rolling():
+            web = kube_api.get("deployments", app_name, f"{app_name}-web")
+            return web["spec"]["template"]["metadata"]["labels"]["version"] == "v3"
+
+        await until(rolling)
+    assert (app_name, 3) not in bus.outcomes  # the first scheduler left before the end
+    before = len(kube_api.requests)
+
+    async with service.running(scheduler_settings):
+        result, event = await bus.outcome(app_name, 3)
+        assert result == "succeeded", event
+        writes = [
+            (method, path)
+            for method, path in kube_api.requests[before:]
+            if method in ("POST", "PUT", "PATCH", "DELETE")
+        ]
+        assert writes == []  # everything was right: re-listed, nothing recreated
+    assert first.release.version == 2
+
+
+async def test_expired_watches_list_again_and_rollouts_go_on(platform, kube_api, app_name):
+    assert (await deploy(platform, app_name, version=2))[0] == "succeeded"
+    cache = platform.scheduler.ctx.cache
+    lists = cache.informers["Pod"].lists
+
+    kube_api.compact()
+    assert kube_api.end_watches() >= len(cache.informers)
+
+    result, event = await deploy(platform, app_name, version=3, config={"AFTER": "410"})
+    assert result == "succeeded", event
+    assert cache.informers["Pod"].lists > lists
+    assert (await platform.endpoints(app_name)).version == 3

@@ -78,13 +78,19 @@ class KubeApp:
         if namespace is not None:
             noted = (namespace["metadata"].get("annotations") or {}).get(FAILED, "")
             self.failed = {int(v) for v in noted.split(",") if v.strip().isdigit()}
+        deployments = self._ctx.cache.all("Deployment", self.app)
         versions = {
             int(release)
-            for deployment in self._ctx.cache.all("Deployment", self.app)
+            for deployment in deployments
             if (release := (deployment["metadata"].get("annotations") or {}).get(manifests.RELEASE))
             and release.isdigit()
         }
-        self.version = max(versions) if versions else None
+        # A release counts as live only once rolled out everywhere: one a scheduler left
+        # midway is tracked again by the next converge (applying nothing that is right).
+        if len(versions) == 1 and all(_rolled_out(d, max(versions)) for d in deployments):
+            self.version = max(versions)
+        else:
+            self.version = None
 
     async def converge(self, desired: desired_kv.DesiredState | None) -> None:
         """Make the cluster match `desired` (`None`: the app is gone)."""
