@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # ships no type information
-import kubernetes_validate  # type: ignore[import-untyped]  # ships no type information
+import kubernetes_validate  # ships no type information
 import referencing
 from kubernetes_validate import utils
 
