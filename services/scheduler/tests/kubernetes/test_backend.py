@@ -339,3 +339,27 @@ async def test_expired_watches_list_again_and_rollouts_go_on(platform, kube_api,
     assert result == "succeeded", event
     assert cache.informers["Pod"].lists > lists
     assert (await platform.endpoints(app_name)).version == 3
+
+
+async def test_a_restart_of_one_pod_replaces_that_pod_only(platform, kube_api, app_name, until):
+    formation = {"web": 2, "worker": 1}
+    first = await platform.desire(
+        app_name, version=2, sha="a" * 7, procfile=PROCFILE, formation=formation
+    )
+    assert (await platform.outcome(app_name, 2))[0] == "succeeded"
+    target, other = sorted(p["metadata"]["name"] for p in pods(kube_api, app_name, kind="web"))
+    await platform.desire(
+        app_name,
+        version=2,
+        sha="a" * 7,
+        procfile=PROCFILE,
+        formation=formation,
+        restarts={target: 1},
+        tamper=same_release(first),
+    )
+
+    async def replaced():
+        now = {p["metadata"]["name"] for p in pods(kube_api, app_name, kind="web")}
+        return len(now) == 2 and target not in now and other in now
+
+    await until(replaced)
