@@ -29,10 +29,12 @@ from deis_scheduler import service
 from deis_scheduler.service import Scheduler
 from deis_scheduler.settings import SchedulerSettings
 from deis_shared import wire
+from deis_shared.bus import requesting
 from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
 from deis_shared.objectstore import keys
 from deis_shared.objectstore.filesystem import FilesystemStore
+from deis_shared.rpc import scheduler as scheduler_rpc
 from deis_testing import (
     NatsServer,
     ServiceProcess,
@@ -181,6 +183,18 @@ class Platform:
     async def endpoints(self, app: str) -> endpoints_kv.Endpoints | None:
         """The app's latest KV `endpoints` value, as the router reads it."""
         return await self._value(endpoints_kv.BUCKET, app, endpoints_kv.Endpoints)
+
+    async def run(self, app: str, command: str, seconds: float = 10.0) -> scheduler_rpc.RunReply:
+        """`deis run <command>` as the controller asks it of the scheduler."""
+        return await requesting.request(
+            self.nc,
+            subject=scheduler_rpc.RUN_SUBJECT,
+            payload=scheduler_rpc.RunRequest(
+                app=app, command=command, user="alice", timeout_seconds=seconds
+            ),
+            reply_type=scheduler_rpc.RunReply,
+            timeout=seconds + 10,
+        )
 
     async def procs(self, app: str) -> procs_kv.Procs | None:
         """The app's latest KV `procs` value, as the controller reads it."""

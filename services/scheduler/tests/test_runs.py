@@ -2,22 +2,9 @@
 
 import pytest
 
-from deis_shared.bus import errors as bus_errors, requesting
-from deis_shared.rpc import scheduler as scheduler_rpc
+from deis_shared.bus import errors as bus_errors
 
 PROCFILE = {"web": "python3 app.py"}
-
-
-async def ask(platform, app, command, seconds=10.0):
-    return await requesting.request(
-        platform.nc,
-        subject=scheduler_rpc.RUN_SUBJECT,
-        payload=scheduler_rpc.RunRequest(
-            app=app, command=command, user="alice", timeout_seconds=seconds
-        ),
-        reply_type=scheduler_rpc.RunReply,
-        timeout=seconds + 5,
-    )
 
 
 async def released(platform, app, app_files):
@@ -36,7 +23,7 @@ async def released(platform, app, app_files):
 async def test_run_returns_output_and_exit_code_in_the_release(platform, app_name, app_files):
     await released(platform, app_name, app_files)
 
-    reply = await ask(platform, app_name, 'echo "$GREETING $WORKFLOW_RELEASE"; ls app.py; exit 7')
+    reply = await platform.run(app_name, 'echo "$GREETING $WORKFLOW_RELEASE"; ls app.py; exit 7')
 
     assert reply.exit_code == 7
     assert reply.output == "hey v2\napp.py\n"
@@ -46,7 +33,7 @@ async def test_run_returns_output_and_exit_code_in_the_release(platform, app_nam
 async def test_run_is_killed_after_its_timeout(platform, app_name, app_files):
     await released(platform, app_name, app_files)
 
-    reply = await ask(platform, app_name, "echo started; sleep 30", seconds=0.5)
+    reply = await platform.run(app_name, "echo started; sleep 30", seconds=0.5)
 
     assert reply.exit_code == 124
     assert reply.output.startswith("started\n")
@@ -54,7 +41,7 @@ async def test_run_is_killed_after_its_timeout(platform, app_name, app_files):
 
 async def test_run_of_an_app_without_a_release_is_refused(platform, app_name):
     with pytest.raises(bus_errors.RpcRemoteError) as refused:
-        await ask(platform, app_name, "true")
+        await platform.run(app_name, "true")
     assert refused.value.code == "no_release"
 
 
@@ -66,9 +53,9 @@ async def test_a_command_the_kernel_cannot_start_is_refused_as_invalid(
     command = "true " + "x" * (200 << 10)
 
     with pytest.raises(bus_errors.RpcRemoteError) as refused:
-        await ask(platform, app_name, command)
+        await platform.run(app_name, command)
 
     assert refused.value.code == "invalid"
     assert "Argument list too long" in refused.value.message
     # The scheduler goes on serving runs.
-    assert (await ask(platform, app_name, "echo fine")).output == "fine\n"
+    assert (await platform.run(app_name, "echo fine")).output == "fine\n"

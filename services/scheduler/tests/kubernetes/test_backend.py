@@ -7,8 +7,6 @@ import uuid
 import pytest
 
 from deis_scheduler import service
-from deis_shared.bus import requesting
-from deis_shared.rpc import scheduler as scheduler_rpc
 from deis_testing.kube import Crash, Exit, ImagePullFailure, NeverReady, OOMKilled, Ready
 
 PROCFILE = {"web": "python app.py", "worker": "python worker.py"}
@@ -224,18 +222,6 @@ async def test_a_restart_replaces_the_pods_of_a_type(platform, kube_api, app_nam
     assert {p["metadata"]["name"] for p in pods(kube_api, app_name, kind="worker")} == workers
 
 
-async def ask(platform, app, command, seconds=10.0):
-    return await requesting.request(
-        platform.nc,
-        subject=scheduler_rpc.RUN_SUBJECT,
-        payload=scheduler_rpc.RunRequest(
-            app=app, command=command, user="alice", timeout_seconds=seconds
-        ),
-        reply_type=scheduler_rpc.RunReply,
-        timeout=seconds + 10,
-    )
-
-
 async def test_deis_run_is_a_pod_whose_output_and_code_come_back(
     platform, kube_api, app_name, until
 ):
@@ -252,11 +238,11 @@ async def test_deis_run_is_a_pod_whose_output_and_code_come_back(
         return Exit(exit_code=code, logs=("one", "two"), delay=0.05)
 
     kube_api.behaviour = runs
-    ok = await ask(platform, app_name, "echo one; echo two")
+    ok = await platform.run(app_name, "echo one; echo two")
     assert (ok.exit_code, ok.output) == (0, "one\ntwo\n")
-    failed = await ask(platform, app_name, "fail now")
+    failed = await platform.run(app_name, "fail now")
     assert failed.exit_code == 3
-    late = await ask(platform, app_name, "sleep 100", seconds=1.0)
+    late = await platform.run(app_name, "sleep 100", seconds=1.0)
     assert late.exit_code == 124
     assert late.output.endswith("(killed after 1 s)\n")
     await until(lambda: asyncio.sleep(0, not pods(kube_api, app_name, kind="run")))

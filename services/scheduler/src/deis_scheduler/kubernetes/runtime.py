@@ -21,7 +21,7 @@ import logging
 import time
 from typing import Final
 
-from deis_scheduler.app import publishing, reporting
+from deis_scheduler.app import publishing, reporting, restarts
 from deis_scheduler.kubernetes import manifests, pods
 from deis_scheduler.kubernetes.client import KubeError
 from deis_scheduler.kubernetes.context import KubeContext
@@ -101,7 +101,7 @@ class KubeApp:
             self._desired = desired
             await self._ensure_namespace()
             formation = self._formation(desired)
-            due = self._due_restarts(desired)
+            due, self._restarts_seen = restarts.due(self._restarts_seen, desired)
             version = desired.release.version
             if self.version != version:
                 if version not in self.failed:
@@ -381,12 +381,6 @@ class KubeApp:
             logger.warning("%s: failed versions not noted: %s", self.app, exc)
 
     # --- restarts, endpoints, deletion ----------------------------------------------------------
-
-    def _due_restarts(self, desired: desired_kv.DesiredState) -> list[str]:
-        seen, self._restarts_seen = self._restarts_seen, dict(desired.restarts)
-        if seen is None:
-            return []
-        return [target for target, count in desired.restarts.items() if count > seen.get(target, 0)]
 
     async def _restart_now(self, targets: list[str]) -> None:
         desired = self._desired

@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from deis_scheduler import errors
-from deis_scheduler.app import publishing, reporting
+from deis_scheduler.app import publishing, reporting, restarts
 from deis_scheduler.local import cgroups, health, launching, records, sandboxing, supervision
 from deis_scheduler.local.context import LocalContext
 from deis_scheduler.local.processes import Identity
@@ -117,7 +117,7 @@ class AppRuntime:
                     for kind, count in desired.formation.items()
                     if count > 0 and kind in desired.build.procfile
                 }
-                due = self._due_restarts(desired)
+                due, self._restarts_seen = restarts.due(self._restarts_seen, desired)
                 if self.version != desired.release.version:
                     if desired.release.version not in self.failed:
                         await self._rollout(desired, formation)
@@ -290,13 +290,6 @@ class AppRuntime:
 
     def _output_dir(self) -> Path:
         return launching.output_dir(self._ctx, app=self.app)
-
-    def _due_restarts(self, desired: desired_kv.DesiredState) -> list[str]:
-        """Targets (`*`, a type, a process name) whose restart counter rose since last look."""
-        seen, self._restarts_seen = self._restarts_seen, dict(desired.restarts)
-        if seen is None:
-            return []
-        return [target for target, count in desired.restarts.items() if count > seen.get(target, 0)]
 
     async def restart(self, targets: list[str]) -> None:
         """Restart the processes `targets` name (`*`, a type, a process name), one at a time."""
