@@ -53,5 +53,6 @@ bench:  ## print the benchmark figures
 	$(UV) run python bench/router.py
 	$(UV) run python bench/deploy.py
 	$(UV) run python bench/kube.py
+	$(UV) run python bench/sandbox.py
 
 check: lint test
