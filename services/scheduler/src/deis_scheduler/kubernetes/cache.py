@@ -67,6 +67,8 @@ class Informer:
         """
         self.kind = kind
         self.objects: dict[Key, Manifest] = {}
+        self._by_namespace: dict[str, dict[str, Manifest]] = {}
+        """The same objects by namespace, so that one app's are found without a scan."""
         self.synced = asyncio.Event()
         """Set once the first list is in."""
         self.lists = 0
@@ -103,6 +105,9 @@ class Informer:
             if _version(fresh.get(key)) != _version(self.objects.get(key))
         }
         self.objects = fresh
+        self._by_namespace = {}
+        for (namespace, name), item in fresh.items():
+            self._by_namespace.setdefault(namespace, {})[name] = item
         self.synced.set()
         for namespace, _ in changed:
             self._on_change(self.kind, namespace)
@@ -119,15 +124,18 @@ class Informer:
             key = key_of(item)
             if event == "DELETED":
                 self.objects.pop(key, None)
+                self._by_namespace.get(key[0], {}).pop(key[1], None)
             else:
                 self.objects[key] = item
+                self._by_namespace.setdefault(key[0], {})[key[1]] = item
             version = str(item["metadata"].get("resourceVersion", version))
             self._on_change(self.kind, key[0])
         return version
 
     def in_namespace(self, namespace: str) -> list[Manifest]:
         """The objects in `namespace`, by name."""
-        return [obj for (ns, _), obj in sorted(self.objects.items()) if ns == namespace]
+        found = self._by_namespace.get(namespace, {})
+        return [found[name] for name in sorted(found)]
 
 
 class Cache:
