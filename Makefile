@@ -54,5 +54,6 @@ bench:  ## print the benchmark figures
 	$(UV) run python bench/deploy.py
 	$(UV) run python bench/kube.py
 	$(UV) run python bench/sandbox.py
+	$(UV) run python bench/redelivery.py
 
 check: lint test

@@ -103,15 +103,15 @@ async def test_permanent_error_is_poison_at_once(bus, stream):
     assert calls == 1
 
 
-async def test_handler_that_never_answers_is_redelivered_after_ack_wait(bus, stream):
+async def test_handler_that_never_answers_is_redelivered_after_its_time_limit(bus, stream):
     deliveries: list[int] = []
 
     async def handler(msg):
         deliveries.append(msg.metadata.num_delivered)
         if len(deliveries) == 1:
-            await asyncio.Event().wait()  # hangs: cancelled at ack_wait
+            await asyncio.Event().wait()  # hangs: cancelled at handler_timeout
 
-    consumer = _consumer(bus, stream, handler, ack_wait=0.5)
+    consumer = _consumer(bus, stream, handler, ack_wait=0.5, handler_timeout=0.5)
     task = asyncio.create_task(consumer.run())
     await bus.js.publish(f"{stream}.a", b"x")
     await _wait(lambda: len(deliveries) == 2)
@@ -172,3 +172,54 @@ async def test_stop_cuts_an_idle_fetch_short(bus, stream):
         await consumer.stop()
         await task
     assert consumer.state is consuming.ConsumerState.CLOSED
+
+
+async def test_a_long_handler_says_in_progress_and_is_not_redelivered_meanwhile(bus, stream):
+    deliveries: list[int] = []
+
+    async def handler(msg):
+        deliveries.append(msg.metadata.num_delivered)
+        await asyncio.sleep(2.5)  # five times ack_wait
+
+    consumer = _consumer(bus, stream, handler, ack_wait=0.5)
+    task = asyncio.create_task(consumer.run())
+    await bus.js.publish(f"{stream}.a", b"x")
+    await _wait(lambda: deliveries == [1])
+    info_during = await bus.js.consumer_info(stream, "worker")
+    await asyncio.sleep(2.7)
+    await consumer.stop()
+    await task
+    assert deliveries == [1]
+    assert info_during.num_redelivered == 0
+    info = await bus.js.consumer_info(stream, "worker")
+    assert (info.num_ack_pending, info.num_redelivered) == (0, 0)
+
+
+async def test_a_message_whose_consumer_died_comes_back_within_ack_wait(bus, stream):
+    """A service killed mid-handler (here: its task cancelled, nothing answered) gets the
+    message back at its next start within `ack_wait`, not after the handler's time limit."""
+    picked = asyncio.Event()
+
+    async def dies(msg):
+        picked.set()
+        await asyncio.Event().wait()
+
+    first = _consumer(bus, stream, dies, ack_wait=1.0, handler_timeout=60)
+    task = asyncio.create_task(first.run())
+    await bus.js.publish(f"{stream}.a", b"x")
+    await asyncio.wait_for(picked.wait(), 10)
+    task.cancel()  # the process is gone: no ack, no nak, no more "in progress"
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    died = asyncio.get_running_loop().time()
+    seen: list[float] = []
+
+    async def handles(msg):
+        seen.append(asyncio.get_running_loop().time() - died)
+
+    second = _consumer(bus, stream, handles, ack_wait=1.0)
+    task = asyncio.create_task(second.run())
+    await _wait(lambda: seen)
+    await second.stop()
+    await task
+    assert seen[0] < 2.0  # ack_wait (1 s) and a poll, not the 60 s time limit

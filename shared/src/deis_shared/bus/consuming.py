@@ -4,7 +4,12 @@
     handler raises TransientError -> nak with a delay (`retry_after`, else `backoff(n)`)
     handler raises PermanentError -> term, log, `on_poison`
     delivery n == max_deliver fails transiently -> term, log, `on_poison`
-    handler runs past ack_wait   -> cancelled, no answer: the server redelivers
+    handler runs past handler_timeout -> cancelled, no answer: the server redelivers
+
+The server's `ack_wait` is short (3 s by default) and a running handler says "in progress"
+every third of it, so a message whose consumer died mid-way (a killed service) comes back
+within `ack_wait` of the death, not after the handler's whole time limit; a long handler is not
+redelivered behind its own back meanwhile.
 
 The server-side `max_deliver` is unlimited on purpose: the limit is counted here so that a
 message that exhausts it is always terminated and reported, even when its last attempt timed
@@ -30,6 +35,9 @@ from deis_shared import errors as deis_errors
 from deis_shared.bus import errors
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_ACK_WAIT = 3.0
+"""Seconds the server waits for an answer (or an "in progress") before redelivering."""
 
 Handler = Callable[[Msg], Awaitable[None]]
 PoisonHandler = Callable[[Msg, BaseException], Awaitable[None]]
@@ -67,7 +75,8 @@ class Consumer:
         handler: Handler,
         on_poison: PoisonHandler | None = None,
         max_deliver: int = 5,
-        ack_wait: float = 30.0,
+        ack_wait: float = DEFAULT_ACK_WAIT,
+        handler_timeout: float = 30.0,
         batch: int = 10,
         poll: float = 1.0,
         backoff: Callable[[int], float] = exponential_backoff,
@@ -81,6 +90,7 @@ class Consumer:
         self._on_poison = on_poison
         self._max_deliver = max_deliver
         self._ack_wait = ack_wait
+        self._handler_timeout = handler_timeout
         self._batch = batch
         self._poll = poll
         self._backoff = backoff
@@ -191,13 +201,15 @@ class Consumer:
         if delivered > self._max_deliver:
             await self._poison(msg, PoisonMessage(f"delivered {delivered} times"))
             return
+        heartbeat = asyncio.create_task(self._in_progress(msg), name=f"{self._durable}-progress")
         try:
-            async with asyncio.timeout(self._ack_wait):
+            async with asyncio.timeout(self._handler_timeout):
                 await self._handler(msg)
         except TimeoutError:
             logger.warning(
-                "handler of %s ran past ack_wait on %s; leaving it for redelivery",
+                "handler of %s ran past %.0f s on %s; leaving it for redelivery",
                 self._durable,
+                self._handler_timeout,
                 msg.subject,
             )
             return
@@ -211,7 +223,18 @@ class Consumer:
             logger.exception("handler of %s crashed on %s", self._durable, msg.subject)
             await self._retry(msg, exc=exc, delay=None, delivered=delivered)
             return
+        finally:
+            heartbeat.cancel()
         await self._answer(msg.ack(), msg=msg)
+
+    async def _in_progress(self, msg: Msg) -> None:
+        """Tell the server the message is being handled, every third of `ack_wait`."""
+        while True:
+            await asyncio.sleep(self._ack_wait / 3)
+            try:
+                await msg.in_progress()
+            except nats.errors.Error as exc:  # the answer will fail too; redelivery follows
+                logger.debug("in-progress of %s failed: %r", msg.subject, exc)
 
     async def _retry(
         self, msg: Msg, *, exc: BaseException, delay: float | None, delivered: int
