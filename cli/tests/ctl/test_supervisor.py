@@ -113,3 +113,35 @@ def test_a_process_that_dies_is_restarted(tmp_path, monkeypatch):
         assert changes[0] not in (None, first)
     finally:
         running.stop(grace=5)
+
+
+@pytest.mark.parametrize(("healthy_run", "second_wait"), [(0.3, 1.0), (60.0, 2.0)])
+def test_the_backoff_starts_over_once_a_process_ran_healthily(
+    tmp_path, monkeypatch, healthy_run, second_wait
+):
+    monkeypatch.setattr(supervisor, "HEALTHY_RUN", healthy_run)
+    component = server("flaky", tmp_path)
+    running = Supervisor([component])
+    running.start()
+    waits: list[float] = []
+    deadline = time.monotonic() + 30
+
+    def stopping() -> bool:
+        if component.due is not None and len(waits) < component.restarts:
+            waits.append(component.due - time.monotonic())
+        return len(waits) == 2 or time.monotonic() > deadline
+
+    def restarted() -> None:
+        time.sleep(0.5)  # runs past HEALTHY_RUN (when it is 0.3 s) before dying again
+        assert component.pid is not None
+        os.kill(component.pid, signal.SIGKILL)
+
+    try:
+        assert component.pid is not None
+        os.kill(component.pid, signal.SIGKILL)
+        running.watch(stopping=stopping, on_change=restarted)
+        assert len(waits) == 2, waits
+        assert 0.5 < waits[0] <= 1.0  # the first death: 1 s
+        assert second_wait - 0.5 < waits[1] <= second_wait
+    finally:
+        running.stop(grace=5)

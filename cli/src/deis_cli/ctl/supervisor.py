@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 BACKOFF_MAX = 30.0
 """Longest wait before restarting a process that died."""
 
+HEALTHY_RUN = 60.0
+"""Seconds a process must have run for its next death to count as a first one again: the
+backoff starts over at 1 s instead of going on doubling from an old crash loop."""
+
 POLL = 0.05
 """Seconds between readiness probes while starting."""
 
@@ -49,6 +53,10 @@ class Component:
     """Components of one wave start together; a wave waits for the ones before."""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     restarts: int = 0
+    in_a_row: int = 0
+    """Deaths since the process last ran `HEALTHY_RUN` seconds: the backoff's exponent."""
+    started: float | None = None
+    """When the process was last started (monotonic seconds)."""
     due: float | None = None
     """When a dead process is to be started again."""
 
@@ -65,6 +73,7 @@ class Component:
     def spawn(self) -> None:
         """Start the process, its output appended to its log."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.started = time.monotonic()
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 self.command,
@@ -135,8 +144,11 @@ class Supervisor:
                     continue
                 if component.due is None:
                     assert component.process is not None
+                    if component.started is not None and now - component.started >= HEALTHY_RUN:
+                        component.in_a_row = 0
                     component.restarts += 1
-                    wait = min(BACKOFF_MAX, 2.0 ** (component.restarts - 1))
+                    component.in_a_row += 1
+                    wait = min(BACKOFF_MAX, 2.0 ** (component.in_a_row - 1))
                     component.due = now + wait
                     logger.warning(
                         "%s exited with %s; restarting in %.0f s",
