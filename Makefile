@@ -51,9 +51,10 @@ bench:  ## print the benchmark figures
 	$(UV) run python bench/scale.py
 	$(UV) run python bench/logs.py
 	$(UV) run python bench/router.py
-	$(UV) run python bench/deploy.py
+	$(UV) run python -m bench.deploy
 	$(UV) run python bench/kube.py
 	$(UV) run python bench/sandbox.py
 	$(UV) run python bench/redelivery.py
+	$(UV) run python -m bench.recovery
 
 check: lint test

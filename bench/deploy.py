@@ -1,6 +1,6 @@
 """Deploy benchmark: `git push` to the first 200 of the new version through nginx.
 
-Run: `uv run python bench/deploy.py`. Starts the whole platform with `deisctl up -d` on a data
+Run: `uv run python -m bench.deploy`. Starts the whole platform with `deisctl up -d` on a data
 dir of its own and free ports, registers a user, adds a key and creates a Python app with no
 dependencies (stdlib `http.server`), pushes it once to warm up, then 5 times, each push
 changing one file (the text the app answers). For each push it measures from the start of
@@ -17,9 +17,7 @@ Target: at most 3 s p50. For comparison, Piku on a machine like this takes 3.6 s
 the new version, and answers 502 for about 2.3 s of it.
 """
 
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,37 +29,12 @@ from pathlib import Path
 
 import httpx
 
+from bench.pushing import APP, free_port, git_env, run
+
 RUNS = 5
 
 PUSH_RETURNS: list[float] = []
 """How long each `git push` to the platform took to return (it waits for nginx to serve)."""
-
-APP = """\
-import http.server, os
-TEXT = {text!r}
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = TEXT.encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed: {done.stderr}{done.stdout}")
-    return done.stdout + done.stderr
 
 
 def wait_for(url: str, text: str, *, host: str | None, deadline: float) -> float:
@@ -97,23 +70,6 @@ class Watch(threading.Thread):
             self.seen = wait_for(url, text, host=host, deadline=time.monotonic() + 120)
         except BaseException as exc:  # noqa: BLE001 -- reported by the main thread
             self.error = exc
-
-
-def git_env(home: Path, key: Path) -> dict[str, str]:
-    ssh = (
-        f"ssh -i {key} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no"
-        " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-    )
-    return {
-        "PATH": os.environ["PATH"],
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_SSH_COMMAND": ssh,
-        "GIT_AUTHOR_NAME": "bench",
-        "GIT_AUTHOR_EMAIL": "bench@example.test",
-        "GIT_COMMITTER_NAME": "bench",
-        "GIT_COMMITTER_EMAIL": "bench@example.test",
-    }
 
 
 Serve = Callable[[str, Callable[[], object]], float]
