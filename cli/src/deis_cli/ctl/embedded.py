@@ -11,6 +11,7 @@ import os
 import pwd
 import signal
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from deis_cli.ctl.errors import CtlError
@@ -116,6 +117,33 @@ def nats_server_binary() -> str:
         raise CtlError(f"{exc}; or point --nats-url at a server") from None
 
 
+def nats_authorization(passwords: Mapping[str, str]) -> str:
+    """The `authorization` block of a nats-server configuration: a user per service.
+
+    Each user gets its service's permissions (`deis_shared.bus.permissions`). `deisctl up`
+    and `deisctl compose-env` (`composing`) both write it.
+
+    Args:
+        passwords: Each user, mapped to its password as the configuration spells it: a quoted
+            string (`json.dumps(password)`), or a `$VARIABLE` nats-server takes from its
+            environment.
+
+    Raises:
+        CtlError: a user is no service, so there are no permissions to give it.
+    """
+    entries = []
+    for user, password in sorted(passwords.items()):
+        allowed = permissions.BY_SERVICE.get(user)
+        if allowed is None:
+            raise CtlError(f"no NATS permissions for user {user!r}: not a service")
+        rights = json.dumps(allowed.server_config())
+        entries.append(
+            f'    {{"user": {json.dumps(user)}, "password": {password}, "permissions": {rights}}}'
+        )
+    accounts = ",\n".join(entries)
+    return f"authorization {{\n  users: [\n{accounts}\n  ]\n}}\n"
+
+
 def nats_command(store: Path, *, port: int, users: dict[str, str]) -> list[str]:
     """The command running nats-server with JetStream on 127.0.0.1:`port`, for `users` only.
 
@@ -128,18 +156,10 @@ def nats_command(store: Path, *, port: int, users: dict[str, str]) -> list[str]:
         CtlError: a user is no service, so there are no permissions to give it.
     """
     config = store.parent / f"{store.name}.conf"
-    entries = []
-    for user, password in sorted(users.items()):
-        allowed = permissions.BY_SERVICE.get(user)
-        if allowed is None:
-            raise CtlError(f"no NATS permissions for user {user!r}: not a service")
-        entry = {"user": user, "password": password, "permissions": allowed.server_config()}
-        entries.append(f"    {json.dumps(entry)}")
-    accounts = ",\n".join(entries)
     text = (
         "# Written by deisctl at each start: clients must give a user and password, and each\n"
         "# user may use only its service's subjects (deis_shared.bus.permissions).\n"
-        f"authorization {{\n  users: [\n{accounts}\n  ]\n}}\n"
+        + nats_authorization({user: json.dumps(password) for user, password in users.items()})
     )
     descriptor = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:

@@ -4,6 +4,7 @@ deisctl up [-d]        start PostgreSQL, NATS and every service; supervise them
 deisctl status         what runs, from the state file
 deisctl logs <name>    a supervised process's log (`-f` follows)
 deisctl down           stop everything (apps included)
+deisctl compose-env    credentials and configuration for `docker compose up` instead
 
 Stopping the platform (`down`, or SIGTERM or Ctrl-C to `up`) stops the services in reverse
 order, the scheduler taking the app processes with it, then runs the backstop (`reaping`) that
@@ -21,7 +22,7 @@ from types import FrameType
 
 import click
 
-from deis_cli.ctl import reaping, settings, state as ctl_state
+from deis_cli.ctl import composing, reaping, settings, state as ctl_state
 from deis_cli.ctl.errors import CtlError
 from deis_cli.ctl.layout import Layout, default_data_dir
 from deis_cli.ctl.platform import Options, make_plan
@@ -296,6 +297,27 @@ def logs(data_dir: Path, name: str, lines: int, follow: bool) -> None:
                 click.echo(chunk.decode(errors="replace"), nl=False)
             else:
                 time.sleep(0.2)
+
+
+@cli.command("compose-env")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=Path(),
+    show_default="the current directory",
+    help="The compose project's directory (where docker-compose.yml is).",
+)
+def compose_env(directory: Path) -> None:
+    """Write docker compose's .env (first run only) and its NATS and PostgreSQL configuration."""
+    written = composing.write(directory.absolute())
+    if written.created:
+        click.echo(f"wrote {written.env} with new credentials")
+    elif written.added:
+        click.echo(f"kept {written.env}; added {', '.join(written.added)}")
+    else:
+        click.echo(f"kept {written.env}")
+    click.echo(f"wrote {written.nats_config} and {written.initdb_script}")
 
 
 def main() -> None:

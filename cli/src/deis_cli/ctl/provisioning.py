@@ -39,9 +39,35 @@ host    all   all   ::1/128        scram-sha-256
 _TRUST = re.compile(r"^\s*(local|host)\b.*\btrust\s*$", re.MULTILINE)
 
 
+LOCKDOWN = (
+    f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC",
+    "REVOKE ALL ON SCHEMA public FROM PUBLIC",
+)
+"""Only the services' roles may connect, and nobody may use the `public` schema."""
+
+
 def role(service: str) -> str:
     """The role `service` logs in as."""
     return f"deis_{service}"
+
+
+def role_statements(service: str, *, password: str, exists: bool = False) -> list[str]:
+    """The statements giving `service` its role and schema.
+
+    `provision` runs them; `deisctl compose-env` writes them into PostgreSQL's first-start script.
+
+    Args:
+        service: One of `SERVICE_SCHEMAS`.
+        password: The role's password as SQL: a quoted literal, or a psql variable (`:'name'`).
+        exists: Whether the role exists: it is altered rather than created.
+    """
+    name = role(service)
+    verb = "ALTER" if exists else "CREATE"
+    return [
+        f'{verb} ROLE "{name}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {password}',
+        f'GRANT CONNECT ON DATABASE {DATABASE} TO "{name}"',
+        f'CREATE SCHEMA IF NOT EXISTS "{SERVICE_SCHEMAS[service]}" AUTHORIZATION "{name}"',
+    ]
 
 
 def dsn(*, port: int, user: str, password: str) -> str:
@@ -90,19 +116,14 @@ async def _provision(*, port: int, superuser_password: str, passwords: dict[str,
             await conn.execute(
                 f"ALTER ROLE {SUPERUSER} PASSWORD {await _literal(conn, superuser_password)}"
             )
-            await conn.execute(f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC")
-            await conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+            for statement in LOCKDOWN:
+                await conn.execute(statement)
             for service, schema in SERVICE_SCHEMAS.items():
                 name = role(service)
                 password = await _literal(conn, passwords[service])
                 exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
-                verb = "ALTER" if exists else "CREATE"
-                await conn.execute(
-                    f'{verb} ROLE "{name}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE'
-                    f" PASSWORD {password}"
-                )
-                await conn.execute(f'GRANT CONNECT ON DATABASE {DATABASE} TO "{name}"')
-                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}" AUTHORIZATION "{name}"')
+                for statement in role_statements(service, password=password, exists=bool(exists)):
+                    await conn.execute(statement)
                 await _hand_over(conn, schema=schema, owner=name)
     finally:
         await conn.close()

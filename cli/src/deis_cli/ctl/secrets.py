@@ -36,7 +36,15 @@ def secret(directory: Path, name: str) -> str:
         if not value:
             raise CtlError(f"{path} is empty: remove it to make a new one") from None
         return value
-    value = random.token_urlsafe(32)
+    value = generate()
     with os.fdopen(descriptor, "w") as file:
         file.write(value + "\n")
     return value
+
+
+def generate() -> str:
+    """A new secret: 32 random bytes, URL-safe (`A-Z a-z 0-9 - _`).
+
+    So it needs no quoting in a URL, a `.env` file or a configuration file.
+    """
+    return random.token_urlsafe(32)
