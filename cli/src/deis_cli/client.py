@@ -20,8 +20,9 @@ API_VERSION = "2.3"
 
 USER_AGENT = "Deis Client v2.3.0 (deis-cli)"
 
-TIMEOUT = httpx.Timeout(60.0, connect=10.0)
-"""Most calls answer at once; scaling, restarts and destroys may take a while."""
+TIMEOUT = httpx.Timeout(200.0, connect=10.0)
+"""Most calls answer at once; those that make a release answer once it rolled out (the
+controller gives up waiting after its `rollout_wait`, 180 s by default)."""
 
 FOREVER = httpx.Timeout(None, connect=10.0)
 """`run` waits for the command, `logs -f` for lines."""

@@ -32,6 +32,7 @@ def make_settings(*, dsn: str, nats_url: str, **overrides: Any) -> ControllerSet
         "db_pool_max_size": 5,
         "shutdown_timeout": 5.0,
         "builder_key": "builder-secret",
+        "rollout_wait": 0.0,  # no scheduler here: requests answer without waiting
     }
     values.update(overrides)
     return ControllerSettings(**values)

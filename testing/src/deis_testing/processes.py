@@ -100,6 +100,7 @@ def controller_process(
         "DEIS_PASSWORD_TIME_COST": "1",
         "DEIS_PASSWORD_MEMORY_COST": "8",
         "DEIS_SHUTDOWN_TIMEOUT": "5",
+        "DEIS_ROLLOUT_WAIT": "0",  # no scheduler beside it, unless a test gives a wait
         **{f"DEIS_{name}": value for name, value in settings.items()},
     }
     return ServiceProcess("deis_controller.main", env=env, port=port, log=log)

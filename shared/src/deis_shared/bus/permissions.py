@@ -188,7 +188,16 @@ CONTROLLER = _permissions(
         *_READING_LOGS,  # `deis logs -f`
         *_getting(procs_kv.BUCKET),  # `deis ps`
     ),
-    subscribe=(INBOXES, controller_rpc.KEY_SUBJECT, controller_rpc.AUTHORIZE_SUBJECT),
+    subscribe=(
+        INBOXES,
+        controller_rpc.KEY_SUBJECT,
+        controller_rpc.AUTHORIZE_SUBJECT,
+        # What a request that makes a release waits for, as core subscriptions
+        # (`deis_shared.rollouts`, the controller's `waiting`).
+        release_events.CREATED_SUBJECTS,
+        deploy_events.ALL_SUBJECTS,
+        router_events.APPLIED_SUBJECT,
+    ),
     allow_responses=True,
 )
 

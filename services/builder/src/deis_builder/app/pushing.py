@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deis_builder import hookscript
-from deis_builder.app import access, building, deploys, history, locks, repos
+from deis_builder.app import access, building, history, locks, repos
 from deis_builder.app.context import Context
 from deis_builder.app.hooks import HookChannel, HookRequest
 from deis_builder.buildpacks import output
 from deis_builder.domain import paths, refs
 from deis_builder.domain.commands import GitCommand
 from deis_builder.errors import BuildFailed, Refused
-from deis_shared import errors as deis_errors
+from deis_shared import errors as deis_errors, rollouts
 from deis_shared.bus import publishing
 from deis_shared.events import build as build_events, deploy as deploy_events
 
@@ -188,7 +188,7 @@ class Push:
             procfile=built.procfile,
             user=self._pusher.username,
         )
-        async with deploys.watch(ctx.nc, app=app) as watch:
+        async with rollouts.watch(ctx.nc, app=app) as watch:
             await publishing.publish(
                 ctx.js,
                 subject=build_events.completed_subject(app),
@@ -199,7 +199,7 @@ class Push:
             deadline = time.monotonic() + ctx.settings.deploy_timeout
             try:
                 version = await watch.release_of(sha=sha, deadline=deadline)
-            except deploys.NoRelease:
+            except rollouts.NoRelease:
                 reason = (
                     f"the build is stored, but no release of it was announced within "
                     f"{ctx.settings.deploy_timeout:.0f} s: see `deis releases` and `deis logs`"
@@ -209,7 +209,7 @@ class Push:
             await output.note(out, f"released v{version}, rolling out")
             try:
                 result = await watch.outcome(version=version, deadline=deadline)
-            except deploys.NoRollout:
+            except rollouts.NoRollout:
                 reason = (
                     f"v{version} was not rolled out within {ctx.settings.deploy_timeout:.0f} s: "
                     "see `deis ps` and `deis logs`"

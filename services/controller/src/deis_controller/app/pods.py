@@ -104,7 +104,7 @@ def visible(
     return pods
 
 
-async def _processes(ctx: Context, *, app_id: str) -> list[procs_kv.Process]:
+async def processes_of(ctx: Context, *, app_id: str) -> list[procs_kv.Process]:
     """The scheduler's processes of the app; none when it never wrote any.
 
     Raises:
@@ -139,7 +139,7 @@ async def list_pods(
     """
     async with ctx.pool.acquire() as conn:
         version = await conn.fetchval(_LATEST_VERSION, app.app.uuid)
-    processes = await _processes(ctx, app_id=app.app.id)
+    processes = await processes_of(ctx, app_id=app.app.id)
     wanted = None if name is None else full_name(app_id=app.app.id, name=name)
     return visible(processes, version=version, kind=kind, name=wanted, now=datetime.now(UTC))
 

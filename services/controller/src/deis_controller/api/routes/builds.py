@@ -5,10 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import JSONResponse, Response
 
-from deis_controller.api import bodies, pagination, requests_releases, schemas, schemas_releases
+from deis_controller.api import (
+    bodies,
+    deps,
+    pagination,
+    requests_releases,
+    schemas,
+    schemas_releases,
+)
 from deis_controller.api.deps import Conn, Ctx, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import builds
+from deis_controller.app import builds, waiting
 
 router = APIRouter(tags=["builds"])
 
@@ -38,10 +45,13 @@ async def list_builds(request: Request, conn: Conn, app: UsableApp) -> Response:
     response_model=schemas_releases.BuildOut,
     openapi_extra=bodies.openapi_body(requests_releases.BuildBody),
 )
-async def create_build(request: Request, ctx: Ctx, conn: Conn, app: UsableApp) -> Response:
-    """Deploy an image: a new build and a new release."""
+async def create_build(request: Request, ctx: Ctx, app: UsableApp) -> Response:
+    """Deploy an image: a new build and a new release; answered once it runs."""
     data = await bodies.read_object(request)
-    build = await builds.create_build(conn, ctx=ctx, app=app.app, user=app.user, data=data)
+    async with waiting.rollout(ctx, app=app.app) as rollout:
+        async with deps.acquire(ctx) as conn:
+            build = await builds.create_build(conn, ctx=ctx, app=app.app, user=app.user, data=data)
+        await rollout.released()
     return JSONResponse(build, status_code=201)
 
 

@@ -5,10 +5,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from starlette.responses import JSONResponse, Response
 
-from deis_controller.api import bodies, pagination, requests_releases, schemas, schemas_releases
+from deis_controller.api import (
+    bodies,
+    deps,
+    pagination,
+    requests_releases,
+    schemas,
+    schemas_releases,
+)
 from deis_controller.api.deps import Conn, Ctx, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import releases
+from deis_controller.app import releases, waiting
 
 router = APIRouter(tags=["releases"])
 
@@ -49,8 +56,11 @@ async def show_release(conn: Conn, app: UsableApp, version: Version) -> Response
     response_model=schemas_releases.RollbackOut,
     openapi_extra=bodies.openapi_body(requests_releases.RollbackBody, required=False),
 )
-async def rollback(request: Request, ctx: Ctx, conn: Conn, app: UsableApp) -> Response:
-    """A new release with the build and config of an earlier one (one back by default)."""
+async def rollback(request: Request, ctx: Ctx, app: UsableApp) -> Response:
+    """A new release with the build and config of an earlier one; answered once it runs."""
     data = await bodies.read_object(request)
-    version = await releases.rollback(conn, ctx=ctx, app=app.app, user=app.user, data=data)
+    async with waiting.rollout(ctx, app=app.app) as rollout:
+        async with deps.acquire(ctx) as conn:
+            version = await releases.rollback(conn, ctx=ctx, app=app.app, user=app.user, data=data)
+        await rollout.released()
     return JSONResponse({"version": version}, status_code=201)

@@ -1,20 +1,25 @@
-"""Waiting for what follows a build: the controller's release, the scheduler's rollout, nginx.
+"""Waiting for what follows a change: the controller's release, the scheduler's rollout, nginx.
 
-The push ends only when the user can know how it went. After the build event, the controller
-creates release `vN` (`release.<app>.created`, naming the build's sha) and the scheduler rolls
-it out (`deploy.<app>.succeeded` or `.failed` for version N). Then, for a release with a web
-process, the push waits a little more for the router to serve it (`router.applied` naming the
-app with version N), so that a `curl` right after the push meets the new release. The watch
-subscribes before the build event is published, so no answer can slip by between publishing
-and listening.
+A push (the builder) and a request that makes a release (the controller) end only when the
+user can know how it went. The controller creates release `vN` (`release.<app>.created`,
+naming the build's sha for a push) and the scheduler rolls it out (`deploy.<app>.succeeded` or
+`.failed` for version N). Then, for a release with a web process, the waiter waits a little
+more for the router to serve it (`router.applied` naming the app with version N), so that a
+`curl` right after meets the new release. The watch subscribes before the change is made, so
+no answer can slip by between making it and listening.
+
+Events are the edge; a waiter may also give `outcome` a `check` of the level-triggered state
+(KV `procs`), asked every `CHECK_EVERY` seconds, so that an event lost to a restart cannot
+leave it waiting until its deadline.
 """
 
 import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Final
 
 import nats.aio.client
 import nats.errors
@@ -29,6 +34,14 @@ from deis_shared.events import (
 )
 
 logger = logging.getLogger(__name__)
+
+CHECK_EVERY: Final = 2.0
+"""Seconds between looks at the level-triggered state while no event comes."""
+
+Outcome = deploy_events.DeploySucceeded | deploy_events.DeployFailed
+
+Check = Callable[[], Awaitable[Outcome | None]]
+"""What the level-triggered state says of the rollout waited for; None: not over yet."""
 
 
 class NoRelease(deis_errors.TransientError):
@@ -104,18 +117,27 @@ class DeployWatch:
         return None
 
     async def outcome(
-        self, *, version: int, deadline: float
-    ) -> deploy_events.DeploySucceeded | deploy_events.DeployFailed:
+        self, *, version: int, deadline: float, check: Check | None = None
+    ) -> Outcome:
         """The scheduler's result for release `version`.
 
+        Args:
+            version: the release.
+            deadline: a `time.monotonic()` value.
+            check: asked every `CHECK_EVERY` seconds without an event: the state's verdict.
+
         Raises:
-            NoRollout: None reported before `deadline` (a `time.monotonic()` value).
+            NoRollout: None reported before `deadline`.
         """
         while version not in self._outcomes:
+            step = deadline if check is None else min(deadline, time.monotonic() + CHECK_EVERY)
             try:
-                await self._next(deadline)
+                await self._next(step)
             except TimeoutError:
-                raise NoRollout(f"no rollout result for v{version} yet") from None
+                if check is not None and (found := await check()) is not None:
+                    return found
+                if time.monotonic() >= deadline:
+                    raise NoRollout(f"no rollout result for v{version} yet") from None
         return self._outcomes[version]
 
     async def served(self, *, version: int, deadline: float) -> bool:

@@ -1,0 +1,135 @@
+"""A request that makes a release answers once the release runs: the truth about the rollout.
+
+As Deis Workflow did (API.md §2.3 to §2.5), `config:set`, `deis pull` and `rollback` answer only
+when the scheduler has rolled the new release out and the router serves it, within
+`rollout_wait` seconds:
+
+- success: the usual answer;
+- failure: 400 with the scheduler's reason and the failing process's last lines; the release
+  is marked failed here before the answer (the deploy consumer would do it too), and the
+  previous release keeps serving;
+- deadline passed: 503 saying that the rollout goes on.
+
+The watch subscribes before the change is made (`deis_shared.rollouts`), and while no event
+comes it looks at KV `procs` every few seconds, so a restarted scheduler cannot leave a request
+waiting on an event that was lost. A second change of an app while one waits for its rollout
+gets 409, as Deis answers a deployment already in progress. A release with nothing to run (no
+build yet, or no process in the formation) is answered at once. `rollout_wait` 0 answers at
+once always (the controller's own tests, with no scheduler).
+"""
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+
+from deis_controller import errors
+from deis_controller.app import deploys, pods
+from deis_controller.app.context import Context
+from deis_controller.app.records import App
+from deis_shared import rollouts
+from deis_shared.events import deploy as deploy_events
+from deis_shared.kv import procs as procs_kv
+
+LAST_LINES = 20
+"""Lines of the failing process shown in a refused request's detail."""
+
+_rolling: set[str] = set()
+"""Apps with a request waiting for its rollout, in this controller."""
+
+_LATEST = """
+SELECT r.version, r.build_uuid, a.structure FROM releases r JOIN apps a ON a.uuid = r.app_uuid
+WHERE r.app_uuid = $1 ORDER BY r.version DESC LIMIT 1
+"""
+
+
+class Waiter:
+    """The events of one app, from before the change to the answer."""
+
+    def __init__(self, ctx: Context, *, app: App, watch: rollouts.DeployWatch | None) -> None:
+        """Wait on `watch` (None: answer at once)."""
+        self._ctx = ctx
+        self._app = app
+        self._watch = watch
+
+    async def released(self) -> None:
+        """Wait for the app's newest release to run and be served.
+
+        Raises:
+            BadRequest: the rollout failed; the release is marked failed.
+            ServiceUnavailable: the rollout did not end within `rollout_wait` seconds.
+        """
+        watch, ctx = self._watch, self._ctx
+        if watch is None:
+            return
+        async with ctx.pool.acquire() as conn:
+            latest = await conn.fetchrow(_LATEST, self._app.uuid)
+        if latest is None or latest["build_uuid"] is None:
+            return
+        version = int(latest["version"])
+        formation = {k: int(v) for k, v in (latest["structure"] or {}).items() if int(v) > 0}
+        if not formation:
+            return
+        seconds = ctx.settings.rollout_wait
+        deadline = time.monotonic() + seconds
+
+        async def check() -> rollouts.Outcome | None:
+            return await self._running(version=version, formation=formation)
+
+        try:
+            outcome = await watch.outcome(version=version, deadline=deadline, check=check)
+        except rollouts.NoRollout:
+            raise errors.ServiceUnavailable(
+                f"v{version} of {self._app.id} is still rolling out after {seconds:.0f} s;"
+                " the rollout goes on: see `deis releases` and `deis ps`"
+            ) from None
+        if isinstance(outcome, deploy_events.DeployFailed):
+            async with ctx.pool.acquire() as conn:
+                await deploys.deploy_failed(_connection(conn), ctx=ctx, event=outcome)
+            lines = "".join(f"\n  {line}" for line in outcome.last_lines[-LAST_LINES:])
+            raise errors.BadRequest(f"v{version} failed to deploy: {outcome.reason}{lines}")
+        served_by = min(deadline, time.monotonic() + ctx.settings.route_wait)
+        await watch.served(version=version, deadline=served_by)
+
+    async def _running(self, *, version: int, formation: dict[str, int]) -> rollouts.Outcome | None:
+        """What KV `procs` says: success once the formation runs `version`, every one up."""
+        try:
+            processes = await pods.processes_of(self._ctx, app_id=self._app.id)
+        except errors.ServiceUnavailable:
+            return None
+        up: dict[str, int] = {}
+        for process in processes:
+            if process.release == version and process.state == procs_kv.ProcessState.UP:
+                up[process.type] = up.get(process.type, 0) + 1
+        if all(up.get(kind, 0) >= count for kind, count in formation.items()):
+            return deploy_events.DeploySucceeded(
+                app=self._app.id, version=version, duration_seconds=0.0
+            )
+        return None
+
+
+@contextlib.asynccontextmanager
+async def rollout(ctx: Context, *, app: App) -> AsyncIterator[Waiter]:
+    """Listen to `app`'s events around a change that makes a release.
+
+    Raises:
+        Conflict: another request waits for a rollout of the app.
+    """
+    if ctx.settings.rollout_wait <= 0 or ctx.nc is None or not ctx.nc.is_connected:
+        yield Waiter(ctx, app=app, watch=None)
+        return
+    if app.id in _rolling:
+        raise errors.Conflict(f"Deployment for {app.id} is already in progress")
+    _rolling.add(app.id)
+    try:
+        async with rollouts.watch(ctx.nc, app=app.id) as watch:
+            yield Waiter(ctx, app=app, watch=watch)
+    finally:
+        _rolling.discard(app.id)
+
+
+def _connection(conn: Any) -> asyncpg.Connection:
+    # A pool proxy forwards every Connection method.
+    return conn  # type: ignore[no-any-return]
