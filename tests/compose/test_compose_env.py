@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import nats
 import nats.js.errors
 import pytest
@@ -134,26 +135,24 @@ def test_the_nats_config_has_a_user_per_service_with_its_permissions(tmp_path):
     for user, (password, allowed) in users.items():
         assert password == f"${composing.nats_password(user)}"
         assert allowed == permissions.BY_SERVICE[user].server_config()
-    assert f'store_dir: "{composing.NATS_STORE}"' in text
+    assert "jetstream: enabled" in text
+    assert "store_dir" not in text  # the image's entrypoint gives it: a second one is refused
     assert 'listen: "0.0.0.0:4222"' in text
 
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """nats-server with compose-env's configuration and `.env`'s passwords in its environment,
-    as the nats container runs it (on a free port, the store in `tmp_path`)."""
+    started as the nats image's entrypoint starts it (on free ports, the store in `tmp_path`)."""
     written = composing.write(tmp_path)
     env = read_env(written.env)
     port, monitor = free_port(), free_port()
-    # Only where it listens and stores differ from the container's.
     config = tmp_path / "nats.conf"
-    config.write_text(
-        written.nats_config.read_text()
-        .replace('"0.0.0.0:4222"', f'"127.0.0.1:{port}"')
-        .replace(f'"{composing.NATS_MONITOR}"', f'"127.0.0.1:{monitor}"')
-        .replace(f'"{composing.NATS_STORE}"', f'"{tmp_path / "jetstream"}"')
-    )
-    command = [binaries.nats_server(), "--config", str(config)]
+    config.write_text(written.nats_config.read_text().replace("0.0.0.0:4222", f"127.0.0.1:{port}"))
+    command = [
+        binaries.nats_server(), "--config", str(config),
+        "--jetstream", "--store_dir", str(tmp_path / "store"), "--http_port", str(monitor),
+    ]  # fmt: skip
     log = (tmp_path / "nats.log").open("wb")
     with log:
         process = subprocess.Popen(
@@ -161,6 +160,9 @@ def nats_server(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         )
     try:
         wait_for_port(port, timeout=10)
+        # The monitor answers on the loopback only, where the image's health check asks.
+        health = httpx.get(f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true", timeout=5)
+        assert health.status_code == 200
         yield port, env
     finally:
         process.terminate()

@@ -45,12 +45,10 @@ SUPERUSER_PASSWORD = "PG_SUPERUSER_PASSWORD"
 S3_ACCESS_KEY = "S3_ACCESS_KEY"
 S3_SECRET_KEY = "S3_SECRET_KEY"
 
-NATS_STORE = "/data/jetstream"
-"""JetStream's store inside the nats container, on its named volume."""
-
 NATS_MONITOR = "127.0.0.1:8222"
 """nats-server's monitoring listener (`/healthz` for the health check): inside its container
-only, since it answers anyone (connections, subscriptions) and apps share a network with it."""
+only, since it answers anyone (connections, subscriptions) and apps share a network with it.
+The image's entrypoint gives the port on the command line, which keeps this address."""
 
 _HEADER = """\
 # The Deis platform's credentials for docker compose, written by `deisctl compose-env`.
@@ -155,7 +153,11 @@ def ensure_env(path: Path) -> tuple[bool, list[str]]:
 
 
 def nats_conf() -> str:
-    """nats-server's configuration: a user per service, JetStream on the volume, monitoring."""
+    """nats-server's configuration: a user per service, JetStream, monitoring.
+
+    JetStream's store is the nats image's volume (`/data`), which its entrypoint names on the
+    command line (`--store_dir`; the server refuses a second one in the file).
+    """
     passwords = {user: f"${nats_password(user)}" for user in permissions.BY_SERVICE}
     return (
         "# Written by `deisctl compose-env` at each run. Clients must give a user and password,\n"
@@ -163,7 +165,7 @@ def nats_conf() -> str:
         "# the passwords are nats-server's environment variables, from .env.\n"
         'listen: "0.0.0.0:4222"\n'
         f'http: "{NATS_MONITOR}"\n'
-        f'jetstream {{\n  store_dir: "{NATS_STORE}"\n}}\n' + embedded.nats_authorization(passwords)
+        "jetstream: enabled\n" + embedded.nats_authorization(passwords)
     )
 
 
