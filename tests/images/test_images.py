@@ -1,0 +1,406 @@
+"""The container images of deploy/images, built by `scripts/build-images` and run for real.
+
+Marked `docker` and skipped, with the reason, where no dockerd answers. The module builds the
+images once (a warm build, with nothing changed, takes seconds; a cold one minutes), then checks
+what every image promises (a non-root user, a HEALTHCHECK, no compiler, its programs start) and
+runs the ones that can run alone: PostgreSQL with an init hook, NATS with JetStream and a config
+file, the S3 server, the router agent with nginx, and the slug runner serving a Python slug
+fetched from the session's moto S3 server (reached over the host's network, as a pod reaches
+its object store).
+"""
+
+import asyncio
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import nats
+import pytest
+
+from deis_shared.objectstore.s3 import S3Store
+from deis_testing import S3Server, free_port, unique_name
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ("platform", "router", "builder", "slugrunner", "postgres", "nats", "s3")
+TAG = os.environ.get("DEIS_IMAGE_TAG", "dev")
+BUILD_TIMEOUT = 1800.0
+HEALTHY_TIMEOUT = 90.0
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(BUILD_TIMEOUT + 300)]
+
+
+def image(name: str) -> str:
+    return f"deis/{name}:{TAG}"
+
+
+def docker(*args: str, timeout: float = 120.0, check: bool = True) -> str:
+    done = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {done.returncode}\n{done.stderr}")
+    return done.stdout
+
+
+def docker_available() -> str | None:
+    """None when a dockerd answers, else why not."""
+    if shutil.which("docker") is None:
+        return "no docker client (Debian: apt-get install docker.io)"
+    try:
+        info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "dockerd does not answer"
+    if info.returncode != 0:
+        return "no dockerd answers (start it: see deploy/images/README.md)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def images() -> None:
+    """Every image, built (or found up to date) by scripts/build-images."""
+    missing = docker_available()
+    if missing is not None:
+        pytest.skip(missing)
+    build = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build-images")],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+
+
+class Containers:
+    """Containers started by a test, removed at its end; logs shown when a wait fails."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def run(self, *args: str) -> str:
+        container = docker("run", "--detach", "--name", unique_name("deis-test-"), *args).strip()
+        self.ids.append(container)
+        return container
+
+    def healthy(self, container: str, *, timeout: float = HEALTHY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = json.loads(docker("inspect", "--format", "{{json .State}}", container))
+            if state.get("Health", {}).get("Status") == "healthy":
+                return
+            if not state["Running"]:
+                break
+            time.sleep(0.5)
+        logs = docker("logs", "--tail", "40", container, check=False)
+        raise AssertionError(f"{container[:12]} is not healthy: {state}\n{logs}")
+
+    def port(self, container: str, port: int) -> int:
+        return int(docker("port", container, f"{port}/tcp").splitlines()[0].rsplit(":", 1)[1])
+
+    def remove_all(self) -> None:
+        for container in self.ids:
+            docker("rm", "--force", "--volumes", container, check=False)
+
+
+@pytest.fixture
+def containers(images: None) -> Iterator[Containers]:
+    started = Containers()
+    try:
+        yield started
+    finally:
+        started.remove_all()
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_every_image_runs_as_a_non_root_user_with_a_healthcheck(images: None, name: str) -> None:
+    config = json.loads(docker("image", "inspect", "--format", "{{json .Config}}", image(name)))
+    assert config["User"] not in ("", "root", "0", "0:0")
+    assert config["Healthcheck"]["Test"][0] in ("CMD", "CMD-SHELL")
+    uid = docker("run", "--rm", "--entrypoint", "id", image(name), "-u").strip()
+    assert uid != "0"
+
+
+@pytest.mark.parametrize("name", IMAGES)
+def test_no_image_carries_a_compiler(images: None, name: str) -> None:
+    found = docker(
+        "run", "--rm", "--entrypoint", "sh", image(name), "-c",
+        "for c in cc gcc c++ g++ clang make; do command -v $c; done; true",
+    )  # fmt: skip
+    assert found == ""
+
+
+PROGRAMS = {
+    "platform": [
+        "test -x /opt/deis/bin/deis-controller && test -x /opt/deis/bin/deis-logger",
+        "python -c 'import deis_controller.main, deis_scheduler.main, deis_logger.main'",
+        "deis-scheduler --help",
+        "/usr/bin/python3 -m pip --version && node --version && npm --version",
+        "bwrap --version && prlimit --version && tar --version",
+        "deis-healthcheck; test $? = 1",
+    ],
+    "router": [
+        "test -x /opt/deis/bin/deis-router-agent",
+        "python -c 'import deis_router_agent.main'",
+        "nginx -v",
+    ],
+    "builder": [
+        "test -x /opt/deis/bin/deis-builder",
+        "python -c 'import deis_builder.main'",
+        "git --version && node --version && npm --version && bwrap --version",
+        "/usr/bin/python3 -m pip --version && /usr/bin/python3 -m venv --help",
+    ],
+    "slugrunner": [
+        "/opt/deis/bin/deis-slugrunner --help",
+        "/usr/bin/python3 --version && node --version && npm --version",
+    ],
+    "postgres": ["postgres --version && initdb --version && pg_isready --version"],
+    "nats": ["nats-server --version"],
+    "s3": ["moto_server --help"],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "command"), [(name, command) for name, cmds in PROGRAMS.items() for command in cmds]
+)
+def test_the_images_programs_start(images: None, name: str, command: str) -> None:
+    docker("run", "--rm", "--entrypoint", "bash", image(name), "-c", command)
+
+
+def test_postgres_initialises_once_runs_its_hooks_and_takes_scram_logins(
+    containers: Containers, tmp_path: Path
+) -> None:
+    hooks = tmp_path / "initdb.d"
+    hooks.mkdir()
+    (hooks / "10-roles.sql").write_text(
+        "CREATE ROLE deis_controller LOGIN PASSWORD 'controller-pw';\n"
+    )
+    (hooks / "20-database.sh").write_text(
+        'psql -v ON_ERROR_STOP=1 -c "CREATE DATABASE $HOOKED_DB OWNER deis_controller"\n'
+    )
+    (hooks / "README").write_text("ignored\n")
+    for path in [hooks, *hooks.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    container = containers.run(
+        "--publish", "127.0.0.1::5432",
+        "--env", "POSTGRES_PASSWORD=super-pw",
+        "--env", "HOOKED_DB=hooked",
+        "--volume", f"{hooks}:/docker-entrypoint-initdb.d:ro",
+        image("postgres"),
+    )  # fmt: skip
+    containers.healthy(container)
+    port = containers.port(container, 5432)
+
+    async def check() -> None:
+        connection = await asyncpg.connect(
+            host="127.0.0.1", port=port, user="deis_controller", password="controller-pw",
+            database="hooked",
+        )  # fmt: skip
+        try:
+            assert await connection.fetchval("SELECT current_user") == "deis_controller"
+            method = await connection.fetchval("SHOW password_encryption")
+            assert method == "scram-sha-256"
+        finally:
+            await connection.close()
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            await asyncpg.connect(
+                host="127.0.0.1", port=port, user="postgres", password="wrong", database="postgres"
+            )
+
+    asyncio.run(check())
+    # A restart finds the cluster: the hooks do not run again (the database would exist).
+    docker("restart", container)
+    containers.healthy(container)
+    logs = subprocess.run(
+        ["docker", "logs", container], capture_output=True, text=True, check=True
+    ).stderr
+    assert logs.count("initialising a cluster") == 1
+    assert logs.count("running /docker-entrypoint-initdb.d/20-database.sh") == 1
+    assert "ignoring /docker-entrypoint-initdb.d/README" in logs
+
+
+def test_postgres_refuses_to_start_without_a_password(images: None) -> None:
+    done = subprocess.run(
+        ["docker", "run", "--rm", image("postgres")], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "no default password" in done.stderr
+
+
+def test_nats_runs_jetstream_from_its_config_file(containers: Containers, tmp_path: Path) -> None:
+    config = tmp_path / "nats.conf"
+    config.write_text(
+        'server_name: "deis-images"\nauthorization { user: "deis", password: "nats-pw" }\n'
+    )
+    config.chmod(0o644)
+    container = containers.run(
+        "--publish", "127.0.0.1::4222",
+        "--publish", "127.0.0.1::8222",
+        "--volume", f"{config}:/etc/nats/nats.conf:ro",
+        image("nats"),
+    )  # fmt: skip
+    containers.healthy(container)
+    port = containers.port(container, 4222)
+    varz = httpx.get(f"http://127.0.0.1:{containers.port(container, 8222)}/varz").json()
+    assert (varz["server_name"], varz["auth_required"]) == ("deis-images", True)
+    assert varz["jetstream"]["config"]["store_dir"] == "/data/jetstream"
+
+    async def check() -> None:
+        client = await nats.connect(f"nats://deis:nats-pw@127.0.0.1:{port}")
+        try:
+            stream = client.jetstream()
+            await stream.add_stream(name="IMAGES", subjects=["images.>"])
+            await stream.publish("images.test", b"stored")
+            message = await stream.get_last_msg("IMAGES", "images.test")
+            assert message.data == b"stored"
+        finally:
+            await client.close()
+
+    asyncio.run(check())
+    assert "IMAGES" in docker("exec", container, "ls", "-R", "/data/jetstream")
+
+
+def test_the_s3_server_stores_objects(containers: Containers) -> None:
+    container = containers.run("--publish", "127.0.0.1::9000", image("s3"))
+    containers.healthy(container)
+    port = containers.port(container, 9000)
+
+    async def check() -> None:
+        async with S3Store(
+            bucket="deis", endpoint_url=f"http://127.0.0.1:{port}",
+            access_key_id="any", secret_access_key="any",
+        ) as store:  # fmt: skip
+            await store.put_bytes(key="slugs/a/abc1234.tar.gz", data=b"slug")
+            assert await store.get_bytes("slugs/a/abc1234.tar.gz") == b"slug"
+
+    asyncio.run(check())
+
+
+def test_the_router_runs_nginx_as_its_user(containers: Containers) -> None:
+    network = unique_name("deis-test-")
+    docker("network", "create", network)
+    try:
+        nats_server = containers.run("--network", network, "--network-alias", "nats", image("nats"))
+        containers.healthy(nats_server)
+        router = containers.run(
+            "--network", network,
+            "--publish", "127.0.0.1::8080",
+            "--env", "DEIS_NATS_URL=nats://nats:4222",
+            image("router"),
+        )  # fmt: skip
+        containers.healthy(router)
+        port = containers.port(router, 8080)
+        response = httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": "nope.localhost"})
+        assert response.status_code == 404
+        top = docker("top", router, "-o", "pid,uid,comm").splitlines()
+        processes = [line.split(maxsplit=2) for line in top]
+        assert {comm for _, _, comm in processes[1:]} >= {"nginx", "tini"}
+        assert {uid for _, uid, _ in processes[1:]} == {"1000"}
+    finally:
+        for container in containers.ids:
+            docker("rm", "--force", container, check=False)
+        containers.ids.clear()
+        docker("network", "rm", network, check=False)
+
+
+PYTHON_APP = """\
+import http.server, os
+import greeting
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = f"{greeting.WORD} from {os.environ['WORKFLOW_RELEASE']} in {os.getcwd()}"
+        body += f" as {os.getuid()} home {os.environ['HOME']}"
+        body += f" secrets {sorted(k for k in os.environ if k.startswith('DEIS_S3'))}"
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+
+
+def python_slug() -> bytes:
+    """A slug as the builder's Python buildpack makes it: packages in .deis/python, `python`
+    a link to the system's interpreter, the env in .deis/slug.json."""
+    metadata = {
+        "schema": 1,
+        "buildpack": "python",
+        "process_types": {"web": "python app.py"},
+        "env": {"PYTHONPATH": "$HOME/.deis/python", "PATH": "$HOME/.deis/python/bin:$PATH"},
+    }
+    files = {
+        "app.py": PYTHON_APP,
+        "Procfile": "web: python app.py\n",
+        ".deis/python/greeting.py": "WORD = 'hello'\n",
+        ".deis/slug.json": json.dumps(metadata),
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"./{name}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+        for link in ("python", "python3"):
+            info = tarfile.TarInfo(f"./.deis/python/bin/{link}")
+            info.type, info.linkname = tarfile.SYMTYPE, "/usr/bin/python3"
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def test_the_slug_runner_serves_a_python_slug_from_s3(
+    containers: Containers, s3_server: S3Server
+) -> None:
+    bucket, key = unique_name("slugs-"), "slugs/hello/abc1234.tar.gz"
+
+    async def upload() -> None:
+        async with S3Store(
+            bucket=bucket, endpoint_url=s3_server.endpoint_url,
+            access_key_id=s3_server.access_key, secret_access_key=s3_server.secret_key,
+        ) as store:  # fmt: skip
+            await store.put_bytes(key=key, data=python_slug())
+
+    asyncio.run(upload())
+    port = free_port()
+    # As the scheduler's pod runs it: read-only root, /app and /tmp writable, no capabilities.
+    container = containers.run(
+        "--network", "host",
+        "--read-only", "--tmpfs", "/tmp", "--tmpfs", "/app:uid=1000,gid=1000,mode=0755",
+        "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+        "--env", f"PORT={port}",
+        "--env", "WORKFLOW_RELEASE=v2",
+        "--env", f"DEIS_SLUG_KEY={key}",
+        "--env", "DEIS_COMMAND=python app.py",
+        "--env", "DEIS_OBJECT_STORE=s3",
+        "--env", f"DEIS_S3_ENDPOINT_URL={s3_server.endpoint_url}",
+        "--env", f"DEIS_S3_BUCKET={bucket}",
+        "--env", f"DEIS_S3_REGION={s3_server.region}",
+        "--env", f"DEIS_S3_ACCESS_KEY_ID={s3_server.access_key}",
+        "--env", f"DEIS_S3_SECRET_ACCESS_KEY={s3_server.secret_key}",
+        image("slugrunner"), "start", "web",
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    response: httpx.Response | None = None
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+            break
+        except httpx.TransportError:
+            state = json.loads(docker("inspect", "--format", "{{json .State}}", container))
+            assert state["Running"], docker("logs", container, check=False)
+            time.sleep(0.2)
+    assert response is not None, docker("logs", container, check=False)
+    assert response.status_code == 200
+    assert response.text == "hello from v2 in /app as 1000 home /app secrets []"
+    docker("exec", container, "/opt/deis/bin/deis-slugrunner", "health")
+    started = time.monotonic()
+    docker("stop", "--time", "10", container)
+    assert time.monotonic() - started < 5  # SIGTERM reached the app: no 10 s kill
