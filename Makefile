@@ -33,6 +33,7 @@ deps:  ## each member imports with only its declared dependencies
 	$(UV) run --isolated --frozen --no-dev --package deis-scheduler python scripts/import_all.py deis_scheduler
 	$(UV) run --isolated --frozen --no-dev --package deis-router-agent python scripts/import_all.py deis_router_agent
 	$(UV) run --isolated --frozen --no-dev --package deis-logger python scripts/import_all.py deis_logger
+	$(UV) run --isolated --frozen --no-dev --package deis-slugrunner python scripts/import_all.py deis_slugrunner
 	$(UV) run --isolated --frozen --no-dev --package deis-cli python scripts/import_all.py deis_cli
 
 test:  ## the whole suite, end-to-end tests included, against servers it starts itself

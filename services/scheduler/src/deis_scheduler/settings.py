@@ -76,7 +76,7 @@ class SchedulerSettings(ServiceSettings):
     kube_context: str | None = None
     """The kubeconfig context to use; unset: its current one."""
 
-    kube_runner_image: str = "deis/slugrunner:latest"
+    kube_runner_image: str = "deis/slugrunner:dev"
     """The slug runner's image: it fetches the slug, unpacks it and runs the process type."""
 
     kube_image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
