@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.pushing import APP, free_port, git_env, run
+from bench.pushing import APP, free_port, git_env, pushed_app, run
 
 RUNS = 5
 
@@ -87,36 +87,9 @@ def push_and_time(copy: Path, env: dict[str, str], remote: str, n: int, serve: S
 
 
 def platform_runs(work: Path) -> list[float]:
-    data = work / "data"
-    api, ssh, http_port, https = free_port(), free_port(), free_port(), free_port()
-    ctl = [sys.executable, "-m", "deis_cli.ctl.main"]
-    ports = {"--api-port": api, "--ssh-port": ssh, "--http-port": http_port, "--https-port": https}
-    run(*ctl, "up", "-d", "--data-dir", str(data), *(f"{k}={v}" for k, v in ports.items()))
-    try:
-        home = work / "home"
-        key = home / "id_ed25519"
-        home.mkdir()
-        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key))
-        user = {"username": "bench", "password": "bench-pw-123", "email": "b@example.test"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30) as client:
-            client.post("/v2/auth/register/", json=user).raise_for_status()
-            token = client.post("/v2/auth/login/", json=user).json()["token"]
-            auth = {"Authorization": f"token {token}"}
-            public = key.with_suffix(".pub").read_text()
-            client.post("/v2/keys/", json={"id": "bench", "public": public}, headers=auth)
-            client.post("/v2/apps/", json={"id": "bench"}, headers=auth).raise_for_status()
-        env = git_env(home, key)
-        copy = home / "bench"
-        copy.mkdir()
-        (copy / "Procfile").write_text("web: python app.py\n")
-        (copy / "requirements.txt").write_text("")
-        (copy / "app.py").write_text(APP.format(text="first\n"))
-        run("git", "init", "-q", "-b", "main", cwd=copy, env=env)
-        run("git", "add", "-A", cwd=copy, env=env)
-        run("git", "commit", "-qm", "first", cwd=copy, env=env)
-        remote = f"ssh://git@127.0.0.1:{ssh}/bench.git"
-        run("git", "push", "-q", remote, "main", cwd=copy, env=env)  # warm-up: the first build
-        url = f"http://127.0.0.1:{http_port}/"
+    with pushed_app(work) as app:  # the first push is a warm-up: the first build
+        copy, env, remote = app.copy, app.env, app.remote
+        url = f"http://127.0.0.1:{app.http}/"
 
         def serve(text: str, push: Callable[[], object]) -> float:
             watch = Watch(url, text, "bench.localhost")
@@ -130,8 +103,6 @@ def platform_runs(work: Path) -> list[float]:
             return watch.seen
 
         return [push_and_time(copy, env, remote, n, serve) for n in range(1, RUNS + 1)]
-    finally:
-        run(*ctl, "down", "--data-dir", str(data))
 
 
 def floor_runs(work: Path) -> list[float]:

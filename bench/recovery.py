@@ -24,7 +24,6 @@ import os
 import shutil
 import signal
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -35,7 +34,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 
-from bench.pushing import APP, free_port, git_env, run
+from bench.pushing import APP, pushed_app, run
 
 RUNS = 3
 
@@ -124,35 +123,8 @@ async def one_push(
 
 
 async def measure(work: Path) -> tuple[list[float], list[float], list[float]]:
-    data = work / "data"
-    api, ssh, http_port, https = free_port(), free_port(), free_port(), free_port()
-    ctl = [sys.executable, "-m", "deis_cli.ctl.main"]
-    ports = {"--api-port": api, "--ssh-port": ssh, "--http-port": http_port, "--https-port": https}
-    run(*ctl, "up", "-d", "--data-dir", str(data), *(f"{k}={v}" for k, v in ports.items()))
-    try:
-        home = work / "home"
-        key = home / "id_ed25519"
-        home.mkdir()
-        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key))
-        user = {"username": "bench", "password": "bench-pw-123", "email": "b@example.test"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{api}", timeout=30) as client:
-            client.post("/v2/auth/register/", json=user).raise_for_status()
-            token = client.post("/v2/auth/login/", json=user).json()["token"]
-            auth = {"Authorization": f"token {token}"}
-            public = key.with_suffix(".pub").read_text()
-            client.post("/v2/keys/", json={"id": "bench", "public": public}, headers=auth)
-            client.post("/v2/apps/", json={"id": "bench"}, headers=auth).raise_for_status()
-        env = git_env(home, key)
-        copy = home / "bench"
-        copy.mkdir()
-        (copy / "Procfile").write_text("web: python app.py\n")
-        (copy / "requirements.txt").write_text("")
-        (copy / "app.py").write_text(APP.format(text="first\n"))
-        run("git", "init", "-q", "-b", "main", cwd=copy, env=env)
-        run("git", "add", "-A", cwd=copy, env=env)
-        run("git", "commit", "-qm", "first", cwd=copy, env=env)
-        remote = f"ssh://git@127.0.0.1:{ssh}/bench.git"
-        run("git", "push", "-q", remote, "main", cwd=copy, env=env)
+    with pushed_app(work) as app:
+        data, api, copy, env, remote = app.data, app.api, app.copy, app.env, app.remote
         database = urlsplit(environment(pid_of(data, "controller"))["DEIS_DATABASE_URL"])
         password = (data / "secrets" / "postgres").read_text().strip()
         superuser = f"postgresql://postgres:{password}@127.0.0.1:{database.port}/postgres"
@@ -174,8 +146,6 @@ async def measure(work: Path) -> tuple[list[float], list[float], list[float]]:
             if kill:
                 since_kill.append(seconds[1])
         return baseline, recovery, since_kill
-    finally:
-        run(*ctl, "down", "--data-dir", str(data))
 
 
 def main() -> None:
