@@ -29,6 +29,7 @@ from types import TracebackType
 
 import asyncpg
 
+from deis_shared import errors
 from deis_shared.bus import connection as bus_connection, topology
 from deis_shared.db import migrations as db_migrations, pool as db_pool
 from deis_shared.health import Health, HealthServer
@@ -69,6 +70,10 @@ class Service:
     def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run `callback` first at shutdown: stop accepting HTTP, SSH or new subscriptions."""
         self._stop_accepting.append(callback)
+
+
+STARTUP_RETRY_MAX = 5.0
+"""Longest wait between two attempts to open a service's servers at start."""
 
 
 class ServiceRunner:
@@ -118,13 +123,31 @@ class ServiceRunner:
 
     async def __aenter__(self) -> Service:
         settings = self.settings
-        health = Health(service=settings.service_name)
-        service = Service(settings=settings, health=health, tasks=Supervisor())
-        try:
-            await self._open(service)
-        except BaseException:
-            await self.close()
-            raise
+        deadline = time.monotonic() + settings.startup_wait
+        attempt = 0
+        while True:
+            health = Health(service=settings.service_name)
+            service = Service(settings=settings, health=health, tasks=Supervisor())
+            try:
+                await self._open(service)
+                break
+            except errors.TransientError as exc:  # a server not there yet, or restarting
+                await self.close()
+                self._stack = contextlib.AsyncExitStack()
+                attempt += 1
+                delay = min(STARTUP_RETRY_MAX, 0.5 * 2 ** (attempt - 1))
+                if time.monotonic() + delay > deadline:
+                    raise
+                logger.warning(
+                    "cannot start yet: %s; trying again in %.1f s",
+                    exc,
+                    delay,
+                    extra={"service": settings.service_name},
+                )
+                await asyncio.sleep(delay)
+            except BaseException:
+                await self.close()
+                raise
         self.service = service
         health.ready = True
         logger.info("service started", extra={"service": settings.service_name})

@@ -84,6 +84,11 @@ class ServiceSettings(BaseSettings):
     """Failed publishes of an outbox row, each its own fault (not NATS being away), before the
     relay sets it aside as dead so that it stops holding back the changes behind it."""
 
+    startup_wait: float = Field(default=60.0, ge=0)
+    """Seconds a starting service keeps trying to reach PostgreSQL, NATS and the object store
+    (compose starts them together; a server restarting meanwhile is waited for). Refused
+    credentials end the start at once."""
+
     shutdown_timeout: float = Field(default=25.0, gt=0)
     """Seconds from SIGTERM to a forced exit: just below a container's 30 s grace period."""
 

@@ -15,6 +15,7 @@ from deis_shared.events import release
 from deis_shared.outbox import outbox
 from deis_shared.settings import ServiceSettings
 from deis_shared.tasks import SupervisorState
+from deis_testing import NatsServer
 
 SERVICE_MIGRATIONS = migrations.parse_migrations(
     [
@@ -137,7 +138,7 @@ async def test_two_runners_starting_together_apply_migrations_once(
 async def test_a_failed_start_closes_what_it_had_opened(pg_dsn: str, tmp_path: Path) -> None:
     closed_port = "nats://127.0.0.1:1"
     settings = _settings(dsn=pg_dsn, nats_url=closed_port, root=tmp_path)
-    settings = settings.model_copy(update={"nats_connect_timeout": 0.5})
+    settings = settings.model_copy(update={"nats_connect_timeout": 0.5, "startup_wait": 0})
     with pytest.raises(bus_errors.BusUnavailable):
         async with _runner(settings):
             pytest.fail("the runner started without NATS")
@@ -172,3 +173,23 @@ async def test_services_without_tables_need_no_database(
 def test_an_outbox_needs_a_schema() -> None:
     with pytest.raises(ValueError, match="need a schema"):
         runner.ServiceRunner(ServiceSettings(), outbox=True)
+
+
+async def test_a_start_waits_for_a_server_that_comes_late_and_says_so(
+    pg_dsn: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    late = NatsServer(store_dir=tmp_path / "nats")
+    late.store_dir.mkdir()
+    settings = _settings(dsn=pg_dsn, nats_url=late.url, root=tmp_path)
+    settings = settings.model_copy(update={"nats_connect_timeout": 0.5, "startup_wait": 30})
+    loop = asyncio.get_running_loop()
+    loop.call_later(1.5, late.start)
+    try:
+        async with _runner(settings) as service:
+            assert service.bus is not None
+    finally:
+        late.stop()
+    waited = [r.getMessage() for r in caplog.records if "cannot start yet" in r.getMessage()]
+    assert waited, "no line said the service waits"
+    assert "cannot connect to NATS" in waited[0]
+    assert "trying again in" in waited[0]

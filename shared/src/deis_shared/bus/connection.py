@@ -105,9 +105,10 @@ class Bus:
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             self._state = BusState.CLOSED
             await self._nc.close()
-            raise errors.BusUnavailable(
-                f"cannot connect to NATS at {self._shown}: {self._reason(exc)}"
-            ) from exc
+            message = f"cannot connect to NATS at {self._shown}: {self._reason(exc)}"
+            if _refused(self._connect_error) or _refused(exc):
+                raise errors.BusRefused(message) from exc
+            raise errors.BusUnavailable(message) from exc
         self._nc.options["max_reconnect_attempts"] = RECONNECT_FOREVER
         self._nc.options["reconnect_time_wait"] = self._reconnect_wait
         self._js = self._nc.jetstream()

@@ -30,6 +30,10 @@ class BusUnavailable(BusError, errors.TransientError):
     """The NATS server cannot be reached or did not answer in time: retry later."""
 
 
+class BusRefused(BusError, errors.PermanentError):
+    """The NATS server refused our credentials: trying again changes nothing."""
+
+
 class RpcTimeout(BusError, errors.TransientError):
     """An RPC got no reply before its deadline."""
 
