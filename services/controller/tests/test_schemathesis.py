@@ -42,7 +42,7 @@ include-name = "DELETE /v2/auth/cancel/"
 enabled = false
 
 # API.md §2.2: with no logger answering, logs are a 500 (text) and run a 503. No logger or
-# scheduler runs here, so those two statuses are the documented answer, not a crash.
+# scheduler runs here, so those statuses are the documented answer, not a crash.
 [[operations]]
 include-name = "GET /v2/apps/{app_id}/logs/"
 checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 500]
@@ -50,13 +50,30 @@ checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 500]
 [[operations]]
 include-name = "POST /v2/apps/{app_id}/run/"
 checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 503]
+
+# Changes that roll out wait for the scheduler's report (API.md §2.4-2.6); with none running,
+# the deadline (DEIS_ROLLOUT_WAIT, 1 s here) passes and the answer is the documented 503.
+[[operations]]
+include-name = "POST /v2/apps/{app_id}/builds/"
+checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 503]
+
+[[operations]]
+include-name = "POST /v2/apps/{app_id}/config/"
+checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 503]
+
+[[operations]]
+include-name = "POST /v2/apps/{app_id}/releases/rollback/"
+checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 503]
 """
 
 
 @pytest.mark.timeout(MAX_SECONDS + 60)
 async def test_no_server_error_and_no_schema_violation(start_controller_process, tmp_path: Path):
     controller = await start_controller_process(
-        DEIS_BUILDER_KEY="schema-builder-key", DEIS_RPC_TIMEOUT="0.5", DEIS_LOG_LEVEL="ERROR"
+        DEIS_BUILDER_KEY="schema-builder-key",
+        DEIS_RPC_TIMEOUT="0.5",
+        DEIS_ROLLOUT_WAIT="1",
+        DEIS_LOG_LEVEL="ERROR",
     )
     async with httpx.AsyncClient(base_url=controller.url) as http:
         user = {"username": "schema-admin", "password": "pw"}
