@@ -1,6 +1,7 @@
 """The router agent process: KV watches, the routing table, the applier and nginx.
 
-    settings → NATS → data dir (stale nginx stopped, releases cleared) → watches of `routes`
+    settings → NATS → nginx's stream module found (if the builder is proxied) → data dir
+    (stale nginx stopped, releases cleared) → watches of `routes`
     and `endpoints` → first revision once both delivered every key → nginx started on it →
     nginx supervision and the applier
 
@@ -14,15 +15,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from deis_router_agent.app import watching
 from deis_router_agent.app.applying import Applier
 from deis_router_agent.app.context import Context
 from deis_router_agent.app.table import RoutingTable
-from deis_router_agent.domain.options import Options
-from deis_router_agent.nginx import checking, master as nginx_master, status, users
+from deis_router_agent.domain.options import Options, Upstream
+from deis_router_agent.nginx import checking, master as nginx_master, modules, status, users
 from deis_router_agent.nginx.layout import Layout
-from deis_router_agent.settings import RouterSettings
+from deis_router_agent.settings import RouterSettings, split_upstream
 from deis_shared import runner as shared_runner
 from deis_shared.bus import watching as bus_watching
 from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
@@ -45,8 +47,20 @@ def make_runner(settings: RouterSettings) -> ServiceRunner:
     return ServiceRunner(settings)
 
 
+def _upstream(value: str | None) -> Upstream | None:
+    if value is None:
+        return None
+    host, port = split_upstream(value)
+    return Upstream(host=host, port=port)
+
+
 def make_options(
-    settings: RouterSettings, *, layout: Layout, worker: users.WorkerUser, status_port: int
+    settings: RouterSettings,
+    *,
+    layout: Layout,
+    worker: users.WorkerUser,
+    status_port: int,
+    stream_module: Path | None = None,
 ) -> Options:
     """The rendering options of these settings."""
     return Options(
@@ -69,6 +83,11 @@ def make_options(
         upstream_keepalive=settings.upstream_keepalive,
         hsts_max_age=settings.hsts_max_age,
         access_log=settings.access_log,
+        controller=_upstream(settings.controller_upstream),
+        builder=_upstream(settings.builder_upstream),
+        builder_port=settings.builder_port,
+        builder_proxy_timeout=settings.builder_proxy_timeout,
+        stream_module=stream_module,
     )
 
 
@@ -79,6 +98,9 @@ async def start(service: Service, settings: RouterSettings) -> Router:
     bus = service.bus
     layout = Layout(settings.data_dir)
     binary = checking.find_binary(settings.nginx_binary)
+    stream_module = None
+    if settings.builder_upstream is not None:
+        stream_module = await modules.find_stream_module(binary)
     await asyncio.to_thread(nginx_master.stop_stale, layout.pid)
     layout.temp.mkdir(parents=True, exist_ok=True)
     worker = users.worker_user(name=settings.nginx_user, temp=layout.temp)
@@ -92,7 +114,9 @@ async def start(service: Service, settings: RouterSettings) -> Router:
         backoff_max=settings.restart_backoff_max,
     )
     service.on_stop(master.close)
-    options = make_options(settings, layout=layout, worker=worker, status_port=status_port)
+    options = make_options(
+        settings, layout=layout, worker=worker, status_port=status_port, stream_module=stream_module
+    )
     ctx = Context(
         settings=settings, options=options, layout=layout, master=master, binary=binary, js=bus.js
     )

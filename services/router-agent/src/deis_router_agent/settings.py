@@ -1,13 +1,52 @@
 """Settings of the router agent, read once from `DEIS_*` environment variables."""
 
 import os
+import re
 import socket
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+import pydantic
+from pydantic import Field, field_validator, model_validator
 
+from deis_shared.kv import hosts
 from deis_shared.settings import ServiceSettings, default_data_dir
+
+_UPSTREAM = re.compile(
+    r"(?:\[(?P<ipv6>[^\]]*)\]|(?P<host>[^\[\]]*)):(?P<port>[0-9]{1,5})", re.ASCII
+)
+_HOST: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(hosts.Host)
+_DOMAIN: pydantic.TypeAdapter[str] = pydantic.TypeAdapter(hosts.Domain)
+
+
+def split_upstream(value: str) -> tuple[str, int]:
+    """`host:port` (`[ipv6]:port`) as (host, port).
+
+    The host is a lowercase host name or an IP address, the port 1-65535.
+
+    Raises:
+        ValueError: anything else, with a message saying what is expected.
+    """
+    expected = (
+        f"{value!r} is not host:port (a lowercase host name or an IP address, a colon and a "
+        "port 1-65535; an IPv6 address in brackets, as [fd00::1]:8000)"
+    )
+    found = _UPSTREAM.fullmatch(value)
+    if found is None:
+        raise ValueError(expected)
+    host = found["host"] if found["ipv6"] is None else found["ipv6"]
+    if found["ipv6"] is not None and ":" not in host:
+        raise ValueError(expected)  # only IPv6 addresses go in brackets
+    if found["ipv6"] is None and ":" in host:
+        raise ValueError(expected)
+    port = int(found["port"])
+    try:
+        _HOST.validate_python(host)
+    except pydantic.ValidationError as error:
+        raise ValueError(expected) from error
+    if not 1 <= port <= 65535:
+        raise ValueError(expected)
+    return host, port
 
 
 class RouterSettings(ServiceSettings):
@@ -105,6 +144,62 @@ class RouterSettings(ServiceSettings):
 
     keep_releases: int = Field(default=3, ge=2)
     """Rendered configurations kept on disk, the live one included."""
+
+    controller_upstream: str | None = None
+    """Where the controller's API listens (`host:port`, `[ipv6]:port`; say
+    `deis-controller.deis.svc.cluster.local:8000`), for routers that front the platform as Deis
+    Workflow's did. Set, nginx serves `deis.<platform_domain>` on the HTTP port by proxying to
+    it (the apps' headers, body size and timeouts); no app can take that name. HTTP only: there
+    is no platform certificate yet, and TLS handshakes for the name are refused. A host name is
+    resolved when nginx loads its configuration. Unset or empty: not served (`deisctl up` and
+    compose reach the controller directly)."""
+
+    builder_upstream: str | None = None
+    """Where the builder's git-over-SSH listens (`host:port`; say
+    `deis-builder.deis.svc.cluster.local:2222`). Set, nginx proxies TCP from `builder_port` to
+    it (nginx's stream module: Debian's `libnginx-mod-stream`). Unset or empty: no TCP proxy."""
+
+    builder_port: int = Field(default=2222, ge=1, le=65535)
+    """Port nginx accepts `git push` on (on `listen_address`) when `builder_upstream` is set."""
+
+    builder_proxy_timeout: float = Field(default=1200.0, gt=0)
+    """Seconds a connection to the builder may pass without a byte either way before nginx
+    closes it: a push waits through its build and rollout. (A push open across a reload is
+    closed after `worker_shutdown_timeout`, as every connection of old workers.)"""
+
+    @field_validator("controller_upstream", "builder_upstream", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("controller_upstream", "builder_upstream")
+    @classmethod
+    def _host_and_port(cls, value: str | None, info: pydantic.ValidationInfo) -> str | None:
+        if value is not None:
+            try:
+                split_upstream(value)
+            except ValueError as error:
+                raise ValueError(f"DEIS_{str(info.field_name).upper()}: {error}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _platform_services_fit(self) -> Self:
+        if self.controller_upstream is not None:
+            name = f"deis.{self.platform_domain}"
+            try:
+                _DOMAIN.validate_python(name)
+            except pydantic.ValidationError:
+                raise ValueError(
+                    f"DEIS_CONTROLLER_UPSTREAM: the controller's name {name!r} is not a "
+                    "lowercase host name (see DEIS_PLATFORM_DOMAIN)"
+                ) from None
+        if self.builder_upstream is not None:
+            taken = {"http_port": self.http_port, "https_port": self.https_port}
+            taken["status_port"] = self.status_port
+            for field, port in taken.items():
+                if self.builder_port == port:
+                    raise ValueError(f"DEIS_BUILDER_PORT {port} is DEIS_{field.upper()} too")
+        return self
 
 
 def running_as_root() -> bool:

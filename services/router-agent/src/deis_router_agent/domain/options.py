@@ -19,6 +19,19 @@ class Paths:
     """Certificates and keys, content-addressed per app (mode 0700, files 0600)."""
 
 
+CONTROLLER_LABEL = "deis"
+"""The controller is served at `deis.<platform domain>`, as in Deis Workflow."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """A platform service behind the router: where it listens."""
+
+    host: str
+    """A host name or an IP address (IPv6 without brackets)."""
+    port: int
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     """How the router serves: the global part of the configuration."""
@@ -44,3 +57,18 @@ class Options:
     upstream_keepalive: int = 16
     hsts_max_age: int = 15_724_800
     access_log: bool = True
+    controller: Upstream | None = None
+    """The controller's API, served at `controller_domain` over HTTP; None: not served."""
+    builder: Upstream | None = None
+    """The builder's SSH, proxied from `builder_port` (nginx's stream module); None: not."""
+    builder_port: int = 2222
+    builder_proxy_timeout: float = 1200.0
+    stream_module: Path | None = None
+    """The stream module's file, loaded when the builder is proxied; None: built in."""
+
+    @property
+    def controller_domain(self) -> str | None:
+        """The controller's host name when it is served; no app may serve it."""
+        if self.controller is None:
+            return None
+        return f"{CONTROLLER_LABEL}.{self.platform_domain}"

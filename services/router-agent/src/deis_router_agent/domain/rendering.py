@@ -18,6 +18,10 @@ where <serve> is, in order: 403 outside the whitelist, the 503 maintenance page,
 server level (server rewrite phase), not `allow`/`deny`: those run in the access phase, after
 `return`, and would let maintenance pages and redirects skip the whitelist.
 
+When the router fronts the controller, its name (`deis.<platform domain>`, `platform`) is
+dropped from every app's domains, certificates included: an app named `deis`, or one adding
+that domain, can never take the platform's API (and its users' credentials) over.
+
 Certificates are written content-addressed under `tls/<app>/` (outside every release and
 every served path, mode 0600), so an unchanged app's file is the same across releases and an
 nginx error naming a path pins the app.
@@ -85,12 +89,17 @@ def _server(head: list[str], body: list[str]) -> list[str]:
     return ["server {", *(f"    {line}" for line in (*head, *body)), "}"]
 
 
-def _domains(routes: routes_kv.Routes, *, platform_domain: str) -> list[str]:
+def _domains(routes: routes_kv.Routes, *, options: Options) -> tuple[list[str], str | None]:
+    """The app's server names, and the controller's name if the app asked for it (dropped)."""
     seen: dict[str, None] = {safety.domain(routes.default_domain): None}
     for domain in routes.domains:
-        resolved = resolve_domain(safety.domain(domain), platform_domain=platform_domain)
+        resolved = resolve_domain(safety.domain(domain), platform_domain=options.platform_domain)
         seen[safety.domain(resolved)] = None
-    return list(seen)
+    reserved = options.controller_domain
+    if reserved is None or reserved not in seen:
+        return list(seen), None
+    del seen[reserved]
+    return list(seen), reserved
 
 
 def _certificates(
@@ -133,13 +142,15 @@ def render_app(
     if routes is None or not routes.routable:
         return None
     app = safety.app(routes.app)
-    domains = _domains(routes, platform_domain=options.platform_domain)
+    domains, reserved = _domains(routes, options=options)
     by_cert, cert_paths, tls_files = _certificates(app, routes, domains, options=options)
     secure = [d for names in by_cert.values() for d in names]
     plain = [d for d in domains if d not in secure]
     upstreams = [_upstream_server(u) for u in endpoints.upstreams] if endpoints else []
 
     lines = [f"# app {app}"]
+    if reserved is not None:
+        lines.append(f"# {reserved} is the controller's: not served for this app")
     if upstreams:
         lines.append(f"upstream {upstream_name(app)} {{")
         lines.extend(f"    server {server};" for server in upstreams)

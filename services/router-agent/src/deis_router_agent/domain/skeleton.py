@@ -7,22 +7,19 @@ configuration was rendered for: after a reload the agent polls it until the new 
 answers, which is when new workers serve the new configuration (a SIGHUP returning says nothing
 about that). The default servers answer every unknown host with the same 404 page (no app is
 named) and refuse TLS handshakes for unknown names (`ssl_reject_handshake`), so no certificate
-is needed for them.
+is needed for them. The platform's own services (the controller's server, the builder's
+`stream` block), when the router fronts them, come from `platform`.
 """
 
 from pathlib import Path
 
-from deis_router_agent.domain import pages, syntax
+from deis_router_agent.domain import pages, platform, syntax
 from deis_router_agent.domain.options import Options
 
 GZIP_TYPES = (
     "text/plain text/css text/xml text/javascript application/json application/javascript "
     "application/xml application/xml+rss image/svg+xml"
 )
-
-
-def _seconds(value: float) -> str:
-    return f"{max(1, round(value * 1000))}ms"
 
 
 def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
@@ -41,11 +38,12 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
     )
     lines = [
         f"# deis router, revision {revision}",
+        *platform.main_lines(options),
         "daemon off;",
         "master_process on;",
         *user,
         f"worker_processes {options.worker_processes};",
-        f"worker_shutdown_timeout {_seconds(options.worker_shutdown_timeout)};",
+        f"worker_shutdown_timeout {syntax.duration(options.worker_shutdown_timeout)};",
         f"pid {syntax.path(paths.pid)};",
         f"error_log {syntax.path(paths.logs / 'error.log')} warn;",
         f"events {{ worker_connections {options.worker_connections}; }}",
@@ -62,7 +60,7 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
         "    server_names_hash_max_size 65536;",
         "    variables_hash_bucket_size 128;",
         "    variables_hash_max_size 65536;",
-        f"    keepalive_timeout {_seconds(options.keepalive_timeout)};",
+        f"    keepalive_timeout {syntax.duration(options.keepalive_timeout)};",
         f"    client_max_body_size {body_size};",
         "    gzip on;",
         "    gzip_vary on;",
@@ -73,9 +71,9 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
         "    ssl_session_cache shared:deis_tls:10m;",
         "    map $http_upgrade $deis_connection { default upgrade; '' ''; }",
         "    proxy_http_version 1.1;",
-        f"    proxy_connect_timeout {_seconds(options.proxy_connect_timeout)};",
-        f"    proxy_read_timeout {_seconds(options.proxy_read_timeout)};",
-        f"    proxy_send_timeout {_seconds(options.proxy_send_timeout)};",
+        f"    proxy_connect_timeout {syntax.duration(options.proxy_connect_timeout)};",
+        f"    proxy_read_timeout {syntax.duration(options.proxy_read_timeout)};",
+        f"    proxy_send_timeout {syntax.duration(options.proxy_send_timeout)};",
         "    proxy_set_header Host $host;",
         "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "    proxy_set_header X-Forwarded-Proto $scheme;",
@@ -100,7 +98,9 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
         f'        location = /revision {{ return 200 "{revision}"; }}',
         "        location / { return 404; }",
         "    }",
+        *(f"    {line}" for line in platform.http_lines(options)),
         f"    include {syntax.path(apps_dir / '*.conf')};",
         "}",
+        *platform.stream_lines(options),
     ]
     return "\n".join(lines) + "\n"

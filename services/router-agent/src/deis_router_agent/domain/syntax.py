@@ -1,4 +1,4 @@
-"""Small pieces of nginx syntax the renderers share: listen lines and quoted paths."""
+"""Small pieces of nginx syntax the renderers share: listen lines, quoted paths, durations."""
 
 import re
 from pathlib import Path
@@ -23,3 +23,8 @@ def path(value: Path) -> str:
     if not value.is_absolute() or _PATH_CHARS.fullmatch(text) is None:
         raise UnsafeValue(f"refusing path {text!r} in nginx configuration")
     return f'"{text}"'
+
+
+def duration(seconds: float) -> str:
+    """A duration in whole milliseconds, at least one."""
+    return f"{max(1, round(seconds * 1000))}ms"
