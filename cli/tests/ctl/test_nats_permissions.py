@@ -345,12 +345,22 @@ async def test_log_lines_are_written_by_the_platform_and_read_by_the_logger_and_
     await publishing.publish(
         controller.js, subject=logs.subject(app), data=platform, msg_id=str(platform.id)
     )
+    # The logger stores what Fluent Bit posts to its ingest endpoint, acknowledged, as
+    # `deis_logger.ingesting` does.
+    ingested = logs.LogLine(app=app, process="web.v3.x2x7k", message="from fluent bit")
+    await publishing.publish_many(
+        logger.js,
+        messages=[
+            publishing.Outgoing(subject=logs.subject(app), data=ingested, msg_id=str(ingested.id))
+        ],
+        timeout=5,
+    )
     # The logger's tail; the controller's `deis logs -f`.
     tail = await logreading.tail(js=logger.js, nc=logger.nc, app=app, lines=10)
-    assert [text.endswith(("hello", "created")) for text in tail] == [True, True]
+    assert [text.endswith(("hello", "created", "from fluent bit")) for text in tail] == [True] * 3
     reader = logreading.LogReader(js=controller.js, nc=controller.nc, app=app, lines=1, follow=True)
     try:
-        assert (await asyncio.wait_for(anext(reader), 10)).endswith("created")
+        assert (await asyncio.wait_for(anext(reader), 10)).endswith("from fluent bit")
     finally:
         await reader.close()
     # The logger's archive: a durable pull consumer made anew after its ack floor.
@@ -363,7 +373,7 @@ async def test_log_lines_are_written_by_the_platform_and_read_by_the_logger_and_
     await logger.js.add_consumer(logs.STREAM, config=config)
     await logger.js.consumer_info(logs.STREAM, durable)
     pulled = await logger.js.pull_subscribe_bind(durable=durable, stream=logs.STREAM)
-    messages = await pulled.fetch(2, timeout=5)
+    messages = await pulled.fetch(3, timeout=5)
     await messages[-1].ack_sync()
     await pulled.unsubscribe()
     await logger.js.delete_consumer(logs.STREAM, durable)

@@ -5,6 +5,7 @@ That nats-server enforces them is tested where `deisctl` writes them into its co
 """
 
 from deis_shared.bus import permissions, topology
+from deis_shared.events import logs
 from deis_shared.kv import (
     desired as desired_kv,
     endpoints as endpoints_kv,
@@ -50,6 +51,12 @@ def test_each_rpc_is_answered_by_one_service_and_asked_by_its_callers() -> None:
         assert publishers(subject) == callers, subject
     responders = {name for name, p in permissions.BY_SERVICE.items() if p.allow_responses}
     assert responders == {"controller", "scheduler", "logger"}
+
+
+def test_log_lines_are_written_by_the_platform_only() -> None:
+    # The scheduler's shipper, the controller's platform lines, the logger's Fluent Bit ingest.
+    assert publishers(logs.SUBJECTS) == {"controller", "scheduler", "logger"}
+    assert subscribers(logs.SUBJECTS) == set()
 
 
 def test_nobody_may_use_every_subject() -> None:

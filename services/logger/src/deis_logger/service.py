@@ -1,16 +1,20 @@
 """The logger process: the `LOGS` stream's limits, the tail RPC, the archive and purges.
 
     settings → NATS (+ streams and buckets; `LOGS` with the logger's limits) → object store
-    → tail responder → archiver → deletion watch
+    → tail responder → archiver → deletion watch → Fluent Bit ingest endpoint (when on)
 
 The logger is the one service that sets the limits of `LOGS` (`deis_shared.bus.topology`):
 the runner's `ensure_topology()` creates the stream with the defaults when it is missing, then
 `start` makes it match the logger's settings. Lines reach the stream without the logger (the
 scheduler, fluent-bit and the controller publish to `deis.logs.<app>` and the server stores
-them): a logger that is down loses no line, only tails and archiving wait for it.
+them): a logger that is down loses no line, only tails and archiving wait for it. The one
+exception is Fluent Bit on Kubernetes, which posts the apps' lines to the logger's ingest
+endpoint (`ingesting`, on when `ingest_port` is set): Fluent Bit keeps and resends them while
+the logger is away.
 
-At SIGTERM the responder stops answering, the archiver finishes its batch and uploads every
-spooled hour, and the runner drains NATS.
+At SIGTERM the ingest endpoint stops accepting (requests in flight finish), the responder
+stops answering, the archiver finishes its batch and uploads every spooled hour, and the
+runner drains NATS.
 """
 
 import contextlib
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 
 from deis_logger import purging, tailing
 from deis_logger.archiving import Archiver
+from deis_logger.ingesting import IngestServer
 from deis_logger.settings import LoggerSettings
 from deis_logger.spooling import Spool
 from deis_logger.uploading import Uploader
@@ -30,9 +35,10 @@ from deis_shared.runner import Service, ServiceRunner
 
 @dataclass(frozen=True)
 class Logger:
-    """A started logger: its archiver, when archiving."""
+    """A started logger: its archiver, when archiving, and its ingest endpoint, when on."""
 
     archiver: Archiver | None
+    ingest: IngestServer | None = None
 
 
 def make_runner(settings: LoggerSettings) -> ServiceRunner:
@@ -62,13 +68,18 @@ async def start(service: Service, settings: LoggerSettings) -> Logger:
             poll=settings.archive_poll,
         )
     tails = tailing.responder(bus=bus, max_lines=settings.max_lines_per_app)
+    ingest = None
+    if settings.ingest_port is not None:
+        ingest = IngestServer.from_settings(settings, bus=bus, registry=service.health.registry)
 
     async def stop_accepting() -> None:
-        try:
-            await tails.close()
-        finally:
+        # Closed in reverse: the endpoint, the responder, the archiver; each even if one fails.
+        async with contextlib.AsyncExitStack() as stack:
             if archiver is not None:
-                await archiver.close()
+                stack.push_async_callback(archiver.close)
+            stack.push_async_callback(tails.close)
+            if ingest is not None:
+                stack.push_async_callback(ingest.close)
 
     service.on_stop(stop_accepting)
     if archiver is not None:
@@ -82,7 +93,9 @@ async def start(service: Service, settings: LoggerSettings) -> Logger:
         name="purge-deleted-apps",
     )
     await tails.start()
-    return Logger(archiver=archiver)
+    if ingest is not None:
+        await ingest.start()
+    return Logger(archiver=archiver, ingest=ingest)
 
 
 @contextlib.asynccontextmanager

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from deis_shared.bus import topology
 from deis_shared.settings import ServiceSettings, default_data_dir
@@ -42,3 +42,23 @@ class LoggerSettings(ServiceSettings):
 
     archive_poll: float = Field(default=1.0, gt=0)
     """Seconds the archiver waits for new lines at most; a stop or a purge waits as long."""
+
+    ingest_host: str = "127.0.0.1"
+    """Address of the Fluent Bit ingest endpoint (`POST /v1/ingest/fluentbit`, `ingesting`);
+    `0.0.0.0` inside a pod, with `ingest_token` set."""
+
+    ingest_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port of the ingest endpoint; unset serves none (the default: off Kubernetes the
+    scheduler ships the lines), 0 picks a free one."""
+
+    ingest_token: SecretStr | None = None
+    """Shared secret the ingest endpoint asks for as `Authorization: Bearer <token>` (Fluent
+    Bit's `header Authorization Bearer <token>`); unset asks for none."""
+
+    ingest_max_body: int = Field(default=8 * 1024 * 1024, ge=1024)
+    """Bytes of one request body at most, as sent and once gunzipped; larger bodies are
+    answered 413. Fluent Bit's chunks are about 2 MB of records before JSON."""
+
+    ingest_publish_timeout: float = Field(default=5.0, gt=0)
+    """Seconds the endpoint waits for NATS to acknowledge a batch's lines before it answers
+    503 (Fluent Bit sends the batch again; the lines' ids keep it from being stored twice)."""

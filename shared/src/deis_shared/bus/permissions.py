@@ -12,7 +12,8 @@ They are derived from what the code does:
                 to release.*.created, deploy.> and router.applied
     scheduler   writes deploy events, KV endpoints and procs, deis.logs.<app>; reads KV
                 desired (watch, get); answers scheduler.run
-    logger      sets the limits of LOGS and purges it; reads LOGS (archive, tails) and KV
+    logger      sets the limits of LOGS and purges it; writes deis.logs.<app> (the lines
+                Fluent Bit posts to its ingest endpoint); reads LOGS (archive, tails) and KV
                 desired (watch); answers logger.tail
     router      writes router.applied and .rejected; reads KV routes and endpoints (watch)
 
@@ -42,7 +43,8 @@ Broader than one service's own part, each for a reason:
   the consumer's filter, so a reader of `EVENTS` or `LOGS` may read all of it.
 - Consumer names are `*`: a subject token cannot be matched by prefix (`controller-*`), and
   ephemeral consumers are named by the server.
-- The controller and the scheduler publish to `deis.logs.>`: they write lines for every app.
+- The controller, the scheduler and the logger publish to `deis.logs.>`: they write lines for
+  every app.
 """
 
 import dataclasses
@@ -236,6 +238,7 @@ LOGGER = _permissions(
     publish=(
         *_TOPOLOGY,
         *_ensuring(logs.STREAM),  # the logger sets the limits of `LOGS`
+        logs.SUBJECTS,  # the lines Fluent Bit posts to the ingest endpoint
         f"{API}.STREAM.PURGE.{logs.STREAM}",  # a deleted app's lines
         f"{API}.CONSUMER.INFO.{logs.STREAM}.*",  # the archive's ack floor
         *_pulling(logs.STREAM),  # the archive
