@@ -210,12 +210,25 @@ def test_all_state_lives_in_named_volumes(compose, services):
                 targets[name] = target
     assert sources == declared
     assert len(declared) == len(targets)  # one volume each
-    # moto's S3 server keeps its objects in memory: there is nothing of it to keep.
-    assert set(targets) == {"postgres", "nats", "builder", "scheduler", "logger"}
+    assert set(targets) == {"postgres", "nats", "s3", "builder", "scheduler", "logger"}
     for name in ("builder", "scheduler", "logger"):
         assert environment(services[name])["DEIS_DATA_DIR"] == targets[name], name
     assert targets["nats"] == "/data"  # the nats image's JetStream store
     assert targets["postgres"] == "/var/lib/postgresql/data"  # the postgres image's PGDATA above
+    assert targets["s3"] == "/data"  # the s3 image's S3_DIRECTORY: buckets and objects as files
+
+
+def test_the_s3_server_takes_the_services_key_pair_and_makes_their_bucket(services):
+    s3 = environment(services["s3"])
+    assert set(s3) == {"S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_BUCKETS"}
+    assert variables(s3["S3_ACCESS_KEY_ID"]) == [composing.S3_ACCESS_KEY]
+    assert variables(s3["S3_SECRET_ACCESS_KEY"]) == [composing.S3_SECRET_KEY]
+    for name in ("builder", "scheduler", "logger"):
+        service = environment(services[name])
+        assert interpolate(service["DEIS_S3_ENDPOINT_URL"]) == "http://s3:9000", name
+        assert service["DEIS_S3_BUCKET"] == s3["S3_BUCKETS"], name
+        assert variables(service["DEIS_S3_ACCESS_KEY_ID"]) == [composing.S3_ACCESS_KEY], name
+        assert variables(service["DEIS_S3_SECRET_ACCESS_KEY"]) == [composing.S3_SECRET_KEY], name
 
 
 def test_credentials_come_from_env_and_each_service_gets_its_own(services):

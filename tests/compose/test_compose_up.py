@@ -1,15 +1,17 @@
 """The platform with docker compose, as the README's "With docker compose" section runs it.
 
 `deisctl compose-env`, `docker compose up -d --wait`, `deis register`, a Python app pushed over
-SSH, served through the router, its config set, scaled, its logs read, then
-`docker compose down -v`. It needs a running Docker engine, a Compose v2 and the images
-(`scripts/build-images`), and is skipped without them; it never builds or pulls.
+SSH, served through the router, its config set, scaled, its logs read, the S3 server killed and
+started again with the pushed source and slug still stored, then `docker compose down -v`. It
+needs a running Docker engine, a Compose v2 and the images (`scripts/build-images`), and is
+skipped without them; it never builds or pulls.
 
 The stack is a compose project of its own (its containers, network and volumes are named after
 it), run from a directory of the test's own, so that a developer's `.env`, `.compose/` and stack
 are left alone; the standard host ports are used when they are free, others otherwise.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -102,10 +104,16 @@ class Stack:
     compose: list[str]
     ports: dict[str, int]
     up_seconds: float
+    env: dict[str, str]
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*self.compose, *args], capture_output=True, text=True, timeout=timeout, check=False
+            [*self.compose, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     @property
@@ -168,7 +176,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, compose_cli: list[str]) -> I
         timeout=900,
         check=False,
     )
-    running = Stack(compose=compose, ports=ports, up_seconds=time.monotonic() - started)
+    running = Stack(compose=compose, ports=ports, up_seconds=time.monotonic() - started, env=env)
     failed = False
     try:
         assert up.returncode == 0, up.stderr + _logs(running)
@@ -289,3 +297,48 @@ def test_compose_runs_the_readme_walkthrough(stack, tmp_path):
         seconds=60,
         what="the app's request lines in `deis logs`",
     )
+
+    # The S3 server killed and started again: the pushed source and slug are still there, as the
+    # platform's store reads them with the credentials of .env (inside the builder's container).
+    stored = _stored_objects(stack)
+    assert any(key.startswith("slugs/hello/") for key in stored), stored
+    assert any(key.startswith("sources/hello/") for key in stored), stored
+    started = time.monotonic()
+    for args in (
+        ["kill", "s3"],
+        ["up", "--detach", "--wait", "--no-build", "--pull", "never", "s3"],
+    ):
+        done = stack.run(*args, timeout=300)
+        assert done.returncode == 0, done.stderr
+    sys.stderr.write(f"s3 killed and up again in {time.monotonic() - started:.1f} s\n")
+    assert _stored_objects(stack) == stored
+    assert stack.get("hello").text == "hi from v3\n"
+
+
+STORED_OBJECTS = """
+import asyncio, hashlib, json, os
+from deis_shared.objectstore.s3 import S3Store
+
+async def main():
+    found = {}
+    async with S3Store(
+        bucket=os.environ["DEIS_S3_BUCKET"],
+        endpoint_url=os.environ["DEIS_S3_ENDPOINT_URL"],
+        access_key_id=os.environ["DEIS_S3_ACCESS_KEY_ID"],
+        secret_access_key=os.environ["DEIS_S3_SECRET_ACCESS_KEY"],
+    ) as store:
+        for prefix in ("sources/", "slugs/", "logs/"):
+            async for key in store.list(prefix):
+                found[key] = hashlib.sha256(await store.get_bytes(key)).hexdigest()
+    print(json.dumps(found))
+
+asyncio.run(main())
+"""
+
+
+def _stored_objects(stack: Stack) -> dict[str, str]:
+    """Every object of the platform's bucket, by key, with its SHA-256, read by the builder."""
+    done = stack.run("exec", "-T", "builder", "python", "-c", STORED_OBJECTS, timeout=120)
+    assert done.returncode == 0, done.stderr
+    found: dict[str, str] = json.loads(done.stdout)
+    return found

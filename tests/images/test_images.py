@@ -4,27 +4,36 @@ Marked `docker` and skipped, with the reason, where no dockerd answers. The modu
 images once (a warm build, with nothing changed, takes seconds; a cold one minutes), then checks
 what every image promises (a non-root user, a HEALTHCHECK, no compiler, its programs start) and
 runs the ones that can run alone: PostgreSQL with an init hook, NATS with JetStream and a config
-file, the S3 server, the router agent with nginx, and the slug runner serving a Python slug
-fetched from the session's moto S3 server (reached over the host's network, as a pod reaches
-its object store).
+file, the S3 server (objects kept across a kill, even one in the middle of a write; only its key
+pair, with valid signatures, accepted), the router agent with nginx, and the slug runner serving
+a Python slug fetched from the session's moto S3 server (reached over the host's network, as a
+pod reaches its object store).
 """
 
 import asyncio
+import contextlib
 import io
 import json
 import os
 import shutil
 import subprocess
 import tarfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import asyncpg
+import botocore.exceptions
 import httpx
 import nats
 import pytest
+from aiobotocore.session import get_session
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
+from deis_shared.objectstore import errors
 from deis_shared.objectstore.s3 import S3Store
 from deis_testing import S3Server, free_port, unique_name
 
@@ -65,10 +74,16 @@ def docker_available() -> str | None:
 
 @pytest.fixture(scope="module")
 def images() -> None:
-    """Every image, built (or found up to date) by scripts/build-images."""
+    """Every image, built (or found up to date) by scripts/build-images.
+
+    With DEIS_IMAGES_BUILT=1 the build is left out and the images are taken as they are (after
+    `scripts/build-images --only <name>`, say, to test one image without building the others).
+    """
     missing = docker_available()
     if missing is not None:
         pytest.skip(missing)
+    if os.environ.get("DEIS_IMAGES_BUILT") == "1":
+        return
     build = subprocess.run(
         ["bash", str(ROOT / "scripts" / "build-images")],
         capture_output=True,
@@ -163,7 +178,11 @@ PROGRAMS = {
     ],
     "postgres": ["postgres --version && initdb --version && pg_isready --version"],
     "nats": ["nats-server --version"],
-    "s3": ["moto_server --help"],
+    "s3": [
+        "node --version && ! command -v npm",
+        "node -p \"require('/opt/s3/node_modules/s3rver/package.json').version\" | grep -qx 3.7.1",
+        "node --check /opt/s3/serve.js && node --check /opt/s3/store.js",
+    ],
 }
 
 
@@ -267,20 +286,180 @@ def test_nats_runs_jetstream_from_its_config_file(containers: Containers, tmp_pa
     assert "IMAGES" in docker("exec", container, "ls", "-R", "/data/jetstream")
 
 
-def test_the_s3_server_stores_objects(containers: Containers) -> None:
-    container = containers.run("--publish", "127.0.0.1::9000", image("s3"))
+S3_KEYS = ("deis-images-key", "deis-images-secret-0123456789")
+
+
+def s3_store(port: int, *, secret: str = S3_KEYS[1], bucket: str = "deis") -> S3Store:
+    return S3Store(
+        bucket=bucket, endpoint_url=f"http://127.0.0.1:{port}",
+        access_key_id=S3_KEYS[0], secret_access_key=secret,
+        part_size=5 * 1024 * 1024, max_attempts=1,
+    )  # fmt: skip
+
+
+def signed_put(port: int, key: str, body: Iterable[bytes], size: int) -> httpx.Response:
+    """PUT `size` bytes of `body` under `key` of the `deis` bucket, with UNSIGNED-PAYLOAD."""
+    url = f"http://127.0.0.1:{port}/deis/{key}"
+    request = AWSRequest(method="PUT", url=url)
+    UnsignedPayloadAuth(Credentials(*S3_KEYS), "s3", "us-east-1").add_auth(request)
+    headers = {**dict(request.headers.items()), "Content-Length": str(size)}
+    return httpx.put(url, headers=headers, content=body, timeout=30)
+
+
+class UnsignedPayloadAuth(S3SigV4Auth):
+    """SigV4 with UNSIGNED-PAYLOAD, so that a body can be streamed as it comes."""
+
+    def _should_sha256_sign_payload(self, request: AWSRequest) -> bool:
+        return False
+
+
+def test_the_s3_server_keeps_objects_on_its_volume_across_a_kill(
+    containers: Containers, tmp_path: Path
+) -> None:
+    container = containers.run(
+        "--publish", "127.0.0.1::9000",
+        "--health-interval", "1s",  # the image's check, asked more often than its 5 s
+        "--env", f"S3_ACCESS_KEY_ID={S3_KEYS[0]}",
+        "--env", f"S3_SECRET_ACCESS_KEY={S3_KEYS[1]}",
+        "--env", "S3_BUCKETS=deis",
+        image("s3"),
+    )  # fmt: skip
+    containers.healthy(container)
+    port = containers.port(container, 9000)
+    big = tmp_path / "slug.tar.gz"
+    big.write_bytes(os.urandom(11 * 1024 * 1024))  # three parts of a multipart upload
+
+    async def store_some() -> None:
+        async with s3_store(port) as store:
+            await store.put_bytes(key="slugs/app/abc1234.tar.gz", data=b"slug")
+            await store.put_bytes(key="slugs/app-2/def5678.tar.gz", data=b"other")
+            await store.put_bytes(key="logs/app/gone", data=b"x")
+            await store.delete("logs/app/gone")
+            await store.put_file(key="sources/app/big.tar.gz", path=big)
+
+    asyncio.run(store_some())
+    docker("kill", container)
+    docker("start", container)
+    containers.healthy(container)
+    port = containers.port(container, 9000)
+
+    async def read_back() -> None:
+        async with s3_store(port) as store:
+            assert await store.get_bytes("slugs/app/abc1234.tar.gz") == b"slug"
+            # S3's byte order ('-' before '/'), which s3rver's own listing does not keep.
+            assert [key async for key in store.list("slugs/")] == [
+                "slugs/app-2/def5678.tar.gz",
+                "slugs/app/abc1234.tar.gz",
+            ]
+            assert not await store.exists("logs/app/gone")
+            await store.get_file(key="sources/app/big.tar.gz", path=tmp_path / "back")
+        assert (tmp_path / "back").read_bytes() == big.read_bytes()
+
+    asyncio.run(read_back())
+    assert docker("exec", container, "ls", "/data/deis/slugs/app").split() == [
+        "abc1234.tar.gz._S3rver_metadata.json",
+        "abc1234.tar.gz._S3rver_object",
+        "abc1234.tar.gz._S3rver_object.md5",
+    ]
+
+
+def test_an_s3_write_cut_by_a_kill_leaves_the_old_object_whole(containers: Containers) -> None:
+    container = containers.run(
+        "--publish", "127.0.0.1::9000",
+        "--health-interval", "1s",  # the image's check, asked more often than its 5 s
+        "--env", f"S3_ACCESS_KEY_ID={S3_KEYS[0]}",
+        "--env", f"S3_SECRET_ACCESS_KEY={S3_KEYS[1]}",
+        "--env", "S3_BUCKETS=deis",
+        image("s3"),
+    )  # fmt: skip
+    containers.healthy(container)
+    port = containers.port(container, 9000)
+    assert signed_put(port, "slugs/app/s.tar.gz", [b"old"], 3).status_code == 200
+    size, chunk = 16 * 1024 * 1024, b"n" * 65536
+
+    def slowly() -> Iterator[bytes]:
+        for _ in range(size // len(chunk)):
+            yield chunk
+            time.sleep(0.005)  # about 1.3 s in all: the kill comes in the middle
+
+    def overwrite() -> None:
+        with contextlib.suppress(httpx.TransportError):  # the server dies under it
+            signed_put(port, "slugs/app/s.tar.gz", slowly(), size)
+
+    writer = threading.Thread(target=overwrite)
+    writer.start()
+    partial = "/data/deis/._S3rver_uploads/.partial"
+    deadline = time.monotonic() + 20
+    while not docker("exec", container, "ls", partial, check=False).strip():
+        assert time.monotonic() < deadline, "the overwrite never began"
+    docker("kill", container)
+    writer.join(timeout=30)
+    docker("start", container)
     containers.healthy(container)
     port = containers.port(container, 9000)
 
     async def check() -> None:
-        async with S3Store(
-            bucket="deis", endpoint_url=f"http://127.0.0.1:{port}",
-            access_key_id="any", secret_access_key="any",
-        ) as store:  # fmt: skip
-            await store.put_bytes(key="slugs/a/abc1234.tar.gz", data=b"slug")
-            assert await store.get_bytes("slugs/a/abc1234.tar.gz") == b"slug"
+        async with s3_store(port) as store:
+            assert await store.get_bytes("slugs/app/s.tar.gz") == b"old"
 
     asyncio.run(check())
+    logs = subprocess.run(
+        ["docker", "logs", container], capture_output=True, text=True, check=True
+    ).stderr
+    assert "removed 1 partial file(s) left by an interrupted write" in logs
+
+
+def test_the_s3_server_takes_only_the_key_pair_it_is_given(containers: Containers) -> None:
+    container = containers.run(
+        "--publish", "127.0.0.1::9000",
+        "--health-interval", "1s",  # the image's check, asked more often than its 5 s
+        "--env", f"S3_ACCESS_KEY_ID={S3_KEYS[0]}",
+        "--env", f"S3_SECRET_ACCESS_KEY={S3_KEYS[1]}",
+        image("s3"),
+    )  # fmt: skip
+    containers.healthy(container)
+    port = containers.port(container, 9000)
+    endpoint = f"http://127.0.0.1:{port}"
+
+    async def code_of(access_key: str, secret: str) -> str:
+        async with get_session().create_client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id=access_key, aws_secret_access_key=secret,
+        ) as client:  # fmt: skip
+            try:
+                await client.list_objects_v2(Bucket="deis")
+            except botocore.exceptions.ClientError as exc:
+                return str(exc.response["Error"]["Code"])
+        return "served"
+
+    async def check() -> None:
+        async with s3_store(port) as store:  # the platform's client creates the bucket
+            await store.put_bytes(key="a", data=b"a")
+        assert await code_of(*S3_KEYS) == "served"
+        assert await code_of(S3_KEYS[0], "wrong-secret") == "SignatureDoesNotMatch"
+        assert await code_of("S3RVER", "S3RVER") == "InvalidAccessKeyId"  # s3rver's own
+        with pytest.raises(errors.ObjectStoreError, match="403"):
+            async with s3_store(port, secret="wrong-secret"):
+                pass
+
+    asyncio.run(check())
+    assert httpx.get(f"{endpoint}/deis/a").status_code == 403  # anonymous
+    # A body other than the one signed is refused, and nothing is stored.
+    url = f"{endpoint}/deis/b"
+    request = AWSRequest(method="PUT", url=url, data=b"signed")
+    S3SigV4Auth(Credentials(*S3_KEYS), "s3", "us-east-1").add_auth(request)
+    swapped = httpx.put(url, headers=dict(request.headers.items()), content=b"forged")
+    assert (swapped.status_code, "XAmzContentSHA256Mismatch" in swapped.text) == (400, True)
+    assert "b._S3rver_object" not in docker("exec", container, "ls", "/data/deis").split()
+
+
+def test_the_s3_server_refuses_to_start_without_a_key_pair(images: None) -> None:
+    for env in ([], ["--env", "S3_ACCESS_KEY_ID=only-the-id"]):
+        done = subprocess.run(
+            ["docker", "run", "--rm", *env, image("s3")], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2
+        assert "S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must both be set" in done.stderr
 
 
 def test_the_router_runs_nginx_as_its_user(containers: Containers) -> None:
