@@ -179,7 +179,7 @@ class ServiceRunner:
                 connect_timeout=settings.nats_connect_timeout,
             )
             self._stack.push_async_callback(self._drain_bus, service.bus)
-            await topology.ensure_topology(service.bus.js)
+            await topology.ensure_topology(service.bus.js, replicas=settings.jetstream_replicas)
             bus = service.bus
             service.health.add_check(name="nats", check=lambda: _connected(bus))
         if settings.object_store != "none":

@@ -84,6 +84,10 @@ class ServiceSettings(BaseSettings):
     """Failed publishes of an outbox row, each its own fault (not NATS being away), before the
     relay sets it aside as dead so that it stops holding back the changes behind it."""
 
+    jetstream_replicas: int = Field(default=1, ge=1, le=5)
+    """Servers of a NATS cluster holding each stream and KV bucket: 1 for one server, 3 for a
+    cluster that keeps every acknowledged message through the loss of one (the Helm chart's)."""
+
     startup_wait: float = Field(default=60.0, ge=0)
     """Seconds a starting service keeps trying to reach PostgreSQL, NATS and the object store
     (compose starts them together; a server restarting meanwhile is waited for). Refused

@@ -14,6 +14,7 @@ asyncio tasks running.
 
 import asyncio
 import inspect
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -186,6 +187,18 @@ def s3_server() -> Iterator[S3Server]:
         server.stop()
 
 
+KUBE_REQUEST_LOG = "DEIS_KUBE_REQUEST_LOG"
+"""A file to which every emulator appends the requests it served (`METHOD path?query` per
+line): how tests/helm learns which API calls the backend's tests make, for the chart's RBAC."""
+
+
+def _record_requests(requests: list[tuple[str, str]]) -> None:
+    log = os.environ.get(KUBE_REQUEST_LOG)
+    if log:
+        with open(log, "a") as file:
+            file.writelines(f"{method} {path}\n" for method, path in requests)
+
+
 @pytest.fixture
 async def kube_api() -> AsyncIterator["KubeEmulator"]:
     """A Kubernetes API emulator of this test's own, started on a free port.
@@ -202,6 +215,7 @@ async def kube_api() -> AsyncIterator["KubeEmulator"]:
         yield emulator
     finally:
         await emulator.stop()
+        _record_requests(emulator.requests)
     problems = emulator.problems()
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)

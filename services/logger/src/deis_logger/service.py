@@ -52,7 +52,10 @@ async def start(service: Service, settings: LoggerSettings) -> Logger:
         raise RuntimeError("the logger needs NATS")
     bus = service.bus
     await topology.ensure_topology(
-        bus.js, logs_max_per_subject=settings.max_lines_per_app, logs_max_age=settings.max_age
+        bus.js,
+        logs_max_per_subject=settings.max_lines_per_app,
+        logs_max_age=settings.max_age,
+        replicas=settings.jetstream_replicas,
     )
     archiver = None
     if settings.archive and service.store is not None:

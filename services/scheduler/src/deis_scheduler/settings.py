@@ -108,6 +108,10 @@ class SchedulerSettings(ServiceSettings):
     kube_app_node_selector: dict[str, str] = Field(default_factory=dict)
     """Node labels every app pod must match (the data plane's nodes), beside the app's tags."""
 
+    kube_app_tolerations: list[dict[str, str | int]] = Field(default_factory=list)
+    """Tolerations of every app pod (Kubernetes' shape: key, operator, value, effect,
+    tolerationSeconds): what lets apps onto a data plane's tainted nodes."""
+
     kube_private_cidrs: list[str] = Field(
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
     )

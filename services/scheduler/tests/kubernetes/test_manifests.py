@@ -57,7 +57,15 @@ def image_state() -> desired_kv.DesiredState:
     )
 
 
-SETTINGS = SchedulerSettings(kube_app_node_selector={"deis.io/plane": "data"})
+DATA_PLANE_TAINT = {
+    "key": "deis.io/plane",
+    "operator": "Equal",
+    "value": "data",
+    "effect": "NoSchedule",
+}
+SETTINGS = SchedulerSettings(
+    kube_app_node_selector={"deis.io/plane": "data"}, kube_app_tolerations=[DATA_PLANE_TAINT]
+)
 
 
 def every_object(state: desired_kv.DesiredState) -> list[manifests.Manifest]:
@@ -123,6 +131,7 @@ def test_a_slug_process_runs_in_the_runner_as_deis_sets_it_up():
     assert box["livenessProbe"]["initialDelaySeconds"] == 2
     pod = web["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"deis.io/plane": "data", "zone": "a"}
+    assert pod["tolerations"] == [DATA_PLANE_TAINT]
     assert pod["imagePullSecrets"] == [{"name": "registry"}]
 
 
@@ -193,3 +202,13 @@ def test_the_spec_hash_changes_with_the_release_and_not_otherwise():
     scaled = manifests.deployment(slug_state(), kind="web", settings=SETTINGS, replicas=3)
     hashes = [m["metadata"]["annotations"][manifests.SPEC_HASH] for m in (one, again, scaled)]
     assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_app_pods_tolerate_nothing_unless_told():
+    web = manifests.deployment(slug_state(), kind="web", settings=SchedulerSettings(), replicas=1)
+    assert "tolerations" not in web["spec"]["template"]["spec"]
+
+
+def test_tolerations_come_from_the_environment_as_the_chart_gives_them(monkeypatch):
+    monkeypatch.setenv("DEIS_KUBE_APP_TOLERATIONS", json.dumps([DATA_PLANE_TAINT]))
+    assert SchedulerSettings().kube_app_tolerations == [DATA_PLANE_TAINT]

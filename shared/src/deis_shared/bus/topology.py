@@ -41,17 +41,20 @@ BUCKET_HISTORY = {"desired": 5, "routes": 1, "endpoints": 1, "procs": 1}
 _ATTEMPTS = 3
 
 
-def events_stream_config() -> nats.js.api.StreamConfig:
+def events_stream_config(*, replicas: int = 1) -> nats.js.api.StreamConfig:
     """The `EVENTS` stream: durable facts, de-duplicated by `Nats-Msg-Id` for two minutes."""
     return nats.js.api.StreamConfig(
         name=EVENTS_STREAM,
         subjects=list(EVENTS_SUBJECTS),
         storage=nats.js.api.StorageType.FILE,
         duplicate_window=EVENTS_DUPLICATE_WINDOW,
+        num_replicas=replicas,
     )
 
 
-def logs_stream_config(*, max_per_subject: int, max_age: float) -> nats.js.api.StreamConfig:
+def logs_stream_config(
+    *, max_per_subject: int, max_age: float, replicas: int = 1
+) -> nats.js.api.StreamConfig:
     """The `LOGS` stream: one ring buffer of `max_per_subject` lines per app subject."""
     return nats.js.api.StreamConfig(
         name=LOGS_STREAM,
@@ -59,6 +62,7 @@ def logs_stream_config(*, max_per_subject: int, max_age: float) -> nats.js.api.S
         storage=nats.js.api.StorageType.FILE,
         max_msgs_per_subject=max_per_subject,
         max_age=max_age,
+        num_replicas=replicas,
     )
 
 
@@ -72,7 +76,7 @@ def bucket_subjects(bucket: str) -> str:
     return f"$KV.{bucket}.>"
 
 
-def bucket_stream_config(*, name: str, history: int) -> nats.js.api.StreamConfig:
+def bucket_stream_config(*, name: str, history: int, replicas: int = 1) -> nats.js.api.StreamConfig:
     """The stream behind KV bucket `name`, shaped as nats-py's `create_key_value` makes it."""
     return nats.js.api.StreamConfig(
         name=bucket_stream(name),
@@ -86,7 +90,7 @@ def bucket_stream_config(*, name: str, history: int) -> nats.js.api.StreamConfig
         duplicate_window=120.0,
         max_msgs=-1,
         max_consumers=-1,
-        num_replicas=1,
+        num_replicas=replicas,
     )
 
 
@@ -149,19 +153,24 @@ async def ensure_stream(
     raise errors.ServerRejected(f"{context}: did not settle after {_ATTEMPTS} attempts")
 
 
-async def ensure_bucket(js: nats.js.JetStreamContext, *, name: str, history: int = 1) -> None:
+async def ensure_bucket(
+    js: nats.js.JetStreamContext, *, name: str, history: int = 1, replicas: int = 1
+) -> None:
     """Create KV bucket `name` (file storage) or fix its history; idempotent.
 
     Args:
         js: The JetStream context.
         name: The bucket name.
         history: Revisions kept per key.
+        replicas: Servers of a cluster holding the bucket.
 
     Raises:
         ServerRejected: The server refused the configuration.
         BusUnavailable: The server did not answer.
     """
-    await ensure_stream(js, config=bucket_stream_config(name=name, history=history))
+    await ensure_stream(
+        js, config=bucket_stream_config(name=name, history=history, replicas=replicas)
+    )
 
 
 async def ensure_topology(
@@ -169,6 +178,7 @@ async def ensure_topology(
     *,
     logs_max_per_subject: int | None = None,
     logs_max_age: float | None = None,
+    replicas: int = 1,
 ) -> None:
     """Make the server hold the streams and buckets of DESIGN.md; idempotent and race-safe.
 
@@ -181,16 +191,21 @@ async def ensure_topology(
         logs_max_per_subject: Lines kept per app in `LOGS` (None: `LOGS_MAX_PER_SUBJECT`).
         logs_max_age: Seconds a log line is kept (None: `LOGS_MAX_AGE`). Give either limit
             to make an existing `LOGS` match both; give neither to leave it as it is.
+        replicas: Servers of a cluster holding each stream and bucket (the services'
+            `jetstream_replicas`); a stream with another count is changed to it (`LOGS`
+            only by the logger, which gives the limits).
 
     Raises:
         ServerRejected: The server refused a configuration.
         BusUnavailable: The server did not answer.
     """
-    await ensure_stream(js, config=events_stream_config())
+    await ensure_stream(js, config=events_stream_config(replicas=replicas))
     enforce_logs = logs_max_per_subject is not None or logs_max_age is not None
     per_subject = LOGS_MAX_PER_SUBJECT if logs_max_per_subject is None else logs_max_per_subject
     max_age = LOGS_MAX_AGE if logs_max_age is None else logs_max_age
-    logs_config = logs_stream_config(max_per_subject=per_subject, max_age=max_age)
+    logs_config = logs_stream_config(
+        max_per_subject=per_subject, max_age=max_age, replicas=replicas
+    )
     await ensure_stream(js, config=logs_config, update=enforce_logs)
     for bucket, history in BUCKET_HISTORY.items():
-        await ensure_bucket(js, name=bucket, history=history)
+        await ensure_bucket(js, name=bucket, history=history, replicas=replicas)

@@ -299,6 +299,8 @@ def pod_spec(
     selector = {**settings.kube_app_node_selector, **desired.tags}
     if selector:
         spec["nodeSelector"] = selector
+    if settings.kube_app_tolerations:
+        spec["tolerations"] = [dict(toleration) for toleration in settings.kube_app_tolerations]
     if registry_secret(desired) is not None:
         spec["imagePullSecrets"] = [{"name": REGISTRY_SECRET}]
     if volumes:
