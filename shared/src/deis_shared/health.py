@@ -94,18 +94,32 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-class HealthServer:
-    """Serves `Health.routes()` on its own port, for services without an HTTP API."""
+class BackgroundServer:
+    """An ASGI app served by uvicorn in a task of this loop, on a port of its own.
 
-    def __init__(self, *, health: Health, host: str, port: int) -> None:
+    For what a service serves beside its main work: health (`HealthServer`), the logger's
+    ingest endpoint. The service runner, not uvicorn, handles signals.
+    """
+
+    def __init__(
+        self,
+        app: Starlette,
+        *,
+        name: str,
+        host: str,
+        port: int,
+        graceful_shutdown: int | None = None,
+    ) -> None:
         config = uvicorn.Config(
-            Starlette(routes=health.routes()),
+            app,
             host=host,
             port=port,
             log_config=None,
             access_log=False,
             lifespan="off",
+            timeout_graceful_shutdown=graceful_shutdown,
         )
+        self.name = name
         self._server = _QuietServer(config)
         self._task: asyncio.Task[None] | None = None
 
@@ -116,21 +130,30 @@ class HealthServer:
             for sock in server.sockets:
                 port: int = sock.getsockname()[1]
                 return port
-        raise RuntimeError("health server is not listening")
+        raise RuntimeError(f"{self.name} is not listening")
 
     async def start(self) -> None:
         """Bind and serve in a task; returns once the port accepts connections."""
-        self._task = asyncio.create_task(self._server.serve(), name="health-server")
+        self._task = asyncio.create_task(self._server.serve(), name=self.name)
         while not self._server.started:
             if self._task.done():
                 await self._task
-                raise RuntimeError("health server stopped during start-up")
+                raise RuntimeError(f"{self.name} stopped during start-up")
             await asyncio.sleep(0.01)
 
     async def close(self) -> None:
-        """Stop serving; safe to call twice or before start."""
+        """Stop accepting, let requests in flight finish; safe to call twice or before start."""
         task, self._task = self._task, None
         if task is None:
             return
         self._server.should_exit = True
         await task
+
+
+class HealthServer(BackgroundServer):
+    """Serves `Health.routes()` on its own port, for services without an HTTP API."""
+
+    def __init__(self, *, health: Health, host: str, port: int) -> None:
+        super().__init__(
+            Starlette(routes=health.routes()), name="health-server", host=host, port=port
+        )

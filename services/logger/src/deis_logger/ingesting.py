@@ -28,17 +28,13 @@ Counted on the service's registry: `deis_logger_ingest_lines_total{outcome}` (`a
 `deis_logger_ingest_requests_total{status}`.
 """
 
-import asyncio
-import contextlib
 import hmac
 import ipaddress
 import logging
 import zlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Final
 
-import uvicorn
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import SecretStr
 from starlette.applications import Starlette
@@ -48,7 +44,7 @@ from starlette.routing import Route
 
 from deis_logger import fluentbit
 from deis_logger.settings import LoggerSettings
-from deis_shared import errors
+from deis_shared import errors, health
 from deis_shared.bus import connection, errors as bus_errors, publishing
 from deis_shared.events import logs
 
@@ -220,29 +216,17 @@ def _records(body: bytes) -> int:
     return sum(1 for raw in body.split(b"\n") if raw.strip())
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: the service runner owns SIGTERM."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-class IngestServer:
+class IngestServer(health.BackgroundServer):
     """Serves `Ingest` on its own port; started and stopped by the logger's `service`."""
 
     def __init__(self, *, ingest: Ingest, host: str, port: int) -> None:
-        config = uvicorn.Config(
+        super().__init__(
             ingest.app(),
+            name="ingest-server",
             host=host,
             port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=SHUTDOWN_GRACE,
+            graceful_shutdown=SHUTDOWN_GRACE,
         )
-        self._server = _Server(config)
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(
@@ -266,32 +250,10 @@ class IngestServer:
         )
         return cls(ingest=ingest, host=settings.ingest_host, port=settings.ingest_port)
 
-    @property
-    def port(self) -> int:
-        """The bound port (useful when configured as 0)."""
-        for server in self._server.servers:
-            for sock in server.sockets:
-                port: int = sock.getsockname()[1]
-                return port
-        raise RuntimeError("the ingest endpoint is not listening")
-
     async def start(self) -> None:
-        """Bind and serve in a task; returns once the port accepts connections."""
-        self._task = asyncio.create_task(self._server.serve(), name="ingest-server")
-        while not self._server.started:
-            if self._task.done():
-                await self._task
-                raise RuntimeError("the ingest endpoint stopped during start-up")
-            await asyncio.sleep(0.01)
+        """Bind and serve; returns once the port accepts connections."""
+        await super().start()
         logger.info("Fluent Bit ingest endpoint on port %d", self.port)
-
-    async def close(self) -> None:
-        """Stop accepting, let requests in flight finish; safe to call twice or before start."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._server.should_exit = True
-        await task
 
 
 def _loopback(host: str) -> bool:
