@@ -15,7 +15,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
 import threading
@@ -25,17 +24,14 @@ from pathlib import Path
 
 import asyncpg
 import botocore.exceptions
-import helm_python as helm
 import httpx
 import nats
 import pytest
-import yaml  # type: ignore[import-untyped]  # ships no type information
 from aiobotocore.session import get_session
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from deis_scheduler.settings import SchedulerSettings
 from deis_shared.objectstore import errors
 from deis_shared.objectstore.s3 import S3Store
 from deis_testing import S3Server, free_port, unique_name
@@ -60,41 +56,6 @@ def docker(*args: str, timeout: float = 120.0, check: bool = True) -> str:
     if check and done.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)}: {done.returncode}\n{done.stderr}")
     return done.stdout
-
-
-def docker_available() -> str | None:
-    """None when a dockerd answers, else why not."""
-    if shutil.which("docker") is None:
-        return "no docker client (Debian: apt-get install docker.io)"
-    try:
-        info = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        return "dockerd does not answer"
-    if info.returncode != 0:
-        return "no dockerd answers (start it: see deploy/images/README.md)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def images() -> None:
-    """Every image, built (or found up to date) by scripts/build-images.
-
-    With DEIS_IMAGES_BUILT=1 the build is left out and the images are taken as they are (after
-    `scripts/build-images --only <name>`, say, to test one image without building the others).
-    """
-    missing = docker_available()
-    if missing is not None:
-        pytest.skip(missing)
-    if os.environ.get("DEIS_IMAGES_BUILT") == "1":
-        return
-    build = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "build-images")],
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
 
 
 class Containers:
@@ -144,39 +105,6 @@ def test_every_image_runs_as_a_non_root_user_with_a_healthcheck(images: None, na
     assert config["Healthcheck"]["Test"][0] in ("CMD", "CMD-SHELL")
     uid = docker("run", "--rm", "--entrypoint", "id", image(name), "-u").strip()
     assert uid != "0"
-    # The Helm chart names that user (runAsUser), so that the pod owns its volumes (fsGroup).
-    assert int(uid) == chart_user(name), f"the chart runs {name} as {chart_user(name)}, not {uid}"
-
-
-CHART_WORKLOADS = {
-    "platform": "deis-controller",
-    "router": "deis-router",
-    "builder": "deis-builder",
-    "postgres": "deis-postgres",
-    "nats": "deis-nats",
-    "s3": "deis-s3",
-}
-
-
-def chart_user(name: str) -> int:
-    """The user the Helm chart runs image `name` as (the slug runner: the scheduler's default)."""
-    if name == "slugrunner":
-        return SchedulerSettings().kube_run_as_user
-    chart = ROOT / "deploy" / "helm" / "deis"
-    with helm.Chart.load(chart) as loaded:
-        rendered = loaded.render({}, name="deis", namespace="deis", is_install=True)
-    for path, text in rendered.items():
-        if not path.endswith(".yaml"):
-            continue
-        for doc in yaml.safe_load_all(text):
-            if (
-                doc
-                and doc.get("kind") in ("Deployment", "StatefulSet")
-                and (doc["metadata"]["name"] == CHART_WORKLOADS[name])
-            ):
-                user: int = doc["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
-                return user
-    raise AssertionError(f"the chart runs no {CHART_WORKLOADS[name]}")
 
 
 @pytest.mark.parametrize("name", IMAGES)
