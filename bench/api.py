@@ -5,15 +5,21 @@ the other, two uvicorn processes with the same options (uvloop, httptools, one w
 
 - the controller (`deis-controller`), measured on `GET /v2/apps/<id>/` (token check, app
   lookup with its share check) and `POST /v2/apps/<id>/config/` (config merge, a new release,
-  KV and event rows in the outbox, which its relay publishes meanwhile). Writes to one app are
-  serialised by its row lock (that keeps the outbox in order), so the config figure is given
-  twice: all 50 clients on one app, and spread over 50 apps;
+  KV and event rows in the outbox, which its relay publishes meanwhile; no scheduler runs, so
+  it answers at once: `DEIS_ROLLOUT_WAIT=0`). Writes to one app are serialised by its row lock
+  (that keeps the outbox in order), so the config figure is given twice: all 50 clients on one
+  app, and spread over 50 apps;
 - a bare FastAPI app answering one asyncpg query (`SELECT ... FROM apps WHERE id = $1`): the
   floor for any endpoint on this stack.
 
 The load comes from 50 concurrent keep-alive connections of a small raw-HTTP client (an HTTP
 library in the same process would be the bottleneck on two cores). Prints requests/s, p50 and
 p99 for each, and the ratio of each controller endpoint to the floor.
+
+Then a config change through to served (issue 19), on the whole platform started by
+`deisctl up -d`: `bench/rollout.py` (run as `python -m bench.rollout` from the repository root,
+since this file runs as a script) times `config:set` until its answer and until nginx serves the
+new value, beside the floor of the rollout alone measured from the same changes.
 """
 
 import asyncio
@@ -150,6 +156,9 @@ async def bench_controller(dsn: str, nats_url: str) -> tuple[Result, Result, Res
         "DEIS_API_PORT": str(port),
         "DEIS_LOG_LEVEL": "WARNING",
         "DEIS_DB_POOL_MAX_SIZE": "20",
+        # No scheduler runs here: answer at once, as before issue 19. With a wait, writes to
+        # one app while another waits get 409; the wait is timed on a whole platform below.
+        "DEIS_ROLLOUT_WAIT": "0",
     }
     process = subprocess.Popen([sys.executable, "-m", "deis_controller.main"], env=env)
     try:
@@ -271,5 +280,13 @@ async def main() -> None:
         postgres.stop()
 
 
+def served_figures() -> None:
+    """The config change through to served, on the whole platform: `bench/rollout.py`."""
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "bench.rollout"], cwd=root, check=True)
+
+
 if __name__ == "__main__":
     uvloop.run(main())
+    print()
+    served_figures()
