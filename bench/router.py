@@ -16,6 +16,7 @@ writes `routes`/`endpoints` to KV as the controller and the scheduler would. Pri
 """
 
 import asyncio
+import contextlib
 import itertools
 import json
 import statistics
@@ -81,9 +82,15 @@ async def fetch(port: int, host: str) -> bytes:
         writer.write(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         response = await reader.read()
     finally:
-        writer.close()
-        await writer.wait_closed()
+        await _closed(writer)
     return response.partition(b"\r\n\r\n")[2]
+
+
+async def _closed(writer: asyncio.StreamWriter) -> None:
+    """Close a connection nginx may have reset already (after `keepalive_requests`)."""
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
 
 
 async def load(port: int, host: str) -> float:
@@ -103,11 +110,10 @@ async def load(port: int, host: str) -> float:
                     length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
                     await reader.readexactly(length)
                     count += 1
-            except asyncio.IncompleteReadError:
-                continue
+            except (asyncio.IncompleteReadError, ConnectionError):
+                continue  # nginx ended the connection: open another
             finally:
-                writer.close()
-                await writer.wait_closed()
+                await _closed(writer)
 
     await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
     return count / LOAD_SECONDS
