@@ -3,9 +3,12 @@
 Through `deis` against `deisctl up`: a config that makes the app crash is refused with the
 reason and the process's last lines, the release is recorded failed and the previous one serves
 on; a config change is served the moment `config:set` returns (no sleep, no polling); a second
-change while one rolls out gets 409.
+change while one rolls out gets 409. A scale answers once its processes run, a scale of a type
+that crashes is refused with the reason and scaled back, and `ps:restart` answers with the
+replacements, running.
 """
 
+import json
 import threading
 import time
 
@@ -91,3 +94,64 @@ def test_a_change_while_one_rolls_out_is_refused_with_409(platform, developer):
     done = first["done"]
     assert getattr(done, "returncode", 1) == 0, done
     assert platform.get(app).text == "hello from v3\n"
+
+
+WORKING_APP = {
+    **MOODY_APP,
+    "Procfile": "web: python app.py\nworker: python worker.py\nbroken: python broken.py\n",
+    "worker.py": "import time\nprint('working', flush=True)\nwhile True:\n    time.sleep(60)\n",
+    "broken.py": "import sys\nprint('no queue configured: giving up', flush=True)\nsys.exit(4)\n",
+}
+
+
+def _pods(developer, app: str) -> list[dict[str, str]]:
+    pods: list[dict[str, str]] = json.loads(developer.deis("ps", "-a", app, "--json").stdout)[
+        "results"
+    ]
+    return pods
+
+
+def test_a_scale_answers_when_its_processes_run_and_refuses_a_crashing_type(platform, developer):
+    app = f"{developer.username}-scaled"
+    copy = developer.checkout(app, WORKING_APP)
+    developer.deis("create", app, cwd=copy)
+    developer.push(copy)
+
+    developer.deis("scale", "worker=2", "-a", app)
+    workers = [pod for pod in _pods(developer, app) if pod["type"] == "worker"]
+    assert [pod["state"] for pod in workers] == ["up", "up"], workers  # at once, no polling
+
+    refused = developer.deis("scale", "broken=1", "-a", app, check=False)
+    assert refused.returncode != 0
+    said = refused.stderr + refused.stdout
+    assert "scaling broken=1 failed: broken.1 exited with code 4" in said, said
+    assert "no queue configured: giving up" in said, said
+    shown = json.loads(developer.deis("info", "-a", app, "--json").stdout)
+    assert shown["app"]["structure"] == {"web": 1, "worker": 2}  # scaled back, as Deis did
+    assert platform.get(app).text == "hello from v2\n"
+
+    developer.deis("scale", "worker=0", "-a", app)
+    assert [pod["type"] for pod in _pods(developer, app)] == ["web"]
+
+
+def test_a_restart_answers_with_the_running_replacements(platform, developer):
+    app = f"{developer.username}-restarted"
+    copy = developer.checkout(app, WORKING_APP)
+    developer.deis("create", app, cwd=copy)
+    developer.push(copy)
+    developer.deis("scale", "web=2", "worker=1", "-a", app)
+    before = {pod["name"]: pod["started"] for pod in _pods(developer, app)}
+    time.sleep(1.1)  # start times are given to the second: a replacement's must be later
+
+    restarted = json.loads(developer.deis("ps:restart", "web", "-a", app, "--json").stdout)
+
+    assert sorted(pod["name"] for pod in restarted) == sorted(
+        name for name in before if "-web-" in name
+    )
+    for pod in restarted:
+        assert pod["state"] == "up", restarted
+        assert pod["started"] > before[pod["name"]], (pod, before)
+    assert platform.get(app).text == "hello from v2\n"
+    everything = json.loads(developer.deis("ps:restart", "-a", app, "--json").stdout)
+    assert sorted(pod["type"] for pod in everything) == ["web", "web", "worker"]
+    assert all(pod["state"] == "up" for pod in everything), everything

@@ -60,8 +60,9 @@ class ControllerSettings(ServiceSettings):
     """Seconds to wait for the logger's or scheduler's answer to a quick RPC."""
 
     rollout_wait: float = Field(default=180.0, ge=0)
-    """Seconds a request that makes a release (config, pull, rollback) waits for its rollout
-    before answering that it goes on (503); 0 answers at once, without waiting."""
+    """Seconds a request that makes a release (config, pull, rollback) waits for its rollout,
+    and a scale or pods restart for its processes, before answering that it goes on (503); 0
+    answers at once, without waiting."""
 
     route_wait: float = Field(default=5.0, ge=0)
     """Seconds, within `rollout_wait`, a rolled-out release waits for the router to serve it."""

@@ -4,21 +4,18 @@ The scheduler writes every process of an app, with its state, under key `<app>` 
 `procs`; this module keeps the processes `deis ps` shows: those of the latest non-failed
 release, neither one-off (`run`) nor gone (`down`, `crashed`, `destroyed`), newest first.
 
-Restarting raises a counter in the app's `desired` value (`restarts`), which the scheduler
-acts on; see `restart`.
+Restarting is `restarts`' concern.
 """
 
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-import asyncpg
 import nats.errors
 import nats.js.errors
 
 from deis_controller import errors
-from deis_controller.app import state
 from deis_controller.app.context import Context
 from deis_controller.app.records import AppAccess
 from deis_controller.domain.formats import timestamp
@@ -142,39 +139,3 @@ async def list_pods(
     processes = await processes_of(ctx, app_id=app.app.id)
     wanted = None if name is None else full_name(app_id=app.app.id, name=name)
     return visible(processes, version=version, kind=kind, name=wanted, now=datetime.now(UTC))
-
-
-async def restart(
-    *, ctx: Context, app: AppAccess, kind: str | None = None, name: str | None = None
-) -> list[Pod]:
-    """Ask for a restart of the app's pods (all, one type, or one pod); the pods now.
-
-    The request is a counter in the app's `desired` value (`restarts`), raised under the app's
-    lock: the scheduler restarts the matching processes, one by one for web, when it sees the
-    counter rise. Deis waited for the replacements; the answer here is the pods as they are
-    when the request is recorded.
-
-    Raises:
-        ServiceUnavailable: The processes cannot be read.
-    """
-    target = "*" if kind is None else kind
-    if name is not None:
-        target = full_name(app_id=app.app.id, name=name)
-    async with ctx.pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            """
-            UPDATE apps SET restarts = jsonb_set(
-                restarts, ARRAY[$2::text], to_jsonb(coalesce((restarts ->> $2)::int, 0) + 1)
-            )
-            WHERE uuid = $1
-            """,
-            app.app.uuid,
-            target,
-        )
-        connection = cast(asyncpg.Connection, conn)
-        await state.sync(connection, settings=ctx.settings, app_uuid=app.app.uuid, parts="desired")
-        what = "every process" if target == "*" else target
-        await state.platform_log(
-            connection, app_id=app.app.id, message=f"{app.user.username} restarted {what}"
-        )
-    return await list_pods(ctx=ctx, app=app, kind=kind, name=name)

@@ -16,17 +16,25 @@ waiting on an event that was lost. A second change of an app while one waits for
 gets 409, as Deis answers a deployment already in progress. A release with nothing to run (no
 build yet, or no process in the formation) is answered at once. `rollout_wait` 0 answers at
 once always (the controller's own tests, with no scheduler).
+
+A scale and a pods restart wait the same way (`settled`), within the same deadline and under
+the same 409, but no event marks their end: they make no release, so the scheduler reports no
+deploy for them. KV `procs` is their only signal, looked at every `PROCS_CHECK_EVERY` seconds
+and judged by `settling` against the processes noted before the change (`note_processes`). A
+process of the change that crashes fails it (400 with its exit code and its last lines, read
+from the app's log).
 """
 
+import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Final
 
 import asyncpg
 
 from deis_controller import errors
-from deis_controller.app import deploys, pods
+from deis_controller.app import deploys, pods, processes, settling
 from deis_controller.app.context import Context
 from deis_controller.app.records import App
 from deis_shared import rollouts
@@ -35,6 +43,18 @@ from deis_shared.kv import procs as procs_kv
 
 LAST_LINES = 20
 """Lines of the failing process shown in a refused request's detail."""
+
+PROCS_CHECK_EVERY: Final = 0.25
+"""Seconds between looks at KV `procs` while a scale or restart settles (no event comes)."""
+
+TAIL_LINES: Final = 500
+"""Lines of the app's log searched for a crashed process's last lines."""
+
+LINES_LATE: Final = 0.5
+"""Seconds given to a crashed process's lines to reach the log when the first tail has none."""
+
+Judge = Callable[[list[procs_kv.Process]], settling.Verdict]
+"""One look at KV `procs` judged: see `settling`."""
 
 _rolling: set[str] = set()
 """Apps with a request waiting for its rollout, in this controller."""
@@ -53,6 +73,74 @@ class Waiter:
         self._ctx = ctx
         self._app = app
         self._watch = watch
+        self.before: dict[str, procs_kv.Process] = {}
+        """The app's processes by name when `note_processes` looked."""
+
+    @property
+    def waits(self) -> bool:
+        """Whether the answer waits for the outcome (false: answered at once)."""
+        return self._watch is not None
+
+    async def note_processes(self) -> None:
+        """Look at the app's processes before a scale or restart, which `settled` judges by."""
+        if self._watch is None:
+            return
+        try:
+            found = await pods.processes_of(self._ctx, app_id=self._app.id)
+        except errors.ServiceUnavailable:
+            found = []
+        self.before = {process.name: process for process in found}
+
+    async def settled(self, judge: Judge, *, doing: str) -> settling.Running | None:
+        """Look at KV `procs` until `judge` says the change runs; None when not waiting.
+
+        Args:
+            judge: the verdict on one look (`settling.scaled`, `settling.restarted`).
+            doing: what the change is, for the messages (`scaling web=3`).
+
+        Raises:
+            BadRequest: a process of the change crashed: its exit code and last lines.
+            ServiceUnavailable: not settled within `rollout_wait` seconds.
+        """
+        if self._watch is None:
+            return None
+        seconds = self._ctx.settings.rollout_wait
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                verdict = judge(await pods.processes_of(self._ctx, app_id=self._app.id))
+            except errors.ServiceUnavailable:
+                verdict = None
+            if isinstance(verdict, settling.Running):
+                return verdict
+            if isinstance(verdict, settling.Crash):
+                lines = "".join(f"\n  {line}" for line in await self._last_lines(verdict))
+                raise errors.BadRequest(f"{doing} failed: {verdict.reason()}{lines}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise errors.ServiceUnavailable(
+                    f"{doing} of {self._app.id} is still going on after {seconds:.0f} s;"
+                    " it goes on: see `deis ps`"
+                )
+            await asyncio.sleep(min(PROCS_CHECK_EVERY, left))
+
+    async def _last_lines(self, crash: settling.Crash) -> list[str]:
+        """The crashed process's last lines, as the app's log has them (none if unreadable).
+
+        Lines travel to the log apart from KV `procs`, so a tail without any is tried once more.
+        """
+        marker = f" {self._app.id}[{crash.label}]: "
+        for attempt in range(2):
+            if attempt:
+                await asyncio.sleep(LINES_LATE)
+            try:
+                tail = await processes.tail(ctx=self._ctx, app_id=self._app.id, lines=TAIL_LINES)
+            except processes.LogsUnavailable:
+                return []
+            found = [line.split(marker, 1)[1] for line in tail if marker in line]
+            if found:
+                return found[-LAST_LINES:]
+        return []
 
     async def released(self) -> None:
         """Wait for the app's newest release to run and be served.
@@ -96,11 +184,11 @@ class Waiter:
     async def _running(self, *, version: int, formation: dict[str, int]) -> rollouts.Outcome | None:
         """What KV `procs` says: success once the formation runs `version`, every one up."""
         try:
-            processes = await pods.processes_of(self._ctx, app_id=self._app.id)
+            found = await pods.processes_of(self._ctx, app_id=self._app.id)
         except errors.ServiceUnavailable:
             return None
         up: dict[str, int] = {}
-        for process in processes:
+        for process in found:
             if process.release == version and process.state == procs_kv.ProcessState.UP:
                 up[process.type] = up.get(process.type, 0) + 1
         if all(up.get(kind, 0) >= count for kind, count in formation.items()):

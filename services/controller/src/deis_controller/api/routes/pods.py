@@ -1,7 +1,7 @@
 """Routes of pods (`deis ps`, `deis ps:restart`) and scaling (API.md §2.2, §2.6).
 
-The pod routes take `UsableApp` rather than `Conn`: they read NATS and hold no pooled
-connection meanwhile.
+These routes take `UsableApp` rather than `Conn`: they read NATS, and a restart or a scale waits
+for the scheduler (`app.waiting`), holding no pooled connection meanwhile.
 """
 
 from typing import Annotated
@@ -10,9 +10,9 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import JSONResponse, Response
 
 from deis_controller.api import bodies, requests_settings, schemas_settings
-from deis_controller.api.deps import Conn, Ctx, UsableApp
+from deis_controller.api.deps import Ctx, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import pods, scale
+from deis_controller.app import pods, restarts, scale
 
 router = APIRouter(tags=["pods"])
 
@@ -57,8 +57,8 @@ async def show_pod(ctx: Ctx, app: UsableApp, pod_type: PodType, pod_name: PodNam
 
 @route(router, "/v2/apps/{app_id}/pods/restart", methods=["POST"], response_model=POD_ARRAY)
 async def restart_pods(ctx: Ctx, app: UsableApp) -> Response:
-    """Restart every pod of the app; the pods after."""
-    return _restarted(await pods.restart(ctx=ctx, app=app))
+    """Restart every pod of the app; the replacements, once they run."""
+    return _restarted(await restarts.restart(ctx=ctx, app=app))
 
 
 @route(
@@ -69,7 +69,7 @@ async def restart_pods(ctx: Ctx, app: UsableApp) -> Response:
 )
 async def restart_pods_of_type(ctx: Ctx, app: UsableApp, pod_type: PodType) -> Response:
     """Restart the pods of one process type."""
-    return _restarted(await pods.restart(ctx=ctx, app=app, kind=pod_type))
+    return _restarted(await restarts.restart(ctx=ctx, app=app, kind=pod_type))
 
 
 @route(
@@ -80,7 +80,7 @@ async def restart_pods_of_type(ctx: Ctx, app: UsableApp, pod_type: PodType) -> R
 )
 async def restart_pod(ctx: Ctx, app: UsableApp, pod_type: PodType, pod_name: PodName) -> Response:
     """Restart one pod."""
-    return _restarted(await pods.restart(ctx=ctx, app=app, kind=pod_type, name=pod_name))
+    return _restarted(await restarts.restart(ctx=ctx, app=app, kind=pod_type, name=pod_name))
 
 
 @route(
@@ -90,8 +90,8 @@ async def restart_pod(ctx: Ctx, app: UsableApp, pod_type: PodType, pod_name: Pod
     status_code=204,
     openapi_extra=bodies.openapi_body(requests_settings.ScaleBody),
 )
-async def scale_app(request: Request, ctx: Ctx, conn: Conn, app: UsableApp) -> Response:
-    """Set the number of processes of some types."""
+async def scale_app(request: Request, ctx: Ctx, app: UsableApp) -> Response:
+    """Set the number of processes of some types; answered once they run."""
     data = await bodies.read_object(request)
-    await scale.scale(conn, ctx=ctx, app=app, data=data)
+    await scale.scale(ctx=ctx, app=app, data=data)
     return Response(status_code=204)
