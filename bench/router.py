@@ -1,16 +1,20 @@
-"""Router benchmark: KV change to served traffic, reload cost by size, nginx's overhead.
+"""Router benchmark: endpoint changes (no reload) and domain changes (a reload) to served
+traffic at 1,000 apps, reload cost by size, nginx's overhead.
 
 Run: `uv run python bench/router.py`. Starts its own nats-server, a router agent in this
 process (its own nginx on free ports) and two upstream processes (stdlib `http.server`), and
 writes `routes`/`endpoints` to KV as the controller and the scheduler would. Prints:
 
-- change -> served: from writing new endpoints (flipping between the two upstreams) until a
-  request through nginx answers from the new one, p50/p99 over 100 changes (target p99 <=
-  500 ms), next to the agent's own `router.applied` latency, which is longer: it waits until
-  old workers stop accepting, and nginx's master tells them so only 100 ms after it started
-  the new ones (a fixed `ngx_msleep(100)` in nginx);
 - render + validate + reload of one revision with 10, 100 and 1000 apps (every app
   re-rendered), and `nginx -t` alone at that size;
+- with those 1,000 apps routed: endpoint change -> served, from writing new endpoints of one
+  app (flipping between the two upstreams) until a request through nginx answers from the new
+  one, p50/p99 over 100 changes (target p99 <= 20 ms), next to the agent's own
+  `router.applied` latency and the reloads they cost (none: the Lua balancer takes them);
+- in the same run, the reload path: domain change -> served, from writing the app's routes
+  with a new custom domain until a request for that domain answers, p50/p99 over 20 changes,
+  next to `router.applied` (which also waits until old workers stop accepting: nginx's master
+  tells them so only 100 ms after it started the new ones, a fixed `ngx_msleep(100)`);
 - requests/s through nginx and direct to the same upstream, same client, same run (the
   client is a Python keep-alive loop, so both figures are client-bound; the ratio is the point).
 """
@@ -54,16 +58,17 @@ sys.stdout.write("ready\\n"); sys.stdout.flush()
 s.serve_forever()
 """
 CHANGES = 100
+DOMAIN_CHANGES = 20
 SIZES = (10, 100, 1000)
 LOAD_SECONDS = 3.0
 CONCURRENCY = 8
 
 
-def routes(app: str) -> bytes:
+def routes(app: str, *domains: str) -> bytes:
     value = routes_kv.Routes(
         app=app,
         default_domain=f"{app}.localhost",
-        domains=[],
+        domains=list(domains),
         https_enforced=False,
         maintenance=False,
         routable=True,
@@ -173,36 +178,8 @@ async def main() -> None:
             async def settled() -> bool:
                 return router.applier.settled
 
-            await js.publish(f"$KV.{routes_kv.BUCKET}.bench", routes("bench"))
-            served: list[float] = []
-            for version in range(1, CHANGES + 1):
-                wanted = (b"blue", b"green")[version % 2]
-                started = time.perf_counter()
-                await js.publish(
-                    f"$KV.{endpoints_kv.BUCKET}.bench",
-                    endpoints("bench", ports[version % 2], version),
-                )
-
-                async def moved(wanted: bytes = wanted) -> bool:
-                    return await fetch(settings.http_port, "bench.localhost") == wanted
-
-                await until(moved, interval=0.001)
-                served.append(time.perf_counter() - started)
-                await until(settled)
-            ms = [s * 1000 for s in served]
-            reported = [s * 1000 for s in applied]
-            print(f"router agent, {CHANGES} endpoint changes one after another")
-            print(
-                f"change -> served          p50 {percentile(ms, 0.5):6.1f} ms"
-                f"   p99 {percentile(ms, 0.99):6.1f} ms   (target p99 <= 500 ms)"
-            )
-            print(
-                f"router.applied latency    p50 {percentile(reported, 0.5):6.1f} ms"
-                f"   p99 {percentile(reported, 0.99):6.1f} ms   ({len(reported)} revisions)"
-            )
-
             print("one revision with every app re-rendered (render, write, nginx -t, reload)")
-            created = 1
+            created = 0
             for size in SIZES:
                 for index in range(created, size):
                     app = f"app{index}"
@@ -219,21 +196,89 @@ async def main() -> None:
                 apps = frozenset(router.table.routes)
                 timings = []
                 for _ in range(3):
+                    router.applier.good = {}  # every file new: a release and a reload
                     started = time.perf_counter()
                     await router.applier.apply(Batch(apps=apps, since=started))
                     timings.append(time.perf_counter() - started)
                 layout = router.ctx.layout
+                release = router.applier.release
+                assert release is not None
                 started = time.perf_counter()
                 await checking.check(
-                    binary=router.ctx.binary,
-                    prefix=layout.root,
-                    conf=layout.conf(router.applier.revision),
+                    binary=router.ctx.binary, prefix=layout.root, conf=layout.conf(release)
                 )
                 check = time.perf_counter() - started
                 print(
                     f"{size:5d} apps   {statistics.median(timings) * 1000:7.1f} ms"
                     f"   (nginx -t alone {check * 1000:6.1f} ms; median of 3)"
                 )
+
+            await js.publish(f"$KV.{routes_kv.BUCKET}.bench", routes("bench"))
+            await js.publish(f"$KV.{endpoints_kv.BUCKET}.bench", endpoints("bench", ports[0], 1))
+
+            async def first() -> bool:
+                return await fetch(settings.http_port, "bench.localhost") == b"blue"
+
+            await until(first)
+            await until(settled)
+            applied.clear()
+            reloads = router.applier.reloads
+            served: list[float] = []
+            for version in range(2, CHANGES + 2):
+                wanted = (b"blue", b"green")[version % 2]
+                started = time.perf_counter()
+                await js.publish(
+                    f"$KV.{endpoints_kv.BUCKET}.bench",
+                    endpoints("bench", ports[version % 2], version),
+                )
+
+                async def moved(wanted: bytes = wanted) -> bool:
+                    return await fetch(settings.http_port, "bench.localhost") == wanted
+
+                await until(moved, interval=0.001)
+                served.append(time.perf_counter() - started)
+                await until(settled)
+            ms = [s * 1000 for s in served]
+            reported = [s * 1000 for s in applied]
+            apps_routed = len(router.table.routes)
+            print(
+                f"{apps_routed} apps routed; {CHANGES} endpoint changes of one, one after another"
+            )
+            print(
+                f"endpoint change -> served   p50 {percentile(ms, 0.5):6.1f} ms"
+                f"   p99 {percentile(ms, 0.99):6.1f} ms   (target p99 <= 20 ms)"
+            )
+            print(
+                f"  router.applied latency    p50 {percentile(reported, 0.5):6.1f} ms"
+                f"   p99 {percentile(reported, 0.99):6.1f} ms   ({len(reported)} revisions, "
+                f"{router.applier.reloads - reloads} reloads)"
+            )
+
+            applied.clear()
+            wanted = (b"blue", b"green")[(CHANGES + 1) % 2]
+            served = []
+            for index in range(DOMAIN_CHANGES):
+                domain = f"d{index}.example.com"
+                started = time.perf_counter()
+                await js.publish(f"$KV.{routes_kv.BUCKET}.bench", routes("bench", domain))
+
+                async def routed(domain: str = domain) -> bool:
+                    return await fetch(settings.http_port, domain) == wanted
+
+                await until(routed, interval=0.001)
+                served.append(time.perf_counter() - started)
+                await until(settled)
+            ms = [s * 1000 for s in served]
+            reported = [s * 1000 for s in applied]
+            print(f"{apps_routed} apps routed; {DOMAIN_CHANGES} domain changes of one (reloads)")
+            print(
+                f"domain change -> served     p50 {percentile(ms, 0.5):6.1f} ms"
+                f"   p99 {percentile(ms, 0.99):6.1f} ms"
+            )
+            print(
+                f"  router.applied latency    p50 {percentile(reported, 0.5):6.1f} ms"
+                f"   p99 {percentile(reported, 0.99):6.1f} ms   ({len(reported)} revisions)"
+            )
 
             direct = await load(ports[0], "bench.localhost")
             proxied = await load(settings.http_port, "app1.localhost")

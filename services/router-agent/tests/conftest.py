@@ -11,8 +11,10 @@ scheduler; tests read what the agent publishes (router events) and what nginx an
 import asyncio
 import itertools
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,7 +168,10 @@ async def edge(
 ) -> AsyncIterator[Edge]:
     """A router agent on a private nats-server, with its nginx on free ports."""
     server = nats_server_factory()
+    # A socket address holds 107 bytes: pytest's tmp_path can be longer.
+    sockets = Path(tempfile.mkdtemp(prefix="deis-ra-"))
     values: dict[str, Any] = {
+        "balancer_socket": sockets / "balancer.sock",
         "nats_url": server.url,
         "data_dir": tmp_path / "router",
         "http_port": free_port(),
@@ -178,16 +183,19 @@ async def edge(
     }
     values.update(router_overrides)
     settings = RouterSettings(**values)
-    async with service.running(settings) as router:
-        nc = await nats.connect(server.url)
-        js = nc.jetstream()
-        running = Edge(router=router, settings=settings, nc=nc, js=js)
-        sub = await nc.subscribe(router_events.ALL_SUBJECTS, cb=running.on_event)
-        try:
-            yield running
-        finally:
-            await sub.unsubscribe()
-            await nc.close()
+    try:
+        async with service.running(settings) as router:
+            nc = await nats.connect(server.url)
+            js = nc.jetstream()
+            running = Edge(router=router, settings=settings, nc=nc, js=js)
+            sub = await nc.subscribe(router_events.ALL_SUBJECTS, cb=running.on_event)
+            try:
+                yield running
+            finally:
+                await sub.unsubscribe()
+                await nc.close()
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 async def _true(value: bool) -> bool:

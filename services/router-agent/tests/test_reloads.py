@@ -73,11 +73,13 @@ async def test_requests_see_no_failure_during_50_reloads(edge, upstreams, until)
     loops = [asyncio.create_task(hammer(), name=f"hammer-{i}") for i in range(4)]
     try:
         for version in range(2, 52):
-            live = edge.router.applier.live
+            reloads = edge.router.applier.reloads
+            # A new domain each time, so that each is a reload (endpoints alone need none).
+            await edge.route("busy", domains=[f"busy{version}.example.com"])
             await edge.serve("busy", (blue, green)[version % 2].port, version=version)
 
-            async def reloaded(live=live):
-                return edge.router.applier.live > live
+            async def reloaded(reloads=reloads):
+                return edge.router.applier.reloads > reloads
 
             await until(reloaded)
     finally:

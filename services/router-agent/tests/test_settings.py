@@ -101,3 +101,13 @@ def test_the_controllers_name_must_be_a_host_name():
     with pytest.raises(pydantic.ValidationError, match=r"'deis\.Example\.com' is not a lowercase"):
         RouterSettings(controller_upstream="c:8000", platform_domain="Example.com")
     assert RouterSettings(platform_domain="Example.com").controller_upstream is None
+
+
+def test_the_balancer_socket_defaults_to_the_data_dir_and_must_fit_an_address(tmp_path):
+    settings = RouterSettings(data_dir=tmp_path)
+    assert settings.endpoints_socket == tmp_path / "run" / "balancer.sock"
+    with pytest.raises(pydantic.ValidationError, match="DEIS_BALANCER_SOCKET"):
+        RouterSettings(data_dir=tmp_path / ("x" * 100))
+    assert (
+        RouterSettings(balancer_socket="/run/b.sock").endpoints_socket.as_posix() == "/run/b.sock"
+    )

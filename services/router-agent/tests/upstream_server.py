@@ -1,7 +1,8 @@
 # mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
 """A tiny upstream for the router tests, run as its own process: `python upstream_server.py
-<port> <name>`. It answers every GET with JSON naming itself, the path and the request headers,
-and POST with the size of the body it read; `/ws` speaks a minimal websocket echo."""
+<port> <name>`. It answers every GET with JSON naming itself, the path, the request headers and
+the client's port, and POST with the size of the body it read; `/ws` speaks a minimal websocket
+echo."""
 
 import base64
 import hashlib
@@ -36,7 +37,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        self._send({"name": NAME, "path": self.path, "headers": dict(self.headers.items())})
+        self._send(
+            {
+                "name": NAME,
+                "path": self.path,
+                "headers": dict(self.headers.items()),
+                "peer_port": self.client_address[1],  # nginx's side: reused when kept alive
+            }
+        )
 
     def do_POST(self):
         size = int(self.headers.get("Content-Length", "0"))

@@ -1,9 +1,10 @@
 """The router agent process: KV watches, the routing table, the applier and nginx.
 
-    settings → NATS → nginx's stream module found (if the builder is proxied) → data dir
-    (stale nginx stopped, releases cleared) → watches of `routes`
-    and `endpoints` → first revision once both delivered every key → nginx started on it →
-    nginx supervision and the applier
+    settings → NATS → nginx's Lua module found, and its stream module (if the builder is
+    proxied) → data dir (stale nginx stopped, releases cleared, the balancer's Lua and
+    socket directory) → an empty configuration checked by `nginx -t` (the Lua module loads)
+    → watches of `routes` and `endpoints` → first revision once both delivered every key →
+    nginx started on it, sent every app's endpoints → nginx supervision and the applier
 
 At SIGTERM nginx stops gracefully (SIGQUIT: open connections finish, up to the grace), the
 tasks are cancelled and the runner drains NATS. In local mode nginx lives and dies with the
@@ -21,7 +22,9 @@ from deis_router_agent.app import watching
 from deis_router_agent.app.applying import Applier
 from deis_router_agent.app.context import Context
 from deis_router_agent.app.table import RoutingTable
+from deis_router_agent.domain import skeleton
 from deis_router_agent.domain.options import Options, Upstream
+from deis_router_agent.errors import NginxFailed
 from deis_router_agent.nginx import checking, master as nginx_master, modules, status, users
 from deis_router_agent.nginx.layout import Layout
 from deis_router_agent.settings import RouterSettings, split_upstream
@@ -61,6 +64,7 @@ def make_options(
     worker: users.WorkerUser,
     status_port: int,
     stream_module: Path | None = None,
+    lua_modules: tuple[Path, ...] = (),
 ) -> Options:
     """The rendering options of these settings."""
     return Options(
@@ -88,6 +92,7 @@ def make_options(
         builder_port=settings.builder_port,
         builder_proxy_timeout=settings.builder_proxy_timeout,
         stream_module=stream_module,
+        lua_modules=lua_modules,
     )
 
 
@@ -96,8 +101,9 @@ async def start(service: Service, settings: RouterSettings) -> Router:
     if service.bus is None:
         raise RuntimeError("the router agent needs NATS")
     bus = service.bus
-    layout = Layout(settings.data_dir)
+    layout = Layout(settings.data_dir, socket=settings.endpoints_socket)
     binary = checking.find_binary(settings.nginx_binary)
+    lua_modules = await modules.find_lua_modules(binary)
     stream_module = None
     if settings.builder_upstream is not None:
         stream_module = await modules.find_stream_module(binary)
@@ -106,21 +112,29 @@ async def start(service: Service, settings: RouterSettings) -> Router:
     worker = users.worker_user(name=settings.nginx_user, temp=layout.temp)
     await asyncio.to_thread(layout.prepare, owner=worker.owner)
     status_port = settings.status_port or status.pick_port()
+    table = RoutingTable()
     master = nginx_master.NginxMaster(
         binary=binary,
         prefix=layout.root,
         conf=layout.live_conf,
         stderr=layout.logs / "nginx.stderr",
         backoff_max=settings.restart_backoff_max,
+        sockets=(layout.socket,),
+        on_spawn=table.wake,
     )
     service.on_stop(master.close)
     options = make_options(
-        settings, layout=layout, worker=worker, status_port=status_port, stream_module=stream_module
+        settings,
+        layout=layout,
+        worker=worker,
+        status_port=status_port,
+        stream_module=stream_module,
+        lua_modules=lua_modules,
     )
+    await _probe(binary=binary, layout=layout, options=options)
     ctx = Context(
         settings=settings, options=options, layout=layout, master=master, binary=binary, js=bus.js
     )
-    table = RoutingTable()
     applier = Applier(ctx, table=table)
     synced: list[asyncio.Event] = []
     kinds: tuple[tuple[watching.Kind, str], ...] = (
@@ -150,6 +164,23 @@ async def start(service: Service, settings: RouterSettings) -> Router:
     service.tasks.spawn(master.supervise(), name="supervise-nginx")
     service.tasks.spawn(applier.run(), name="apply-routes")
     return Router(ctx=ctx, table=table, applier=applier)
+
+
+async def _probe(*, binary: str, layout: Layout, options: Options) -> None:
+    """`nginx -t` a configuration without apps: the Lua module and `resty.core` must load.
+
+    Raises:
+        NginxFailed: nginx refused it (its message, and the packages that provide Lua).
+    """
+    directory = layout.root / "probe"
+    conf = directory / "nginx.conf"
+    main = skeleton.render_main(options=options, revision=0, apps_dir=directory / "apps")
+    await asyncio.to_thread(directory.mkdir, mode=0o700, exist_ok=True)
+    await asyncio.to_thread(conf.write_text, main)
+    message = await checking.check(binary=binary, prefix=layout.root, conf=conf)
+    if message is not None:
+        hint = f" (on Debian and Ubuntu: apt-get install {modules.LUA_PACKAGES})"
+        raise NginxFailed(f"nginx refused its base configuration: {message}{hint}")
 
 
 @contextlib.asynccontextmanager

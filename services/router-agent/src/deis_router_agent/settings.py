@@ -127,7 +127,8 @@ class RouterSettings(ServiceSettings):
     """Write `logs/access.log` in the data dir."""
 
     debounce_seconds: float = Field(default=0.02, ge=0)
-    """Quiet time after a change before rendering: a burst of changes becomes one reload."""
+    """Quiet time after a change before rendering: a burst of changes becomes one reload.
+    Changes of endpoints alone do not wait (the balancer takes them without a reload)."""
 
     max_delay_seconds: float = Field(default=0.2, gt=0)
     """Longest a change waits for the burst around it to end."""
@@ -141,6 +142,11 @@ class RouterSettings(ServiceSettings):
 
     restart_backoff_max: float = Field(default=30.0, gt=0)
     """Longest wait before restarting an nginx that died (doubling from 0.1 s)."""
+
+    balancer_socket: Path | None = None
+    """The Unix socket the agent sets apps' endpoints through (nginx's Lua balancer listens
+    on it); its directory is made the agent's, mode 0700, so no other user reaches it. Unset:
+    `<data_dir>/run/balancer.sock`. At most 107 bytes (a Unix socket address)."""
 
     keep_releases: int = Field(default=3, ge=2)
     """Rendered configurations kept on disk, the live one included."""
@@ -181,6 +187,21 @@ class RouterSettings(ServiceSettings):
             except ValueError as error:
                 raise ValueError(f"DEIS_{str(info.field_name).upper()}: {error}") from None
         return value
+
+    @property
+    def endpoints_socket(self) -> Path:
+        """The balancer's socket, absolute."""
+        path = self.balancer_socket or self.data_dir / "run" / "balancer.sock"
+        return path.absolute()
+
+    @model_validator(mode="after")
+    def _socket_fits(self) -> Self:
+        if len(str(self.endpoints_socket).encode()) > 107:
+            raise ValueError(
+                f"DEIS_BALANCER_SOCKET: {self.endpoints_socket} is longer than a Unix socket "
+                "address can be (107 bytes); set DEIS_BALANCER_SOCKET to a shorter path"
+            )
+        return self
 
     @model_validator(mode="after")
     def _platform_services_fit(self) -> Self:

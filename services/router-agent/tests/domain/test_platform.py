@@ -14,7 +14,7 @@ from deis_shared.kv import routes as routes_kv
 
 OPTIONS = Options(
     paths=Paths(pid=Path("/d/nginx.pid"), logs=Path("/d/logs"), temp=Path("/d/temp"),
-                tls=Path("/d/tls")),
+                tls=Path("/d/tls"), lua=Path("/d/lua"), balancer_socket=Path("/d/run/b.sock")),
     platform_domain="deis.test",
     listen_address="",
     http_port=8080,
@@ -170,7 +170,7 @@ def server_names(text):
 
 def test_an_app_never_serves_the_controllers_name():
     owner = routes(app="deis", domains=["www.example.com"])
-    config = rendering.render_app(routes=owner, endpoints=None, options=FRONTING)
+    config = rendering.render_app(routes=owner, options=FRONTING)
     assert config is not None
     assert server_names(config.text) == ["server_name www.example.com;"]
     assert "# deis.deis.test is the controller's: not served for this app" in config.text
@@ -180,7 +180,7 @@ def test_an_app_never_serves_the_controllers_name():
         domains=["deis", "deis.deis.test", "*.deis.test"],
         certificates=[certificate("deis.deis.test", "*.deis.test")],
     )
-    config = rendering.render_app(routes=squatter, endpoints=None, options=FRONTING)
+    config = rendering.render_app(routes=squatter, options=FRONTING)
     assert config is not None
     assert "deis.deis.test;" not in "\n".join(server_names(config.text))
     # The wildcard stays: an exact name wins over it in nginx, on HTTP and HTTPS (where the
@@ -193,7 +193,7 @@ def test_an_app_never_serves_the_controllers_name():
 
 
 def test_without_the_controller_an_app_may_have_the_name():
-    config = rendering.render_app(routes=routes(app="deis"), endpoints=None, options=OPTIONS)
+    config = rendering.render_app(routes=routes(app="deis"), options=OPTIONS)
     assert config is not None
     assert server_names(config.text) == ["server_name deis.deis.test;"]
     assert "controller" not in config.text

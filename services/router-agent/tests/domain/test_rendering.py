@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from deis_router_agent.domain import pages, rendering, skeleton
+from deis_router_agent.domain import balancing, pages, rendering, skeleton
 from deis_router_agent.domain.options import Options, Paths
 from deis_router_agent.errors import UnsafeValue
-from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
+from deis_shared.kv import routes as routes_kv
 
 OPTIONS = Options(
     paths=Paths(pid=Path("/d/nginx.pid"), logs=Path("/d/logs"), temp=Path("/d/temp"),
-                tls=Path("/d/tls")),
+                tls=Path("/d/tls"), lua=Path("/d/lua"), balancer_socket=Path("/d/run/b.sock")),
     platform_domain="deis.test",
     listen_address="",
     http_port=8080,
@@ -40,33 +40,25 @@ def routes(**fields):
     return routes_kv.Routes.model_construct(**values)  # no validation: as hostile as it gets
 
 
-def endpoints(*upstreams):
-    return endpoints_kv.Endpoints.model_construct(
-        app="web", version=1, process_type="web", upstreams=list(upstreams)
-    )
-
-
-def upstream(host, port=5000):
-    return endpoints_kv.Upstream.model_construct(host=host, port=port)
-
-
 def cert(name="c", domains=("web.deis.test",)):
     return routes_kv.Certificate.model_construct(
         name=name, domains=list(domains), certificate="PEM", key="KEY"
     )
 
 
-def test_an_app_renders_its_domains_upstreams_and_certificates():
+def test_an_app_renders_its_domains_balancer_and_certificates():
     config = rendering.render_app(
         routes=routes(domains=["www.example.com", "alias", "*.example.org"],
                       certificates=[cert(domains=["www.example.com"])], https_enforced=True),
-        endpoints=endpoints(upstream("127.0.0.1", 5000), upstream("::1", 5001)),
         options=OPTIONS,
     )  # fmt: skip
     assert config is not None
     text = config.text
-    assert "server 127.0.0.1:5000;" in text
-    assert "server [::1]:5001;" in text
+    # No endpoint in the file: the balancer takes them from its shared dict.
+    assert "upstream deis-app-web {\n    server 0.0.0.1;\n    balancer_by_lua_block" in text
+    assert text.index("balancer_by_lua_block") < text.index("keepalive 16;")
+    assert 'access_by_lua_block { require("deis_balancer").admit("web") }' in text
+    assert "proxy_pass http://deis-app-web;" in text
     assert "server_name web.deis.test alias.deis.test *.example.org;" in text
     assert "server_name www.example.com;" in text
     assert "return 301 https://$host$request_uri;" in text  # port 443: none in the URL
@@ -77,9 +69,9 @@ def test_an_app_renders_its_domains_upstreams_and_certificates():
 
 
 def test_unroutable_or_absent_apps_render_nothing():
-    assert rendering.render_app(routes=None, endpoints=endpoints(), options=OPTIONS) is None
+    assert rendering.render_app(routes=None, options=OPTIONS) is None
     unroutable = routes(routable=False)
-    assert rendering.render_app(routes=unroutable, endpoints=None, options=OPTIONS) is None
+    assert rendering.render_app(routes=unroutable, options=OPTIONS) is None
 
 
 HOSTILE = [
@@ -108,16 +100,38 @@ HOSTILE = [
 @pytest.mark.parametrize("fields", HOSTILE)
 def test_hostile_routes_are_refused_whole(fields):
     with pytest.raises(UnsafeValue):
-        rendering.render_app(routes=routes(**fields), endpoints=endpoints(), options=OPTIONS)
+        rendering.render_app(routes=routes(**fields), options=OPTIONS)
 
 
 @pytest.mark.parametrize(
-    "bad", [upstream("127.0.0.1;"), upstream("evil host"), upstream("h", 0), upstream("h", "80;"),
-            upstream("fe80::1%25lo"), upstream("$remote_addr"), upstream("127.0.0.1", 70000)],
+    ("host", "port"), [("127.0.0.1;", 80), ("evil host", 80), ("10.0.0.1", 0), ("10.0.0.1", "80;"),
+                       ("fe80::1%25lo", 80), ("$remote_addr", 80), ("127.0.0.1", 70000),
+                       ("web.example.com", 80), ("10.0.0.1\n", 80)],
 )  # fmt: skip
-def test_hostile_upstreams_are_refused(bad):
+def test_hostile_peers_are_refused(host, port):
     with pytest.raises(UnsafeValue):
-        rendering.render_app(routes=routes(), endpoints=endpoints(bad), options=OPTIONS)
+        balancing.peer(host, port)
+
+
+def test_peers_and_the_endpoints_body():
+    assert balancing.peer("10.1.2.3", 5000) == "10.1.2.3:5000"
+    assert balancing.peer("0:0::1", 5001) == "[::1]:5001"
+    body = balancing.body({"web": ["10.1.2.3:5000", "[::1]:5001"], "idle": []})
+    assert body == b"idle\nweb 10.1.2.3:5000 [::1]:5001\n"
+    with pytest.raises(UnsafeValue):
+        balancing.body({"web\nevil": []})
+
+
+def test_the_balancer_socket_is_the_only_way_in():
+    main = skeleton.render_main(options=OPTIONS, revision=7, apps_dir=Path("/d/releases/7/apps"))
+    assert 'listen "unix:/d/run/b.sock";' in main
+    assert 'lua_package_path "/d/lua/?.lua;;";' in main
+    assert "lua_shared_dict deis_endpoints" in main
+    assert "load_module" not in main  # built in: no module to load
+    modules = (Path("/m/ndk_http_module.so"), Path("/m/ngx_http_lua_module.so"))
+    loaded = skeleton.render_main(options=dataclasses.replace(OPTIONS, lua_modules=modules),
+                                  revision=7, apps_dir=Path("/d/apps"))  # fmt: skip
+    assert loaded.index('load_module "/m/ndk_http_module.so";') < loaded.index("ngx_http_lua")
 
 
 def test_the_static_pages_cannot_break_out_of_their_string_and_name_no_app():
@@ -131,7 +145,7 @@ def test_the_static_pages_cannot_break_out_of_their_string_and_name_no_app():
 
 
 def test_data_dir_paths_that_nginx_would_interpret_are_refused():
-    paths = Paths(pid=Path("/d/x;y"), logs=Path("/d/l"), temp=Path("/d/t"), tls=Path("/d/s"))
+    paths = dataclasses.replace(OPTIONS.paths, pid=Path("/d/x;y"))
     hostile = dataclasses.replace(OPTIONS, paths=paths)
     with pytest.raises(UnsafeValue):
         skeleton.render_main(options=hostile, revision=1, apps_dir=Path("/d/apps"))

@@ -1,21 +1,30 @@
-"""Apply the routing table to nginx: coalesce, render, validate, swap, reload, confirm, report.
+"""Apply the routing table to nginx: coalesce, render, send endpoints, validate, swap, reload.
 
 Changes are gathered for `debounce_seconds` of quiet, at most `max_delay_seconds` after the
 first, and while a reload is in flight the next batch gathers: a hundred changes in a second
-cost a handful of reloads. Each batch becomes a new revision:
+cost a handful of reloads. Changes of endpoints alone are not held back (they cost no
+reload); those arriving while a batch is applied still gather. Each batch becomes a revision:
 
-1. render the changed apps (the others keep the file that last went live);
-2. write the whole release to a new directory and `nginx -t` it there;
+1. render the changed apps (the others keep the file that last went live), and take their
+   endpoints (`syncing`);
+2. if no app's file changed (same apps, same server blocks: a deploy, a scale), send the
+   endpoints to nginx's balancer and stop there: no reload, `router.applied` as soon as nginx
+   holds them. Otherwise send them too (so that the new workers find them), and go on;
+3. write the whole release to a new directory and `nginx -t` it there;
 3. when nginx refuses it and its message names an app's file or certificate, `router.rejected`
    names the app, and that app alone falls back: first to its new routing with the
    certificates that last went live (none for a new app, unless it enforces HTTPS), so that a
    broken certificate never keeps its app on old endpoints; if nginx refuses that too, to its
    last good file (or out of the configuration if it never had one). The release is then
    validated again; a refusal that names no app keeps the whole previous release live;
-4. swap `current` to the release, SIGHUP the master, poll the status server until the new
+5. swap `current` to the release, SIGHUP the master, poll the status server until the new
    revision answers, and wait until the old workers stop accepting (`nginx.workers`); then
    `router.applied` reports the change-to-live latency: from then on every new connection
-   meets the new revision.
+   meets the new revision. After nginx (re)started, the balancer is sent every app's
+   endpoints before anything is reported (its shared dict survives reloads, not restarts).
+
+Revisions count every change applied, endpoints alone included; a revision that changed a
+file is also a release (`releases/<revision>/`, the status server's answer).
 
 If nginx does not take a validated release (it cannot bind a port, say), `current` goes back
 to the previous release, which is reloaded, and `router.rejected` says so.
@@ -29,6 +38,7 @@ from pathlib import Path
 
 from deis_router_agent.app import publishing
 from deis_router_agent.app.context import Context
+from deis_router_agent.app.syncing import EndpointSync
 from deis_router_agent.app.table import Batch, RoutingTable
 from deis_router_agent.domain import diagnosis, rendering, skeleton
 from deis_router_agent.domain.rendering import AppConfig
@@ -50,10 +60,15 @@ class Applier:
     def __init__(self, ctx: Context, *, table: RoutingTable) -> None:
         self._ctx = ctx
         self._table = table
+        self.endpoints = EndpointSync(ctx, table=table)
         self.revision = 0
-        """The last revision rendered (live or not)."""
+        """The last revision made (live or not)."""
         self.live: int | None = None
-        """The revision nginx serves."""
+        """The last revision nginx took (a release, or endpoints alone)."""
+        self.release: int | None = None
+        """The release nginx runs."""
+        self.reloads = 0
+        """Releases nginx took (started or reloaded); endpoint changes take none."""
         self.good: dict[str, AppConfig] = {}
         """Per app, the file that is live."""
         self.good_certificates: dict[str, list[routes_kv.Certificate]] = {}
@@ -64,7 +79,7 @@ class Applier:
     @property
     def settled(self) -> bool:
         """Whether every change received so far is live (or was rejected)."""
-        return not self.busy and self._table.first_change is None
+        return not self.busy and self._table.first_change is None and self.endpoints.in_sync
 
     async def run(self) -> None:
         """Apply every change, coalesced; runs until cancelled."""
@@ -74,16 +89,22 @@ class Applier:
             batch = self._table.take()
             self.busy = True
             try:
-                await self.apply(batch)
+                if batch.apps:
+                    await self.apply(batch)
+                elif self.release is not None:
+                    await self.endpoints.send((), release=self.release)  # nginx restarted
             except (OSError, NginxFailed):
                 logger.exception("applying revision %d failed; retrying", self.revision)
                 await asyncio.sleep(RETRY_DELAY)
                 for app in batch.apps:
                     self._table.mark(app)
+                self._table.wake()  # and endpoints a restarted nginx was not sent yet
             finally:
                 self.busy = False
 
     async def _settle(self) -> None:
+        if self._table.only_endpoints:
+            return  # no reload to spare: sent to the balancer at once
         settings = self._ctx.settings
         first = self._table.first_change or time.monotonic()
         while True:
@@ -110,9 +131,7 @@ class Applier:
         routes = self._table.routes.get(app)
         if routes is not None and certificates is not None:
             routes = routes.model_copy(update={"certificates": certificates})
-        return rendering.render_app(
-            routes=routes, endpoints=self._table.endpoints.get(app), options=self._ctx.options
-        )
+        return rendering.render_app(routes=routes, options=self._ctx.options)
 
     def _fallback(self, app: str) -> AppConfig | None:
         """The app's new routing with the certificates that last went live, if that differs."""
@@ -128,7 +147,11 @@ class Applier:
             return None
 
     async def apply(self, batch: Batch) -> bool:
-        """Make a revision of the table with `batch.apps` re-rendered live; whether it went."""
+        """Make a revision of the table with `batch.apps` re-rendered live; whether it went.
+
+        Raises:
+            NginxFailed: nginx did not take the endpoints (it is not running, say).
+        """
         layout = self._ctx.layout
         self.revision += 1
         revision = self.revision
@@ -148,6 +171,15 @@ class Applier:
                 fresh.add(app)
                 routes = self._table.routes.get(app)
                 used[app] = routes.certificates if routes is not None else []
+        refused = await self.endpoints.update(batch.apps)
+        for app, message in refused.items():
+            await self._reject(revision, app, message)
+        if self.release is not None and configs == self.good:
+            await self.endpoints.send(batch.apps, release=self.release)
+            await self._applied(revision, batch, served=set(configs) - set(refused))
+            return True
+        if self.release is not None:
+            await self.endpoints.send(batch.apps, release=self.release)
         apps_dir = layout.release(revision) / "apps"
         main = skeleton.render_main(options=self._ctx.options, revision=revision, apps_dir=apps_dir)
         await asyncio.to_thread(
@@ -158,28 +190,39 @@ class Applier:
             return False
         if not await self._go_live(revision):
             return False
+        await self.endpoints.send((), release=revision)  # every app's, if nginx (re)started
         previous, self.good = self.good, configs
         for app in batch.apps:
             if app not in configs:
                 self.good_certificates.pop(app, None)
             elif app in fresh:
                 self.good_certificates[app] = used[app]
-        latency = time.monotonic() - batch.since
-        logger.info("revision %d live in %.3f s", revision, latency)
-        endpoints = self._table.endpoints
-        event = router_events.RouterApplied(
-            agent=self._ctx.settings.agent_name,
-            revision=revision,
-            latency_seconds=latency,
-            apps=sorted(batch.apps),
-            versions={app: endpoints[app].version for app in sorted(fresh) if app in endpoints},
-        )
-        await publishing.applied(self._ctx.js, value=event)
+        await self._applied(revision, batch, served=set(configs) - set(refused))
         in_use = _tls_files(configs.values()) | _tls_files(previous.values())
         await asyncio.to_thread(
             layout.prune, keep=self._ctx.settings.keep_releases, tls_in_use=in_use
         )
         return True
+
+    async def _applied(self, revision: int, batch: Batch, *, served: set[str]) -> None:
+        """Report `revision` live; `versions`: the apps of `served` with their new endpoints."""
+        self.live = revision
+        latency = time.monotonic() - batch.since
+        logger.info("revision %d live in %.3f s", revision, latency)
+        endpoints = self._table.endpoints
+        versions = {
+            app: endpoints[app].version
+            for app in sorted(batch.apps)
+            if app in endpoints and app in served
+        }
+        event = router_events.RouterApplied(
+            agent=self._ctx.settings.agent_name,
+            revision=revision,
+            latency_seconds=latency,
+            apps=sorted(batch.apps),
+            versions=versions,
+        )
+        await publishing.applied(self._ctx.js, value=event)
 
     async def _validate(
         self,
@@ -241,8 +284,8 @@ class Applier:
             ):
                 if not master.supervised():
                     return False  # stopping: nothing to report
-                if self.live is not None:
-                    await asyncio.to_thread(ctx.layout.swap, self.live)
+                if self.release is not None:
+                    await asyncio.to_thread(ctx.layout.swap, self.release)
                 master.reload()
                 message = f"nginx did not serve revision {revision} within {timeout} s"
                 await self._reject(revision, None, message)
@@ -251,7 +294,8 @@ class Applier:
                 master=master.pid, old=old, seconds=timeout
             ):
                 logger.warning("old nginx workers still accept after revision %d", revision)
-        self.live = revision
+        self.release = revision
+        self.reloads += 1
         return True
 
 

@@ -2,7 +2,8 @@
 
 Both watches write here; the applier takes the changed apps in batches. A value equal to the
 one held (ignoring its id and time, as a watch restart replays every key) is not a change, so
-replays cost no reload.
+replays cost no reload. The table also tells whether only endpoints changed so far: those
+need no reload, so the applier sends them without waiting for the burst around them to end.
 """
 
 import asyncio
@@ -39,6 +40,7 @@ class RoutingTable:
         self.changed = asyncio.Event()
         """Set when `dirty` gained an app."""
         self._dirty: set[str] = set()
+        self._routes_dirty = False
         self._since: float | None = None
 
     @property
@@ -46,11 +48,21 @@ class RoutingTable:
         """`time.monotonic()` of the oldest change not yet taken."""
         return self._since
 
-    def mark(self, app: str) -> None:
-        """Count `app` as changed (to render it again)."""
+    @property
+    def only_endpoints(self) -> bool:
+        """Whether the changes not yet taken are all of endpoints (and there are some)."""
+        return bool(self._dirty) and not self._routes_dirty
+
+    def mark(self, app: str, *, routes: bool = True) -> None:
+        """Count `app` as changed (to render it again; `routes`: maybe its file too)."""
+        self._routes_dirty = self._routes_dirty or routes
         self._dirty.add(app)
         if self._since is None:
             self._since = time.monotonic()
+        self.changed.set()
+
+    def wake(self) -> None:
+        """Wake the applier with no app changed (nginx restarted: its endpoints are to send)."""
         self.changed.set()
 
     def put_routes(self, app: str, value: routes_kv.Routes | None) -> None:
@@ -71,12 +83,13 @@ class RoutingTable:
             self.endpoints.pop(app, None)
         else:
             self.endpoints[app] = value
-        self.mark(app)
+        self.mark(app, routes=False)
 
     def take(self) -> Batch:
         """The changed apps so far; the change set starts empty again."""
         batch = Batch(apps=frozenset(self._dirty), since=self._since or time.monotonic())
         self._dirty = set()
+        self._routes_dirty = False
         self._since = None
         self.changed.clear()
         return batch

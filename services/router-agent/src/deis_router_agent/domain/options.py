@@ -17,6 +17,10 @@ class Paths:
     temp: Path
     tls: Path
     """Certificates and keys, content-addressed per app (mode 0700, files 0600)."""
+    lua: Path
+    """The directory holding the balancer's Lua module (`deis_balancer.lua`)."""
+    balancer_socket: Path
+    """The Unix socket nginx takes endpoints on (in a 0700 directory of the agent's)."""
 
 
 CONTROLLER_LABEL = "deis"
@@ -65,6 +69,8 @@ class Options:
     builder_proxy_timeout: float = 1200.0
     stream_module: Path | None = None
     """The stream module's file, loaded when the builder is proxied; None: built in."""
+    lua_modules: tuple[Path, ...] = ()
+    """The Lua module's files (and the NDK's it needs) to load; empty: built in."""
 
     @property
     def controller_domain(self) -> str | None:

@@ -6,17 +6,20 @@ check first. Hostile-input tests live in `tests/domain/test_rendering.py`.
 
 Per app (routes absent, or `routable: false`: nothing at all, so the default server answers 404):
 
-    upstream deis-app-<app> { server <host>:<port>; ... keepalive N; }   (if it has processes)
+    upstream deis-app-<app> { server 0.0.0.1; balancer_by_lua_block {...} keepalive N; }
     geo $deis_allow_<app> { default 0; <whitelist> 1; }                    (if whitelisted)
     server { listen <http>; server_name <domains without a certificate>; <serve> }
     server { listen <http>; server_name <domains with one>; <serve, or 301 to https> }
     server { listen <https> ssl; server_name <a certificate's domains>; ssl_certificate ...;
              <HSTS if enforced>; <serve> }                                  (per certificate)
 
-where <serve> is, in order: 403 outside the whitelist, the 503 maintenance page, the 503
-"nothing running" page, or `proxy_pass`. The whitelist is a `geo` variable tested with `if` at
-server level (server rewrite phase), not `allow`/`deny`: those run in the access phase, after
-`return`, and would let maintenance pages and redirects skip the whitelist.
+where <serve> is, in order: 403 outside the whitelist, the 503 maintenance page, or the app's
+`location /`, where the Lua balancer answers the 503 "nothing running" page when the app has
+no process and proxies to one of them otherwise (`balancing`). The app's endpoints are not in
+the file: they reach nginx through the balancer's socket, so the file changes only with the
+app's routes, and an endpoint change needs no reload. The whitelist is a `geo` variable tested
+with `if` at server level (server rewrite phase), not `allow`/`deny`: those run in the access
+phase, after `return`, and would let maintenance pages and redirects skip the whitelist.
 
 When the router fronts the controller, its name (`deis.<platform domain>`, `platform`) is
 dropped from every app's domains, certificates included: an app named `deis`, or one adding
@@ -32,9 +35,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deis_router_agent.domain import pages, safety, syntax
+from deis_router_agent.domain import balancing, pages, safety, syntax
 from deis_router_agent.domain.options import Options
-from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
+from deis_shared.kv import routes as routes_kv
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,19 +61,11 @@ def resolve_domain(domain: str, *, platform_domain: str) -> str:
     return domain if "." in domain else f"{domain}.{platform_domain}"
 
 
-def _upstream_server(upstream: endpoints_kv.Upstream) -> str:
-    host = safety.host(upstream.host)
-    port = safety.port(upstream.port)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def _quoted(page: str) -> str:
     return f'"{page}"'
 
 
-def _serve_lines(
-    *, app: str, routes: routes_kv.Routes, upstreams: list[str], redirect: str | None
-) -> list[str]:
+def _serve_lines(*, app: str, routes: routes_kv.Routes, redirect: str | None) -> list[str]:
     lines: list[str] = []
     if routes.whitelist:
         lines.append(f"if ($deis_allow_{app.replace('-', '_')} = 0) {{ return 403; }}")
@@ -78,10 +73,8 @@ def _serve_lines(
         lines.append(f"return 301 {redirect};")
     elif routes.maintenance:
         lines.append(f"return 503 {_quoted(pages.MAINTENANCE)};")
-    elif not upstreams:
-        lines.append(f"return 503 {_quoted(pages.UNAVAILABLE)};")
     else:
-        lines.append(f"location / {{ proxy_pass http://{upstream_name(app)}; }}")
+        lines.append(balancing.location_line(app, upstream=upstream_name(app)))
     return lines
 
 
@@ -131,10 +124,8 @@ def _certificates(
     return served, paths, files
 
 
-def render_app(
-    *, routes: routes_kv.Routes | None, endpoints: endpoints_kv.Endpoints | None, options: Options
-) -> AppConfig | None:
-    """The nginx file of one app, or None when the app is not routed.
+def render_app(*, routes: routes_kv.Routes | None, options: Options) -> AppConfig | None:
+    """The nginx file of one app, or None when the app is not routed (its endpoints: apart).
 
     Raises:
         UnsafeValue: a value failed its `safety` check; nothing of the app is rendered.
@@ -146,17 +137,11 @@ def render_app(
     by_cert, cert_paths, tls_files = _certificates(app, routes, domains, options=options)
     secure = [d for names in by_cert.values() for d in names]
     plain = [d for d in domains if d not in secure]
-    upstreams = [_upstream_server(u) for u in endpoints.upstreams] if endpoints else []
 
     lines = [f"# app {app}"]
     if reserved is not None:
         lines.append(f"# {reserved} is the controller's: not served for this app")
-    if upstreams:
-        lines.append(f"upstream {upstream_name(app)} {{")
-        lines.extend(f"    server {server};" for server in upstreams)
-        if options.upstream_keepalive:
-            lines.append(f"    keepalive {options.upstream_keepalive};")
-        lines.append("}")
+    lines.extend(balancing.upstream_lines(upstream_name(app), options=options))
     if routes.whitelist:
         lines.append(f"geo $deis_allow_{app.replace('-', '_')} {{")
         lines.append("    default 0;")
@@ -164,7 +149,7 @@ def render_app(
         lines.append("}")
     http = syntax.listen(options.listen_address, options.http_port)
     https = syntax.listen(options.listen_address, options.https_port, "ssl")
-    serve = _serve_lines(app=app, routes=routes, upstreams=upstreams, redirect=None)
+    serve = _serve_lines(app=app, routes=routes, redirect=None)
     if plain:
         lines.extend(_server([http, f"server_name {' '.join(plain)};"], serve))
     if secure:
@@ -173,7 +158,7 @@ def render_app(
             port = options.https_redirect_port
             suffix = "" if port == 443 else f":{port}"
             redirect = f"https://$host{suffix}$request_uri"
-        insecure = _serve_lines(app=app, routes=routes, upstreams=upstreams, redirect=redirect)
+        insecure = _serve_lines(app=app, routes=routes, redirect=redirect)
         lines.extend(_server([http, f"server_name {' '.join(secure)};"], insecure))
     for name, names in by_cert.items():
         crt, key = cert_paths[name]

@@ -7,13 +7,14 @@ configuration was rendered for: after a reload the agent polls it until the new 
 answers, which is when new workers serve the new configuration (a SIGHUP returning says nothing
 about that). The default servers answer every unknown host with the same 404 page (no app is
 named) and refuse TLS handshakes for unknown names (`ssl_reject_handshake`), so no certificate
-is needed for them. The platform's own services (the controller's server, the builder's
+is needed for them. The Lua balancer's parts (its module, shared dict and endpoints socket)
+come from `balancing`. The platform's own services (the controller's server, the builder's
 `stream` block), when the router fronts them, come from `platform`.
 """
 
 from pathlib import Path
 
-from deis_router_agent.domain import pages, platform, syntax
+from deis_router_agent.domain import balancing, pages, platform, syntax
 from deis_router_agent.domain.options import Options
 
 GZIP_TYPES = (
@@ -39,6 +40,7 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
     lines = [
         f"# deis router, revision {revision}",
         *platform.main_lines(options),
+        *balancing.main_lines(options),
         "daemon off;",
         "master_process on;",
         *user,
@@ -99,6 +101,7 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
         "        location / { return 404; }",
         "    }",
         *(f"    {line}" for line in platform.http_lines(options)),
+        *(f"    {line}" for line in balancing.http_lines(options)),
         f"    include {syntax.path(apps_dir / '*.conf')};",
         "}",
         *platform.stream_lines(options),

@@ -25,6 +25,11 @@ def path(value: Path) -> str:
     return f'"{text}"'
 
 
+def unix(value: Path) -> str:
+    """A Unix socket address to `listen` on, quoted (the path as `path` refuses it)."""
+    return f'"unix:{path(value)[1:-1]}"'
+
+
 def duration(seconds: float) -> str:
     """A duration in whole milliseconds, at least one."""
     return f"{max(1, round(seconds * 1000))}ms"

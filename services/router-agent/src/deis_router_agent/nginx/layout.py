@@ -4,17 +4,22 @@
         releases/<revision>/nginx.conf, apps/<app>.conf     (0700: rendered, then validated)
         current -> releases/<revision>                      (nginx runs `-c current/nginx.conf`)
         tls/<app>/<name>-<digest>.crt|.key                  (0700 dirs, 0600 files)
+        lua/deis_balancer.lua                               (the balancer, from this package)
+        run/balancer.sock                                   (0700 dir: endpoints, agent only)
         temp/{body,proxy,fastcgi,uwsgi,scgi}                (the workers' temp files)
         logs/error.log, access.log, nginx.stderr
         nginx.pid
 
 A release is written whole into a new directory, validated there, and made live by replacing
 the `current` symlink with `rename(2)`, which is atomic: nginx (at a reload or a restart)
-reads either the old release or the new one, never a mix. Every method here is synchronous
-file work, run by callers in a thread.
+reads either the old release or the new one, never a mix. The balancer's socket may live
+elsewhere (`DEIS_BALANCER_SOCKET`, when the data dir's path is too long for a socket
+address); its directory is made 0700 either way. Every method here is synchronous file work,
+run by callers in a thread.
 """
 
 import contextlib
+import importlib.resources
 import os
 import shutil
 from collections.abc import Iterable
@@ -22,8 +27,10 @@ from pathlib import Path
 
 from deis_router_agent.domain.options import Paths
 from deis_router_agent.domain.rendering import AppConfig
+from deis_router_agent.errors import NginxFailed
 
 TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
+LUA_FILE = "deis_balancer.lua"
 
 
 def _write(path: Path, text: str, *, mode: int) -> None:
@@ -38,7 +45,7 @@ def _write(path: Path, text: str, *, mode: int) -> None:
 class Layout:
     """Paths of the data dir and the file operations on releases."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, socket: Path | None = None) -> None:
         self.root = root.absolute()
         self.releases = self.root / "releases"
         self.current = self.root / "current"
@@ -46,11 +53,20 @@ class Layout:
         self.temp = self.root / "temp"
         self.logs = self.root / "logs"
         self.pid = self.root / "nginx.pid"
+        self.lua = self.root / "lua"
+        self.socket = (socket or self.root / "run" / "balancer.sock").absolute()
 
     @property
     def paths(self) -> Paths:
         """The paths the rendering writes into the configuration."""
-        return Paths(pid=self.pid, logs=self.logs, temp=self.temp, tls=self.tls)
+        return Paths(
+            pid=self.pid,
+            logs=self.logs,
+            temp=self.temp,
+            tls=self.tls,
+            lua=self.lua,
+            balancer_socket=self.socket,
+        )
 
     @property
     def live_conf(self) -> Path:
@@ -66,12 +82,20 @@ class Layout:
         return self.release(revision) / "nginx.conf"
 
     def prepare(self, *, owner: tuple[int, int] | None) -> None:
-        """Create the directories; forget earlier runs' releases; give temp dirs to `owner`."""
-        for directory in (self.root, self.logs, self.temp):
+        """Create the directories; forget earlier runs' releases; give temp dirs to `owner`.
+
+        Raises:
+            NginxFailed: the socket's directory is not the agent's alone.
+        """
+        for directory in (self.root, self.logs, self.temp, self.lua):
             directory.mkdir(parents=True, exist_ok=True)
         for private in (self.releases, self.tls):
             private.mkdir(mode=0o700, exist_ok=True)
             private.chmod(0o700)
+        self._private_socket_dir()
+        self.socket.unlink(missing_ok=True)
+        source = importlib.resources.files("deis_router_agent.nginx").joinpath(LUA_FILE)
+        _write(self.lua / LUA_FILE, source.read_text(), mode=0o644)
         self.current.unlink(missing_ok=True)
         for old in self.releases.iterdir():
             shutil.rmtree(old, ignore_errors=True)
@@ -80,6 +104,18 @@ class Layout:
             path.mkdir(mode=0o700, exist_ok=True)
             if owner is not None:
                 os.chown(path, *owner)
+
+    def _private_socket_dir(self) -> None:
+        """The socket's directory, made if missing; refused unless the agent's alone (0700)."""
+        directory = self.socket.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = directory.stat()
+        if found.st_uid != os.geteuid() or found.st_mode & 0o077:
+            raise NginxFailed(
+                f"{directory} (the balancer socket's directory) must belong to the agent's "
+                f"user and have mode 0700, so that no one else can set endpoints; it has mode "
+                f"{found.st_mode & 0o777:o} and owner {found.st_uid}"
+            )
 
     def write_release(self, *, revision: int, main: str, apps: Iterable[AppConfig]) -> Path:
         """Write a whole release (and any TLS file it needs that is not on disk yet)."""

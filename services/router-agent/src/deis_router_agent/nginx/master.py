@@ -8,6 +8,10 @@ finish their connections, for at most `worker_shutdown_timeout`. A stop is SIGQU
 then SIGTERM, then SIGKILL. An nginx left running by an agent that was killed is found through
 the pid file at start and stopped.
 
+A master that was killed leaves its Unix sockets behind, and nginx does not bind over them, so
+they are removed before every start. Every start counts a `generation` and calls `on_spawn`:
+what lives in nginx's memory alone (the balancer's endpoints) must then be sent again.
+
     NEW --start()--> RUNNING --close()--> CLOSED      (close is idempotent, also before start)
 """
 
@@ -17,6 +21,7 @@ import enum
 import logging
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from deis_router_agent.errors import NginxFailed
@@ -54,9 +59,19 @@ class NginxMaster:
     """One supervised nginx master running `conf` under `prefix`."""
 
     def __init__(
-        self, *, binary: str, prefix: Path, conf: Path, stderr: Path, backoff_max: float
+        self,
+        *,
+        binary: str,
+        prefix: Path,
+        conf: Path,
+        stderr: Path,
+        backoff_max: float,
+        sockets: tuple[Path, ...] = (),
+        on_spawn: Callable[[], None] | None = None,
     ) -> None:
         self._binary = binary
+        self._sockets = sockets
+        self._on_spawn = on_spawn
         self._prefix = prefix
         self._conf = conf
         self._stderr = stderr
@@ -65,6 +80,8 @@ class NginxMaster:
         self.state = MasterState.NEW
         self.restarts = 0
         """Times nginx died and was started again."""
+        self.generation = 0
+        """Times nginx was started (first start included)."""
 
     @property
     def pid(self) -> int | None:
@@ -78,6 +95,8 @@ class NginxMaster:
 
     async def _spawn(self) -> None:
         command = [self._binary, "-p", f"{self._prefix}/", "-c", str(self._conf)]
+        for path in self._sockets:
+            path.unlink(missing_ok=True)
         with self._stderr.open("ab") as stderr:
             self._process = await asyncio.create_subprocess_exec(
                 *command,
@@ -87,6 +106,9 @@ class NginxMaster:
                 start_new_session=True,
             )
         logger.info("nginx started", extra={"pid": self._process.pid})
+        self.generation += 1
+        if self._on_spawn is not None:
+            self._on_spawn()
 
     async def start(self) -> None:
         """Start nginx on the live configuration.
