@@ -232,6 +232,7 @@ async def test_events_reach_their_readers(connect: Connect, app: str) -> None:
     # The builder waits for what follows its push with core subscriptions.
     for subject in (
         release_events.created_subject(app),
+        build_events.refused_subject(app),
         deploy_events.app_subjects(app),
         router_events.APPLIED_SUBJECT,
     ):
@@ -261,6 +262,7 @@ async def test_events_reach_their_readers(connect: Connect, app: str) -> None:
         await publish(builder, build_events.failed_subject(app))
         assert await asyncio.wait_for(consumed.get(), 10) == build_events.completed_subject(app)
         await publish(controller, release_events.created_subject(app))
+        await publish(controller, build_events.refused_subject(app))  # its outbox relay
         for subject in (
             deploy_events.started_subject(app),
             deploy_events.succeeded_subject(app),
@@ -272,6 +274,7 @@ async def test_events_reach_their_readers(connect: Connect, app: str) -> None:
         await builder.nc.flush()
         assert set(seen) == {
             release_events.created_subject(app),
+            build_events.refused_subject(app),
             deploy_events.started_subject(app),
             deploy_events.succeeded_subject(app),
             deploy_events.failed_subject(app),
@@ -488,6 +491,8 @@ REFUSED = [
     # Another service's events and lines.
     ("builder", "publish", deploy_events.succeeded_subject(APP)),
     ("controller", "publish", build_events.completed_subject(APP)),
+    ("builder", "publish", build_events.refused_subject(APP)),
+    ("scheduler", "subscribe", build_events.refused_subject(APP)),
     ("logger", "publish", release_events.created_subject(APP)),
     ("router", "publish", logs.subject(APP)),
     ("builder", "publish", logs.subject(APP)),

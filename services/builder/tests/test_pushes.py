@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import tarfile
+import time
 
 import asyncpg
 import pytest
@@ -198,6 +199,32 @@ async def test_a_second_push_is_refused_when_the_first_takes_too_long(
     assert (await one).code == 0
     assert refused.code != 0
     assert f"another push to {app_name} is still running" in refused.output
+
+
+async def test_a_push_whose_app_is_deleted_meanwhile_ends_at_once_with_the_reason(
+    held_push, rollouts, controller, app_name
+):
+    one, second = held_push
+    waiting = asyncio.Event()
+    two = asyncio.create_task(_push_streaming(second, waiting, "is in progress; waiting"))
+    async with asyncio.timeout(30):
+        await waiting.wait()
+    # The second push was let in (authorized) before the app went; its build is released by
+    # no one: the controller says so, and the push must not wait its 20 s deploy timeout.
+    deleted = controller.call("DELETE", f"/v2/apps/{app_name}/", controller.admin)
+    assert deleted.status_code == 204, deleted.text
+    assert rollouts.hold is not None
+    rollouts.hold.set()
+    await one
+    started = time.monotonic()
+    code, output = await two
+    took = time.monotonic() - started
+
+    assert code != 0
+    assert f"! app {app_name} was deleted during the push: nothing was released" in output
+    assert "Launching..." in output
+    assert "[remote rejected] main -> main (pre-receive hook declined)" in output
+    assert took < 10.0, output  # the build and the refusal, not the deploy timeout
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ naming the build's sha for a push) and the scheduler rolls it out (`deploy.<app>
 `.failed` for version N). Then, for a release with a web process, the waiter waits a little
 more for the router to serve it (`router.applied` naming the app with version N), so that a
 `curl` right after meets the new release. The watch subscribes before the change is made, so
-no answer can slip by between making it and listening.
+no answer can slip by between making it and listening. A build the controller will not release
+(`build.<app>.refused`) ends the wait for its release at once, with the controller's reason.
 
 Events are the edge; a waiter may also give `outcome` a `check` of the level-triggered state
 (KV `procs`), asked every `CHECK_EVERY` seconds, so that an event lost to a restart cannot
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -28,6 +30,7 @@ from nats.aio.subscription import Subscription
 
 from deis_shared import errors as deis_errors, wire
 from deis_shared.events import (
+    build as build_events,
     deploy as deploy_events,
     release as release_events,
     router as router_events,
@@ -48,6 +51,10 @@ class NoRelease(deis_errors.TransientError):
     """The controller announced no release of the build in time."""
 
 
+class ReleaseRefused(deis_errors.PermanentError):
+    """The controller refused to release the build; `str()` is its reason, for the user."""
+
+
 class NoRollout(deis_errors.TransientError):
     """The scheduler reported no rollout result in time."""
 
@@ -59,6 +66,8 @@ class DeployWatch:
     app: str
     _events: asyncio.Queue[Msg] = field(default_factory=asyncio.Queue)
     _releases: dict[str, int] = field(default_factory=dict)
+    _refused: dict[uuid.UUID, str] = field(default_factory=dict)
+    """Build id -> the controller's reason for not releasing it."""
     _outcomes: dict[int, deploy_events.DeploySucceeded | deploy_events.DeployFailed] = field(
         default_factory=dict
     )
@@ -76,6 +85,9 @@ class DeployWatch:
                 release = wire.decode(msg.data, release_events.ReleaseCreated)
                 if release.build_sha:
                     self._releases.setdefault(release.build_sha, release.version)
+            elif msg.subject == build_events.refused_subject(self.app):
+                refused = wire.decode(msg.data, build_events.BuildRefused)
+                self._refused.setdefault(refused.build_id, refused.reason)
             elif msg.subject == deploy_events.succeeded_subject(self.app):
                 ok = wire.decode(msg.data, deploy_events.DeploySucceeded)
                 self._outcomes[ok.version] = ok
@@ -97,13 +109,23 @@ class DeployWatch:
             raise TimeoutError
         self._take(await asyncio.wait_for(self._events.get(), timeout=left))
 
-    async def release_of(self, *, sha: str, deadline: float) -> int:
+    async def release_of(
+        self, *, sha: str, deadline: float, build_id: uuid.UUID | None = None
+    ) -> int:
         """The version the controller gave the build of `sha`.
 
+        Args:
+            sha: The built commit (a prefix of the release's, or the other way round).
+            deadline: A `time.monotonic()` value.
+            build_id: The build's id in `BuildCompleted`: its refusal ends the wait.
+
         Raises:
-            NoRelease: None announced before `deadline` (a `time.monotonic()` value).
+            NoRelease: None announced before `deadline`.
+            ReleaseRefused: The controller refused to release build `build_id`.
         """
         while (version := self._find_release(sha)) is None:
+            if build_id is not None and (reason := self._refused.get(build_id)) is not None:
+                raise ReleaseRefused(reason)
             try:
                 await self._next(deadline)
             except TimeoutError:
@@ -159,16 +181,28 @@ class DeployWatch:
 
 
 @contextlib.asynccontextmanager
-async def watch(nc: nats.aio.client.Client, *, app: str) -> AsyncIterator[DeployWatch]:
-    """Collect `app`'s release and deploy events for the duration of the context."""
+async def watch(
+    nc: nats.aio.client.Client, *, app: str, refusals: bool = False
+) -> AsyncIterator[DeployWatch]:
+    """Collect `app`'s release and deploy events for the duration of the context.
+
+    Args:
+        nc: The connection to subscribe on.
+        app: The app.
+        refusals: Also collect the builds the controller refused (`build.<app>.refused`), as a
+            push that waits for the release of its build does.
+    """
     watcher = DeployWatch(app=app)
     subs: list[Subscription] = []
+    subjects = [
+        release_events.created_subject(app),
+        deploy_events.app_subjects(app),
+        router_events.APPLIED_SUBJECT,
+    ]
+    if refusals:
+        subjects.append(build_events.refused_subject(app))
     try:
-        for subject in (
-            release_events.created_subject(app),
-            deploy_events.app_subjects(app),
-            router_events.APPLIED_SUBJECT,
-        ):
+        for subject in subjects:
             subs.append(await nc.subscribe(subject, cb=watcher.deliver))
         await nc.flush()
         yield watcher

@@ -5,7 +5,7 @@ That nats-server enforces them is tested where `deisctl` writes them into its co
 """
 
 from deis_shared.bus import permissions, topology
-from deis_shared.events import logs
+from deis_shared.events import build as build_events, logs
 from deis_shared.kv import (
     desired as desired_kv,
     endpoints as endpoints_kv,
@@ -73,3 +73,10 @@ def test_the_server_configuration_block() -> None:
         "subscribe": {"allow": [permissions.INBOXES]},
     }
     assert permissions.LOGGER.server_config()["allow_responses"] is True
+
+
+def test_builds_go_to_the_controller_and_its_refusals_back_to_the_push() -> None:
+    assert publishers(build_events.COMPLETED_SUBJECTS) == {"builder"}
+    assert publishers(build_events.FAILED_SUBJECTS) == {"builder"}
+    assert publishers(build_events.REFUSED_SUBJECTS) == {"controller"}
+    assert subscribers(build_events.REFUSED_SUBJECTS) == {"builder"}

@@ -16,7 +16,7 @@ import nats.js.errors
 import pytest
 
 from deis_controller.workers import builds
-from deis_shared import events
+from deis_shared import events, wire
 from deis_shared.bus import publishing
 from deis_shared.events import build as build_events, deploy as deploy_events
 
@@ -106,33 +106,83 @@ async def test_a_second_build_makes_a_second_release(client, auth, owner, app_id
     assert [release["version"] for release in found] == [3, 2, 1]
 
 
-async def test_builds_of_unknown_apps_or_users_are_dropped_and_the_consumer_goes_on(
-    client, auth, owner, app_id, nc, controller
+@pytest.fixture
+async def refusals(nc: nats.aio.client.Client):
+    """The `build.<app>.refused` events the controller publishes, as the builder sees them."""
+    seen: asyncio.Queue[build_events.BuildRefused] = asyncio.Queue()
+
+    async def keep(msg) -> None:
+        seen.put_nowait(wire.decode(msg.data, build_events.BuildRefused))
+
+    sub = await nc.subscribe(build_events.REFUSED_SUBJECTS, cb=keep)
+    await nc.flush()
+    yield seen
+    await sub.unsubscribe()
+
+
+async def refused(
+    seen: asyncio.Queue[build_events.BuildRefused], count: int
+) -> dict[uuid.UUID, build_events.BuildRefused]:
+    """The next `count` refusals, by build id."""
+    found = {}
+    async with asyncio.timeout(DEADLINE):
+        for _ in range(count):
+            event = await seen.get()
+            found[event.build_id] = event
+    return found
+
+
+async def test_builds_of_deleted_apps_or_unknown_users_are_refused_and_the_consumer_goes_on(
+    client, auth, owner, app_id, nc, controller, refusals
 ):
-    await publish(
-        nc,
-        build_events.completed_subject(f"{app_id}zz"),
-        completed(f"{app_id}zz", build_id=uuid.uuid4()),
-    )
+    gone = f"{app_id}zz"
+    created = await client.post("/v2/apps/", json={"id": gone}, headers=auth(owner))
+    assert created.status_code == 201, created.text
+    deleted = await client.delete(f"/v2/apps/{gone}/", headers=auth(owner))
+    assert deleted.status_code == 204, deleted.text
+    orphan = completed(gone, build_id=uuid.uuid4())
+    await publish(nc, build_events.completed_subject(gone), orphan)
     stranger = uuid.uuid4()
     subject = build_events.completed_subject(app_id)
     await publish(nc, subject, completed(app_id, build_id=stranger, user="nobody"))
     await publish(nc, subject, completed(app_id, build_id=uuid.uuid4()))
+
     found = await releases_of(client, auth(owner), app_id, count=2)
     assert [release["version"] for release in found] == [2, 1]
+    events = await refused(refusals, 2)
+    assert set(events) == {orphan.build_id, stranger}
+    assert events[orphan.build_id].app == gone
+    assert events[orphan.build_id].sha == "abc1234"
+    assert events[orphan.build_id].reason == (
+        f"app {gone} was deleted during the push: nothing was released"
+    )
+    assert events[stranger].app == app_id
+    assert events[stranger].reason == (
+        "user nobody was deleted during the push: nothing was released"
+    )
+    await settled(nc, builds.BUILDS_DURABLE)
+    # Claimed: a redelivery is not released nor refused twice.
+    await publish(nc, subject, completed(app_id, build_id=stranger, user="nobody"))
     await settled(nc, builds.BUILDS_DURABLE)
     pool = controller.state.context.pool
     claimed = await pool.fetchval(
-        "SELECT count(*) FROM processed_builds WHERE build_id = $1", stranger
+        "SELECT count(*) FROM processed_builds WHERE build_id = $1 AND release_uuid IS NULL",
+        stranger,
     )
-    assert claimed == 0
+    assert claimed == 1
+    announced = await pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE subject = $1", build_events.refused_subject(app_id)
+    )
+    assert announced == 1
 
 
-async def test_a_refused_build_is_acknowledged_and_logged(
-    client, auth, owner, app_id, nc, controller
+async def test_a_refused_build_is_acknowledged_announced_and_logged(
+    client, auth, owner, app_id, nc, controller, refusals
 ):
     bad = completed(app_id, build_id=uuid.uuid4()).model_copy(update={"procfile": {"web": ""}})
     await publish(nc, build_events.completed_subject(app_id), bad)
+    event = (await refused(refusals, 1))[bad.build_id]
+    assert event.reason.startswith("the controller refused to release the build: procfile: ")
     await settled(nc, builds.BUILDS_DURABLE)
     pool = controller.state.context.pool
     row = await pool.fetchrow(

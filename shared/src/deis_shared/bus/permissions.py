@@ -5,11 +5,11 @@ checks every publish and subscription of that user against these allow lists, so
 only write what the NATS contract (DESIGN.md) says it writes, and only answer its own RPCs.
 They are derived from what the code does:
 
-    controller  writes release events, KV desired and routes, deis.logs.<app>, requests to
-                scheduler.run and logger.tail; reads EVENTS (durable consumers), LOGS
+    controller  writes release events, refused builds, KV desired and routes, deis.logs.<app>,
+                requests to scheduler.run and logger.tail; reads EVENTS (durable consumers), LOGS
                 (`deis logs -f`), KV procs (get); answers controller.key and .authorize
     builder     writes build events, requests to controller.key and .authorize; subscribes
-                to release.*.created, deploy.> and router.applied
+                to release.*.created, build.*.refused, deploy.> and router.applied
     scheduler   writes deploy events, KV endpoints and procs, deis.logs.<app>; reads KV
                 desired (watch, get); answers scheduler.run
     logger      sets the limits of LOGS and purges it; writes deis.logs.<app> (the lines
@@ -181,6 +181,7 @@ CONTROLLER = _permissions(
     publish=(
         *_TOPOLOGY,
         release_events.CREATED_SUBJECTS,  # the outbox relay
+        build_events.REFUSED_SUBJECTS,  # the outbox relay: builds it will not release
         *_writing(desired_kv.BUCKET),
         *_writing(routes_kv.BUCKET),
         logs.SUBJECTS,  # platform lines of every app
@@ -215,6 +216,7 @@ BUILDER = _permissions(
     subscribe=(
         INBOXES,
         release_events.CREATED_SUBJECTS,
+        build_events.REFUSED_SUBJECTS,
         deploy_events.ALL_SUBJECTS,
         router_events.APPLIED_SUBJECT,
     ),

@@ -1,7 +1,10 @@
 """Build events: the builder tells the controller a slug is ready, or that a build failed.
 
-Subjects: `deis.events.build.<app>.completed` and `deis.events.build.<app>.failed`. The
-controller consumes both (`ALL_SUBJECTS`) to create Build and Release rows.
+Subjects: `deis.events.build.<app>.completed` and `deis.events.build.<app>.failed`, from the
+builder; the controller consumes the completed ones to create Build and Release rows. When it
+refuses to release a completed build (the app or the user is gone, a Procfile it cannot take),
+the controller says so on `deis.events.build.<app>.refused` (through its outbox), which the push
+that waits for the release reads, so that it ends at once with the reason.
 """
 
 from typing import Literal
@@ -19,6 +22,9 @@ COMPLETED_SUBJECTS = "deis.events.build.*.completed"
 
 FAILED_SUBJECTS = "deis.events.build.*.failed"
 """Failed builds of every app."""
+
+REFUSED_SUBJECTS = "deis.events.build.*.refused"
+"""Completed builds of every app that the controller refused to release."""
 
 
 def completed_subject(app: str) -> str:
@@ -49,6 +55,21 @@ def failed_subject(app: str) -> str:
         InvalidAppName: `app` is not a valid app name.
     """
     return f"deis.events.build.{appnames.validate_app_name(app)}.failed"
+
+
+def refused_subject(app: str) -> str:
+    """Subject of `BuildRefused` for one app.
+
+    Args:
+        app: The app name; validated.
+
+    Returns:
+        `deis.events.build.<app>.refused`.
+
+    Raises:
+        InvalidAppName: `app` is not a valid app name.
+    """
+    return f"deis.events.build.{appnames.validate_app_name(app)}.refused"
 
 
 class BuildCompleted(wire.Message):
@@ -84,3 +105,18 @@ class BuildFailed(wire.Message):
     user: wire.Username
     reason: str
     """One line for the user, e.g. `no buildpack detected`."""
+
+
+class BuildRefused(wire.Message):
+    """The controller will not release the completed build `build_id`: no release follows."""
+
+    schema_version: Literal[1] = Field(1, alias="schema")
+
+    app: appnames.AppName
+    build_id: UUID
+    """The builder's id of the build, as `BuildCompleted` gave it."""
+    sha: str = Field(pattern=r"^[0-9a-f]{7,40}$")
+    user: wire.Username
+    """Who pushed."""
+    reason: str
+    """One line for the user: `app web-1 was deleted during the push: nothing was released`."""

@@ -5,6 +5,7 @@
     → push lock for the app (waits, tells the user) → bare repo ready, hook written
     → git-receive-pack runs; its pre-receive hook calls back `Push.run`:
         ref check → build → slug stored → build.completed → release vN → rollout result
+                                                          (or build.refused: the reason)
     → exit 0 lets git update the branch; anything else rejects the push
 
 A failed build publishes `build.failed` and stores no slug, so the app's current release stays
@@ -188,7 +189,7 @@ class Push:
             procfile=built.procfile,
             user=self._pusher.username,
         )
-        async with rollouts.watch(ctx.nc, app=app) as watch:
+        async with rollouts.watch(ctx.nc, app=app, refusals=True) as watch:
             await publishing.publish(
                 ctx.js,
                 subject=build_events.completed_subject(app),
@@ -198,7 +199,10 @@ class Push:
             await output.step(out, "Launching...")
             deadline = time.monotonic() + ctx.settings.deploy_timeout
             try:
-                version = await watch.release_of(sha=sha, deadline=deadline)
+                version = await watch.release_of(sha=sha, deadline=deadline, build_id=self.id)
+            except rollouts.ReleaseRefused as exc:
+                await out.line(f"! {exc}")
+                return history.Outcome("failed", str(exc))
             except rollouts.NoRelease:
                 reason = (
                     f"the build is stored, but no release of it was announced within "

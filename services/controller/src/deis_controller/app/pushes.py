@@ -3,6 +3,11 @@
 The builder's build id is claimed in `processed_builds` in the same transaction as the
 release, so a redelivered event (or a second controller handling the same one) finds it
 claimed and creates nothing.
+
+A build the controller will not release (its app or its user deleted while it was built, a
+Procfile it refuses) keeps its claim and is announced as `build.<app>.refused` through the
+outbox in the same transaction, so the push waiting for a release ends at once with the reason,
+and a crash after the commit loses nothing.
 """
 
 import logging
@@ -14,6 +19,7 @@ from deis_controller.app import builder, releases, state
 from deis_controller.app.context import Context
 from deis_controller.app.records import APP_COLUMNS, App
 from deis_shared.events import build as build_events
+from deis_shared.outbox import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +38,7 @@ async def release_pushed_build(
 
     Returns:
         The release, or `None` when the build was already handled or the release was refused
-        (a platform log line then tells the app's users why).
-
-    Raises:
-        UnknownTarget: The app or the pushing user does not exist.
+        (`BuildRefused` then tells the push why, and a platform log line the app's users).
     """
     async with conn.transaction():
         if not await conn.fetchval(_CLAIM, event.build_id, event.app):
@@ -43,11 +46,17 @@ async def release_pushed_build(
             return None
         row = await conn.fetchrow(_APP, event.app)
         if row is None:
-            raise builder.UnknownTarget(f"app {event.app} does not exist")
+            await _refuse(
+                conn, event, f"app {event.app} was deleted during the push: nothing was released"
+            )
+            return None
         app = App.from_row(row)
         user = await builder.user_named(conn, username=event.user)
         if user is None:
-            raise builder.UnknownTarget(f"unknown user {event.user}")
+            await _refuse(
+                conn, event, f"user {event.user} was deleted during the push: nothing was released"
+            )
+            return None
         try:
             async with conn.transaction():
                 released = await releases.release_build(
@@ -62,7 +71,7 @@ async def release_pushed_build(
                 )
         except errors.ApiError as exc:
             # The claim stays (no release_uuid): the same event would be refused again.
-            logger.warning("build %s of %s refused: %s", event.build_id, event.app, exc)
+            await _refuse(conn, event, f"the controller refused to release the build: {exc}")
             await state.platform_log(
                 conn,
                 app_id=app.id,
@@ -75,3 +84,21 @@ async def release_pushed_build(
             released.release_uuid,
         )
     return released
+
+
+async def _refuse(
+    conn: asyncpg.Connection, event: build_events.BuildCompleted, reason: str
+) -> None:
+    """Announce, in the caller's transaction, that `event`'s build gets no release."""
+    logger.warning("build %s of %s refused: %s", event.build_id, event.app, reason)
+    await outbox.enqueue_event(
+        conn,
+        subject=build_events.refused_subject(event.app),
+        message=build_events.BuildRefused(
+            app=event.app,
+            build_id=event.build_id,
+            sha=event.sha,
+            user=event.user,
+            reason=reason,
+        ),
+    )

@@ -1,11 +1,14 @@
 """Durable consumers of the events the controller acts on: completed builds, failed deploys.
 
-    deis.events.build.*.completed  (durable controller-builds)   -> Build + Release, once
+    deis.events.build.*.completed  (durable controller-builds)   -> Build + Release, once,
+                                                                 or build.<app>.refused
     deis.events.deploy.*.failed    (durable controller-deploys)  -> release marked failed
 
-Outcomes map onto the shared consumer's policy: a payload that does not decode, or names an app
-or user the controller does not know, is a `PermanentError` (logged and terminated, so never
-redelivered); a database that is away is a `TransientError` (redelivered with backoff).
+Outcomes map onto the shared consumer's policy: a payload that does not decode, or a failed
+deploy naming an app or release the controller does not know, is a `PermanentError` (logged and
+terminated, so never redelivered); a database that is away is a `TransientError` (redelivered
+with backoff). A completed build of an app or user the controller does not know is refused:
+the push waiting for its release hears why at once (`app.pushes`).
 """
 
 import logging
