@@ -54,6 +54,13 @@ SAMPLES: list[wire.Message] = [
     build.BuildFailed(
         app="myapp", build_id=ID, sha="abc1234", user="bob", reason="no buildpack detected"
     ),
+    build.BuildRefused(
+        app="myapp",
+        build_id=ID,
+        sha="abc1234",
+        user="bob",
+        reason="app myapp was deleted during the push: nothing was released",
+    ),
     release.ReleaseCreated(
         app="myapp",
         release_id=ID,
