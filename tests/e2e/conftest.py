@@ -322,3 +322,39 @@ def until() -> Callable[..., object]:
 def python_app() -> dict[str, str]:
     """The files of `PYTHON_APP`: `web` answers `hello from v<n>`, `worker` ticks."""
     return dict(PYTHON_APP)
+
+
+MOODY_APP = {
+    "Procfile": "web: python app.py\n",
+    "requirements.txt": "",
+    "app.py": """\
+import http.server, os, sys, time
+
+if os.environ.get("CRASH"):
+    print("refusing to start: CRASH is set", flush=True)
+    sys.exit(3)
+time.sleep(float(os.environ.get("SLOW", "0")))
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = (os.environ.get("GREETING", "hello") + " from " + os.environ["WORKFLOW_RELEASE"]
+                + "\\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+""",
+}
+"""`$GREETING from v<n>` (`hello` by default); exits 3 when `$CRASH` is set, listens only after
+sleeping `$SLOW` seconds: an app whose config decides how its rollout goes."""
+
+
+@pytest.fixture
+def moody_app() -> dict[str, str]:
+    """The files of `MOODY_APP`."""
+    return dict(MOODY_APP)

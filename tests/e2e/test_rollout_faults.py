@@ -24,31 +24,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 ANSWERED_WITHIN = 30.0
 """Seconds a request whose wait met a killed service may take in all (the wait is 180 s)."""
 
-SLOW_APP = {
-    "Procfile": "web: python app.py\n",
-    "requirements.txt": "",
-    "app.py": """\
-import http.server, os, time
-
-time.sleep(float(os.environ.get("SLOW", "0")))
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (os.environ.get("GREETING", "hello") + " from " + os.environ["WORKFLOW_RELEASE"]
-                + "\\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-""",
-}
-"""`$GREETING from v<n>` (`hello` by default), listening only after sleeping `$SLOW` seconds."""
-
 SLOW = "4"
 """Seconds the new release's process sleeps before it listens: the request waits meanwhile."""
 
@@ -88,8 +63,8 @@ class Change:
         return self.done
 
 
-def _deployed(developer, app: str) -> None:
-    copy = developer.checkout(app, SLOW_APP)
+def _deployed(developer, app: str, files: dict[str, str]) -> None:
+    copy = developer.checkout(app, files)
     developer.deis("create", app, cwd=copy)
     developer.push(copy)
 
@@ -108,10 +83,10 @@ def _kill_while_waiting(
 
 @pytest.mark.parametrize("service", ["scheduler", "router"])
 def test_a_config_change_ends_with_the_truth_when_a_service_is_killed_meanwhile(
-    platform, developer, deisctl, until, service
+    platform, developer, deisctl, until, moody_app, service
 ):
     app = f"{developer.username}-{service[:5]}"
-    _deployed(developer, app)
+    _deployed(developer, app, moody_app)
     assert platform.get(app).text == "hello from v2\n"
 
     change = Change(developer, app, f"SLOW={SLOW}", f"GREETING=after-{service}")
@@ -134,10 +109,10 @@ def test_a_config_change_ends_with_the_truth_when_a_service_is_killed_meanwhile(
 
 
 def test_a_config_change_whose_controller_is_killed_leaves_no_stuck_state(
-    platform, developer, deisctl, until
+    platform, developer, deisctl, until, moody_app
 ):
     app = f"{developer.username}-ctl"
-    _deployed(developer, app)
+    _deployed(developer, app, moody_app)
 
     change = Change(developer, app, f"SLOW={SLOW}", "GREETING=orphaned")
     _kill_while_waiting(platform, developer, deisctl, until, change, app=app, service="controller")

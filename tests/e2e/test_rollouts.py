@@ -16,37 +16,12 @@ import pytest
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-MOODY_APP = {
-    "Procfile": "web: python app.py\n",
-    "requirements.txt": "",
-    "app.py": """\
-import http.server, os, sys, time
 
-if os.environ.get("CRASH"):
-    print("refusing to start: CRASH is set", flush=True)
-    sys.exit(3)
-time.sleep(float(os.environ.get("SLOW", "0")))
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (os.environ.get("GREETING", "hello") + " from " + os.environ["WORKFLOW_RELEASE"]
-                + "\\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-""",
-}
-
-
-def test_a_crashing_config_is_refused_and_the_previous_release_serves_on(platform, developer):
+def test_a_crashing_config_is_refused_and_the_previous_release_serves_on(
+    platform, developer, moody_app
+):
     app = f"{developer.username}-moody"
-    copy = developer.checkout(app, MOODY_APP)
+    copy = developer.checkout(app, moody_app)
     developer.deis("create", app, cwd=copy)
     developer.push(copy)
     assert platform.get(app).text == "hello from v2\n"
@@ -63,9 +38,9 @@ def test_a_crashing_config_is_refused_and_the_previous_release_serves_on(platfor
     assert "v3" in releases and "failed" in releases.lower(), releases
 
 
-def test_a_config_change_is_served_when_the_command_returns(platform, developer):
+def test_a_config_change_is_served_when_the_command_returns(platform, developer, moody_app):
     app = f"{developer.username}-prompt"
-    copy = developer.checkout(app, MOODY_APP)
+    copy = developer.checkout(app, moody_app)
     developer.deis("create", app, cwd=copy)
     developer.push(copy)
     for version, greeting in ((3, "hi"), (4, "hey"), (5, "yo")):
@@ -73,9 +48,9 @@ def test_a_config_change_is_served_when_the_command_returns(platform, developer)
         assert platform.get(app).text == f"{greeting} from v{version}\n"  # at once, every time
 
 
-def test_a_change_while_one_rolls_out_is_refused_with_409(platform, developer):
+def test_a_change_while_one_rolls_out_is_refused_with_409(platform, developer, moody_app):
     app = f"{developer.username}-busy"
-    copy = developer.checkout(app, MOODY_APP)
+    copy = developer.checkout(app, moody_app)
     developer.deis("create", app, cwd=copy)
     developer.push(copy)
     first: dict[str, object] = {}
@@ -96,8 +71,7 @@ def test_a_change_while_one_rolls_out_is_refused_with_409(platform, developer):
     assert platform.get(app).text == "hello from v3\n"
 
 
-WORKING_APP = {
-    **MOODY_APP,
+WORKING_APP_FILES = {
     "Procfile": "web: python app.py\nworker: python worker.py\nbroken: python broken.py\n",
     "worker.py": "import time\nprint('working', flush=True)\nwhile True:\n    time.sleep(60)\n",
     "broken.py": "import sys\nprint('no queue configured: giving up', flush=True)\nsys.exit(4)\n",
@@ -111,9 +85,11 @@ def _pods(developer, app: str) -> list[dict[str, str]]:
     return pods
 
 
-def test_a_scale_answers_when_its_processes_run_and_refuses_a_crashing_type(platform, developer):
+def test_a_scale_answers_when_its_processes_run_and_refuses_a_crashing_type(
+    platform, developer, moody_app
+):
     app = f"{developer.username}-scaled"
-    copy = developer.checkout(app, WORKING_APP)
+    copy = developer.checkout(app, {**moody_app, **WORKING_APP_FILES})
     developer.deis("create", app, cwd=copy)
     developer.push(copy)
 
@@ -134,9 +110,9 @@ def test_a_scale_answers_when_its_processes_run_and_refuses_a_crashing_type(plat
     assert [pod["type"] for pod in _pods(developer, app)] == ["web"]
 
 
-def test_a_restart_answers_with_the_running_replacements(platform, developer):
+def test_a_restart_answers_with_the_running_replacements(platform, developer, moody_app):
     app = f"{developer.username}-restarted"
-    copy = developer.checkout(app, WORKING_APP)
+    copy = developer.checkout(app, {**moody_app, **WORKING_APP_FILES})
     developer.deis("create", app, cwd=copy)
     developer.push(copy)
     developer.deis("scale", "web=2", "worker=1", "-a", app)
