@@ -111,8 +111,13 @@ def app_processes(data_dir: Path) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def platform() -> Iterator[Platform]:
-    """`deisctl up -d` on free ports; `deisctl down` afterwards."""
+def platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
+    """`deisctl up -d` on free ports; `deisctl down` afterwards.
+
+    A module that needs a service's setting changed says so in `DEISCTL_SETS`, a tuple of
+    `deisctl up --set` arguments (`("controller.rollout_wait=20",)`): its platform alone has it.
+    """
+    sets: tuple[str, ...] = getattr(request.module, "DEISCTL_SETS", ())
     # Under /tmp, 0755: PostgreSQL and the apps' user must reach it when the tests run as root.
     data_dir = Path(tempfile.mkdtemp(prefix="deis-e2e-", dir="/tmp"))
     data_dir.chmod(0o755)
@@ -130,6 +135,7 @@ def platform() -> Iterator[Platform]:
         "--ssh-port", str(running.ssh_port),
         "--http-port", str(running.http_port),
         "--https-port", str(running.https_port),
+        *(arg for setting in sets for arg in ("--set", setting)),
         data_dir=running.data_dir,
     )  # fmt: skip
     try:

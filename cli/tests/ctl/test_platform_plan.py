@@ -1,10 +1,7 @@
 """What `deisctl up` would run, for the embedded defaults and with external servers."""
 
 import os
-import shutil
 import signal
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,17 +19,6 @@ def plan_for(tmp_path: Path, **options):
     layout.create()
     environ = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "DEIS_DATA_DIR": "/elsewhere"}
     return make_plan(Options(data_dir=layout.root, **options), layout, environ=environ), layout
-
-
-@pytest.fixture
-def open_dir() -> Iterator[Path]:
-    """A directory everyone may pass through: PostgreSQL's user must reach the data dir."""
-    path = Path(tempfile.mkdtemp(prefix="deisctl-plan-", dir="/tmp"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def by_name(plan):

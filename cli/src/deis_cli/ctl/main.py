@@ -1,6 +1,7 @@
 """`deisctl`: run the whole platform on this machine.
 
 deisctl up [-d]        start PostgreSQL, NATS and every service; supervise them
+                       (`--set controller.rollout_wait=20`: a service's setting, `tuning`)
 deisctl status         what runs, from the state file
 deisctl logs <name>    a supervised process's log (`-f` follows)
 deisctl down           stop everything (apps included)
@@ -22,7 +23,7 @@ from types import FrameType
 
 import click
 
-from deis_cli.ctl import composing, reaping, settings, state as ctl_state
+from deis_cli.ctl import composing, reaping, settings, state as ctl_state, tuning
 from deis_cli.ctl.errors import CtlError
 from deis_cli.ctl.layout import Layout, default_data_dir
 from deis_cli.ctl.platform import Options, make_plan
@@ -60,6 +61,14 @@ def cli() -> None:
     help="External S3 instead of the data dir (credentials from DEIS_S3_* or AWS_*).",
 )
 @click.option("--s3-bucket", envvar=["S3_BUCKET", "DEIS_S3_BUCKET"], default="deis")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="SERVICE.SETTING=VALUE",
+    help="A service's setting for this run, e.g. controller.rollout_wait=20 (repeatable;"
+    " <data-dir>/config/<service>.env holds DEIS_* lines for every run).",
+)
 @click.option("-d", "--detach", is_flag=True, help="Run in the background.")
 @click.option("--supervise", is_flag=True, hidden=True)
 def up(
@@ -73,10 +82,12 @@ def up(
     nats_url: str | None,
     s3_endpoint_url: str | None,
     s3_bucket: str,
+    sets: tuple[str, ...],
     detach: bool,
     supervise: bool,
 ) -> None:
     """Start the platform and keep it running."""
+    layout = Layout(data_dir.absolute())
     options = Options(
         data_dir=data_dir.absolute(),
         api_port=api_port,
@@ -88,8 +99,9 @@ def up(
         nats_url=nats_url,
         s3_endpoint_url=s3_endpoint_url,
         s3_bucket=s3_bucket,
+        # Checked before anything starts (and again by the detached supervisor, from its argv).
+        service_settings=tuning.settings(layout, sets, environ=settings.environment()),
     )
-    layout = Layout(options.data_dir)
     if detach:
         _start_detached(layout)
         return

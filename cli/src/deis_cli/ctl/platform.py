@@ -3,7 +3,10 @@
 Each service is `python -m deis_<service>.main` with `DEIS_*` variables: the data dir's part
 that is its own, NATS and Postgres URLs, the object store, a health port that says when it is
 ready. An external `--database-url`, `--nats-url` or `--s3-endpoint-url` replaces the embedded
-part: that server is then neither started nor supervised.
+part: that server is then neither started nor supervised. The operator's own settings of a
+service (`tuning`: `--set`, `<data>/config/<service>.env`) go between what deisctl passes on
+from its environment (`DEIS_S3_*`, `DEIS_BUILD_*`, no other `DEIS_*`) and its wiring, which
+wins.
 
 The scheduler is stopped with `SCHEDULER_STOP_APPS`, which takes the app processes along; when
 it exits alone (a crash, a SIGTERM) they run on, and the scheduler started again adopts them.
@@ -14,7 +17,7 @@ import signal
 import socket
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -51,6 +54,9 @@ class Options:
     nats_url: str | None = None
     s3_endpoint_url: str | None = None
     s3_bucket: str = "deis"
+    service_settings: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Each service's own `DEIS_*` settings, checked (`tuning.settings`); never deisctl's
+    wiring, which is applied over them."""
 
 
 @dataclass(frozen=True)
@@ -159,10 +165,12 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
                 log=layout.log("nats"),
             )
         )
-    common = {
+    passed_on = {
         **{k: v for k, v in environ.items() if not k.startswith("DEIS_")},
         **{k: v for k, v in environ.items() if k.startswith(("DEIS_S3_", "DEIS_BUILD_"))},
         "DEIS_LOG_JSON": "false",
+    }
+    wired = {
         "DEIS_HEALTH_HOST": "127.0.0.1",
         "DEIS_PLATFORM_DOMAIN": options.platform_domain,
         **_object_store(options, layout),
@@ -192,7 +200,9 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
     for name, extra in own.items():
         health = free_port()
         env = {
-            **common,
+            **passed_on,
+            **options.service_settings.get(name, {}),
+            **wired,
             **extra,
             "DEIS_NATS_URL": nats_urls[name],
             "DEIS_DATA_DIR": str(layout.service(name)),
