@@ -5,7 +5,7 @@ reason and the process's last lines, the release is recorded failed and the prev
 on; a config change is served the moment `config:set` returns (no sleep, no polling); a second
 change while one rolls out gets 409. A scale answers once its processes run, a scale of a type
 that crashes is refused with the reason and scaled back, and `ps:restart` answers with the
-replacements, running.
+replacements, running. Routing and maintenance are served the moment their command returns.
 """
 
 import json
@@ -131,3 +131,23 @@ def test_a_restart_answers_with_the_running_replacements(platform, developer, mo
     everything = json.loads(developer.deis("ps:restart", "-a", app, "--json").stdout)
     assert sorted(pod["type"] for pod in everything) == ["web", "web", "worker"]
     assert all(pod["state"] == "up" for pod in everything), everything
+
+
+def test_routing_and_maintenance_are_served_when_the_command_returns(
+    platform, developer, moody_app
+):
+    """`routing:disable`, `maintenance:on` and back: the router serves each the moment the
+    command returns (no sleep, no polling), every time."""
+    app = f"{developer.username}-routed"
+    copy = developer.checkout(app, moody_app)
+    developer.deis("create", app, cwd=copy)
+    developer.push(copy)
+    for _ in range(3):
+        developer.deis("routing:disable", "-a", app)
+        assert platform.get(app).status_code == 404  # nginx knows the app no more
+        developer.deis("routing:enable", "-a", app)
+        assert platform.get(app).text == "hello from v2\n"
+        developer.deis("maintenance:on", "-a", app)
+        assert platform.get(app).status_code == 503
+        developer.deis("maintenance:off", "-a", app)
+        assert platform.get(app).text == "hello from v2\n"

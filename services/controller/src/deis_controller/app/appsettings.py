@@ -4,9 +4,18 @@ Every change appends a row (owned by the caller) to `app_settings` or `tls`, nev
 one, and within the same transaction takes the app's lock, recomputes the app's `desired` and
 `routes` KV values (maintenance, routing, whitelist, HTTPS and autoscale live there) and logs a
 platform line. A request that would change nothing is refused with 409, as Deis does.
+
+A change of how the router serves the app (maintenance, routing, whitelist, HTTPS) answers
+once the router says it serves it, within `route_wait` seconds (`waiting.Waiter.routed`), and
+gets 409 while another change of the app waits, as config changes do. Autoscale and labels
+answer once stored: no backend reports an autoscaler taken (the local one runs none; the
+Kubernetes one applies the HorizontalPodAutoscaler and reports nothing of it), and labels are
+metadata.
 """
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,11 +24,14 @@ from uuid import UUID
 import asyncpg
 
 from deis_controller import errors
-from deis_controller.app import state
+from deis_controller.app import state, waiting
 from deis_controller.app.context import Context
 from deis_controller.app.records import AppAccess
 from deis_controller.domain import appsettings as rules
 from deis_controller.domain.formats import timestamp
+
+ROUTING = ("maintenance", "routable", "whitelist")
+"""The settings the router serves from (KV `routes`)."""
 
 _SETTINGS = """
 SELECT s.uuid, u.username AS owner, s.maintenance, s.routable, s.whitelist, s.autoscale,
@@ -152,15 +164,25 @@ async def _append(
     )
 
 
-async def change_settings(
-    conn: asyncpg.Connection, *, ctx: Context, app: AppAccess, data: dict[str, Any]
-) -> AppSettings:
-    """Append settings with the posted fields changed; the others carried forward.
+async def change_settings(*, ctx: Context, app: AppAccess, data: dict[str, Any]) -> AppSettings:
+    """Append settings with the posted fields changed, answered once the router serves them.
 
     Raises:
         FieldErrors, BareListError, Unprocessable: See `apply`.
-        Conflict: Nothing would change.
+        Conflict: Nothing would change; or another change of the app waits for its outcome.
     """
+    async with waiting.rollout(ctx, app=app.app, routing=True) as rollout:
+        async with ctx.pool.acquire() as conn:
+            before, changed = await _change_settings(_connection(conn), ctx=ctx, app=app, data=data)
+        if any(before[field] != getattr(changed, field) for field in ROUTING):
+            await rollout.routed()
+    return changed
+
+
+async def _change_settings(
+    conn: asyncpg.Connection, *, ctx: Context, app: AppAccess, data: dict[str, Any]
+) -> tuple[dict[str, Any], AppSettings]:
+    """The settings before, and the row appended with the posted fields changed."""
     async with conn.transaction():
         await state.lock_app(conn, app_uuid=app.app.uuid)
         current = await current_settings(conn, app=app)
@@ -168,7 +190,7 @@ async def change_settings(
         parts = rules.describe(current.values(), values)
         if not parts:
             raise changed_nothing(app.user.username)
-        return await _append(conn, ctx=ctx, app=app, values=values, parts=parts)
+        return current.values(), await _append(conn, ctx=ctx, app=app, values=values, parts=parts)
 
 
 async def whitelist(conn: asyncpg.Connection, *, app: AppAccess) -> list[str]:
@@ -176,18 +198,16 @@ async def whitelist(conn: asyncpg.Connection, *, app: AppAccess) -> list[str]:
     return (await current_settings(conn, app=app)).whitelist
 
 
-async def add_addresses(
-    conn: asyncpg.Connection, *, ctx: Context, app: AppAccess, data: dict[str, Any]
-) -> list[str]:
-    """Add `data["addresses"]` to the whitelist; the whole whitelist after.
+async def add_addresses(*, ctx: Context, app: AppAccess, data: dict[str, Any]) -> list[str]:
+    """Add `data["addresses"]` to the whitelist, answered once served; the whole whitelist after.
 
     Raises:
         FieldErrors: `addresses` is not a list.
         BareListError: An invalid address.
-        Conflict: Every address is already there.
+        Conflict: Every address is already there; or another change of the app waits.
     """
     addresses = rules.parse_addresses(data.get("addresses"))
-    async with conn.transaction():
+    async with _served(ctx, app=app) as conn, conn.transaction():
         await state.lock_app(conn, app_uuid=app.app.uuid)
         current = await current_settings(conn, app=app)
         new = rules.unique([*current.whitelist, *addresses])
@@ -195,31 +215,31 @@ async def add_addresses(
             raise changed_nothing(app.user.username)
         values = {**current.values(), "whitelist": new}
         parts = rules.whitelist_changes(current.whitelist, new)
-        return (await _append(conn, ctx=ctx, app=app, values=values, parts=parts)).whitelist
+        added = await _append(conn, ctx=ctx, app=app, values=values, parts=parts)
+    return added.whitelist
 
 
-async def remove_addresses(
-    conn: asyncpg.Connection, *, ctx: Context, app: AppAccess, data: dict[str, Any]
-) -> None:
-    """Remove `data["addresses"]` from the whitelist (owner or admin only).
+async def remove_addresses(*, ctx: Context, app: AppAccess, data: dict[str, Any]) -> None:
+    """Remove `data["addresses"]` from the whitelist (owner or admin only), answered once served.
 
     Raises:
         PermissionDenied: The caller is a collaborator.
         FieldErrors, BareListError: As `add_addresses`.
         Unprocessable: An address is not in the whitelist.
+        Conflict: Another change of the app waits.
     """
     if not app.may_delete:
         raise errors.PermissionDenied()
     addresses = rules.parse_addresses(data.get("addresses"))
-    async with conn.transaction():
+    if not addresses:
+        return
+    async with _served(ctx, app=app) as conn, conn.transaction():
         await state.lock_app(conn, app_uuid=app.app.uuid)
         current = await current_settings(conn, app=app)
         missing = sorted(set(addresses) - set(current.whitelist))
         if missing:
             listed = ", ".join(repr(address) for address in missing)
             raise errors.Unprocessable(f"addresses {{{listed}}} does not exist in whitelist")
-        if not addresses:
-            return
         new = [address for address in current.whitelist if address not in addresses]
         values = {**current.values(), "whitelist": new}
         parts = rules.whitelist_changes(current.whitelist, new)
@@ -238,17 +258,16 @@ async def current_tls(conn: asyncpg.Connection, *, app: AppAccess) -> Tls:
     return Tls(app=app.app.id, **dict(row))
 
 
-async def change_tls(
-    conn: asyncpg.Connection, *, ctx: Context, app: AppAccess, data: dict[str, Any]
-) -> Tls:
-    """Append a TLS row enforcing HTTPS or not.
+async def change_tls(*, ctx: Context, app: AppAccess, data: dict[str, Any]) -> Tls:
+    """Append a TLS row enforcing HTTPS or not, answered once served.
 
     Raises:
         FieldErrors: `https_enforced` is not a boolean.
-        Conflict: It already has that value (a never-set value, null, changes with any).
+        Conflict: It already has that value (a never-set value, null, changes with any); or
+            another change of the app waits.
     """
     enforced = rules.parse_https_enforced(data)
-    async with conn.transaction():
+    async with _served(ctx, app=app) as conn, conn.transaction():
         await state.lock_app(conn, app_uuid=app.app.uuid)
         current = await current_tls(conn, app=app)
         if current.https_enforced == enforced:
@@ -277,3 +296,21 @@ async def change_tls(
         created=row["created"],
         updated=row["updated"],
     )
+
+
+@contextlib.asynccontextmanager
+async def _served(ctx: Context, *, app: AppAccess) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to change the app's routes with; leaving, wait until the router serves them.
+
+    Raises:
+        Conflict: Another change of the app waits for its outcome.
+    """
+    async with waiting.rollout(ctx, app=app.app, routing=True) as rollout:
+        async with ctx.pool.acquire() as conn:
+            yield _connection(conn)
+        await rollout.routed()
+
+
+def _connection(conn: Any) -> asyncpg.Connection:
+    # A pool proxy forwards every Connection method.
+    return conn  # type: ignore[no-any-return]

@@ -23,10 +23,17 @@ deploy for them. KV `procs` is their only signal, looked at every `PROCS_CHECK_E
 and judged by `settling` against the processes noted before the change (`note_processes`). A
 process of the change that crashes fails it (400 with its exit code and its last lines, read
 from the app's log).
+
+A change of how the router serves an app (settings, whitelist, TLS: `rollout(...,
+routing=True)`) waits under the same 409 for the router to say it serves it (`routed`, see
+`rerouting`), within `route_wait` seconds as a rolled-out release waits for the router; a
+router silent by then gets the answer a release gets: the change is made and answered as made
+(logged, no error), since nothing is left for the user to do.
 """
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final
@@ -34,12 +41,14 @@ from typing import Any, Final
 import asyncpg
 
 from deis_controller import errors
-from deis_controller.app import deploys, pods, processes, settling
+from deis_controller.app import deploys, pods, processes, rerouting, settling
 from deis_controller.app.context import Context
 from deis_controller.app.records import App
 from deis_shared import rollouts
 from deis_shared.events import deploy as deploy_events
-from deis_shared.kv import procs as procs_kv
+from deis_shared.kv import procs as procs_kv, routes as routes_kv
+
+logger = logging.getLogger(__name__)
 
 LAST_LINES = 20
 """Lines of the failing process shown in a refused request's detail."""
@@ -59,6 +68,14 @@ Judge = Callable[[list[procs_kv.Process]], settling.Verdict]
 _rolling: set[str] = set()
 """Apps with a request waiting for its rollout, in this controller."""
 
+_ROUTES_UNSENT = """
+SELECT EXISTS (
+    SELECT 1 FROM outbox WHERE bucket = $1 AND key = $2 AND sent_at IS NULL AND dead_at IS NULL
+)
+"""
+"""Whether the outbox still holds routes of the app to write (`deis_shared.outbox`'s table,
+the controller's own: its index `outbox_pending_keys` answers this)."""
+
 _LATEST = """
 SELECT r.version, r.build_uuid, a.structure FROM releases r JOIN apps a ON a.uuid = r.app_uuid
 WHERE r.app_uuid = $1 ORDER BY r.version DESC LIMIT 1
@@ -68,11 +85,19 @@ WHERE r.app_uuid = $1 ORDER BY r.version DESC LIMIT 1
 class Waiter:
     """The events of one app, from before the change to the answer."""
 
-    def __init__(self, ctx: Context, *, app: App, watch: rollouts.DeployWatch | None) -> None:
-        """Wait on `watch` (None: answer at once)."""
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        app: App,
+        watch: rollouts.DeployWatch | None,
+        router: rerouting.RouterWatch | None = None,
+    ) -> None:
+        """Wait on `watch` (None: answer at once) and `router` (a change of the app's routes)."""
         self._ctx = ctx
         self._app = app
         self._watch = watch
+        self._router = router
         self.before: dict[str, procs_kv.Process] = {}
         """The app's processes by name when `note_processes` looked."""
 
@@ -123,6 +148,31 @@ class Waiter:
                     " it goes on: see `deis ps`"
                 )
             await asyncio.sleep(min(PROCS_CHECK_EVERY, left))
+
+    async def routed(self) -> bool:
+        """Wait until the router serves the app's changed routes; whether it said so in time.
+
+        An `applied` naming the app counts once the change's routes are in KV `routes`: once
+        the outbox holds no unsent routes of the app (the change committed before this wait).
+        """
+        router, ctx = self._router, self._ctx
+        if router is None:
+            return False
+
+        async def ready() -> bool:
+            async with ctx.pool.acquire() as conn:
+                pending = await conn.fetchval(_ROUTES_UNSENT, routes_kv.BUCKET, self._app.id)
+            return not pending
+
+        seconds = min(ctx.settings.route_wait, ctx.settings.rollout_wait)
+        served = await router.applied(deadline=time.monotonic() + seconds, ready=ready)
+        if not served:
+            logger.warning(
+                "the router did not say it serves the new routes of %s within %.1f s",
+                self._app.id,
+                seconds,
+            )
+        return served
 
     async def _last_lines(self, crash: settling.Crash) -> list[str]:
         """The crashed process's last lines, as the app's log has them (none if unreadable).
@@ -199,8 +249,13 @@ class Waiter:
 
 
 @contextlib.asynccontextmanager
-async def rollout(ctx: Context, *, app: App) -> AsyncIterator[Waiter]:
+async def rollout(ctx: Context, *, app: App, routing: bool = False) -> AsyncIterator[Waiter]:
     """Listen to `app`'s events around a change that makes a release.
+
+    Args:
+        ctx: the controller's resources.
+        app: the app changed.
+        routing: listen to the router instead: a change of the app's routes (`routed`).
 
     Raises:
         Conflict: another request waits for a rollout of the app.
@@ -212,8 +267,12 @@ async def rollout(ctx: Context, *, app: App) -> AsyncIterator[Waiter]:
         raise errors.Conflict(f"Deployment for {app.id} is already in progress")
     _rolling.add(app.id)
     try:
-        async with rollouts.watch(ctx.nc, app=app.id) as watch:
-            yield Waiter(ctx, app=app, watch=watch)
+        if routing:
+            async with rerouting.watch(ctx.nc, app=app.id) as router:
+                yield Waiter(ctx, app=app, watch=None, router=router)
+        else:
+            async with rollouts.watch(ctx.nc, app=app.id) as watch:
+                yield Waiter(ctx, app=app, watch=watch)
     finally:
         _rolling.discard(app.id)
 

@@ -32,10 +32,10 @@ async def show_settings(conn: Conn, app: UsableApp) -> Response:
     responses=schemas_settings.UNPROCESSABLE,
     openapi_extra=bodies.openapi_body(requests_settings.SettingsBody),
 )
-async def change_settings(request: Request, ctx: Ctx, conn: Conn, app: UsableApp) -> Response:
-    """Change maintenance, routing, whitelist, autoscale or labels; new settings."""
+async def change_settings(request: Request, ctx: Ctx, app: UsableApp) -> Response:
+    """Change maintenance, routing, whitelist, autoscale or labels; answered once served."""
     data = await bodies.read_object(request)
-    changed = await appsettings.change_settings(conn, ctx=ctx, app=app, data=data)
+    changed = await appsettings.change_settings(ctx=ctx, app=app, data=data)
     return JSONResponse(changed.public(), status_code=201)
 
 
@@ -58,10 +58,10 @@ async def show_whitelist(conn: Conn, app: UsableApp) -> Response:
     response_model=schemas_settings.WhitelistOut,
     openapi_extra=bodies.openapi_body(requests_settings.WhitelistBody),
 )
-async def add_addresses(request: Request, ctx: Ctx, conn: Conn, app: UsableApp) -> Response:
-    """Allow more addresses; the whole whitelist."""
+async def add_addresses(request: Request, ctx: Ctx, app: UsableApp) -> Response:
+    """Allow more addresses; the whole whitelist, once served."""
     data = await bodies.read_object(request)
-    addresses = await appsettings.add_addresses(conn, ctx=ctx, app=app, data=data)
+    addresses = await appsettings.add_addresses(ctx=ctx, app=app, data=data)
     return JSONResponse({"addresses": addresses}, status_code=201)
 
 
@@ -73,10 +73,10 @@ async def add_addresses(request: Request, ctx: Ctx, conn: Conn, app: UsableApp) 
     responses=schemas_settings.UNPROCESSABLE,
     openapi_extra=bodies.openapi_body(requests_settings.WhitelistBody),
 )
-async def remove_addresses(request: Request, ctx: Ctx, conn: Conn, app: OwnedApp) -> Response:
-    """Remove addresses from the whitelist (owner or admin)."""
+async def remove_addresses(request: Request, ctx: Ctx, app: OwnedApp) -> Response:
+    """Remove addresses from the whitelist (owner or admin), once served."""
     data = await bodies.read_object(request)
-    await appsettings.remove_addresses(conn, ctx=ctx, app=app, data=data)
+    await appsettings.remove_addresses(ctx=ctx, app=app, data=data)
     return Response(status_code=204)
 
 
@@ -94,8 +94,8 @@ async def show_tls(conn: Conn, app: UsableApp) -> Response:
     response_model=schemas_settings.TlsOut,
     openapi_extra=bodies.openapi_body(requests_settings.TlsBody),
 )
-async def change_tls(request: Request, ctx: Ctx, conn: Conn, app: UsableApp) -> Response:
-    """Enforce HTTPS or stop enforcing it."""
+async def change_tls(request: Request, ctx: Ctx, app: UsableApp) -> Response:
+    """Enforce HTTPS or stop enforcing it, once served."""
     data = await bodies.read_object(request)
-    changed = await appsettings.change_tls(conn, ctx=ctx, app=app, data=data)
+    changed = await appsettings.change_tls(ctx=ctx, app=app, data=data)
     return JSONResponse(changed.public(), status_code=201)

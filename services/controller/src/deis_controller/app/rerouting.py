@@ -1,0 +1,88 @@
+"""A change of how the router serves an app answers once the router serves it.
+
+Settings that the router reads from KV `routes` (routable, maintenance, whitelist) make no
+release, so the scheduler reports no deploy for them; the router reports each configuration it
+takes (`router.applied`, naming the apps it changed). `RouterWatch` subscribes before the
+change is made and takes an `applied` naming the app as the change served once the change's
+routes are written to KV `routes` (`Ready`, which the controller answers from its outbox): an
+`applied` before that was another change's.
+
+What is left open, for want of a KV revision in the router's event: an `applied` for a batch
+the router took just before the new routes reached it, reported after they were written, is
+taken for the change; and an app made routable again is served with upstreams only once the
+scheduler's endpoints (which follow `desired.routable`) reach the router too, which the
+controller cannot read (it may not get KV `endpoints`): when they come after the router took
+the routes, the first `applied` answers while the app still has none. Both windows are a
+router batch long (its debounce and one reload).
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats.aio.client
+import nats.errors
+from nats.aio.msg import Msg
+
+from deis_shared import wire
+from deis_shared.events import router as router_events
+
+logger = logging.getLogger(__name__)
+
+Ready = Callable[[], Awaitable[bool]]
+"""Whether the change's routes are in KV `routes` (an `applied` from now on may be theirs)."""
+
+
+class RouterWatch:
+    """The router's `applied` events naming one app, collected from the moment of subscribing."""
+
+    def __init__(self, app: str) -> None:
+        """Collect the events naming `app`."""
+        self.app = app
+        self._applied: asyncio.Queue[router_events.RouterApplied] = asyncio.Queue()
+
+    async def deliver(self, msg: Msg) -> None:
+        """Subscription callback: keep an event naming the app."""
+        try:
+            applied = wire.decode(msg.data, router_events.RouterApplied)
+        except wire.InvalidPayload as exc:
+            logger.warning("ignoring an undecodable event on %s: %s", msg.subject, exc)
+            return
+        if self.app in applied.apps:
+            self._applied.put_nowait(applied)
+
+    async def applied(self, *, deadline: float, ready: Ready) -> bool:
+        """Wait for an `applied` naming the app that comes once `ready` holds.
+
+        Args:
+            deadline: a `time.monotonic()` value.
+            ready: asked on each event: whether the event can be the change's.
+
+        Returns:
+            Whether the router said it serves the change; False when `deadline` came first.
+        """
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._applied.get(), timeout=left)
+            except TimeoutError:
+                return False
+            if await ready():
+                return True
+
+
+@contextlib.asynccontextmanager
+async def watch(nc: nats.aio.client.Client, *, app: str) -> AsyncIterator[RouterWatch]:
+    """Collect the router's `applied` events naming `app` for the duration of the context."""
+    watcher = RouterWatch(app)
+    sub = await nc.subscribe(router_events.APPLIED_SUBJECT, cb=watcher.deliver)
+    try:
+        await nc.flush()
+        yield watcher
+    finally:
+        with contextlib.suppress(nats.errors.Error):
+            await sub.unsubscribe()
