@@ -24,12 +24,7 @@ from deis_testing import free_port, unique_name
 
 T = TypeVar("T")
 
-PYTHON_APP = {
-    "Procfile": "web: python app.py\nworker: python worker.py\n",
-    "requirements.txt": "",
-    "app.py": """\
-import http.server, os
-
+GREETER = """\
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = (os.environ.get("GREETING", "hello") + " from " + os.environ["WORKFLOW_RELEASE"]
@@ -43,7 +38,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-""",
+"""
+"""The web process of the test apps: `$GREETING from v<n>` (`hello` by default) on `$PORT`."""
+
+PYTHON_APP = {
+    "Procfile": "web: python app.py\nworker: python worker.py\n",
+    "requirements.txt": "",
+    "app.py": "import http.server, os\n\n" + GREETER,
     "worker.py": """\
 import itertools, time
 for n in itertools.count():
@@ -341,20 +342,8 @@ if os.environ.get("CRASH"):
     sys.exit(3)
 time.sleep(float(os.environ.get("SLOW", "0")))
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = (os.environ.get("GREETING", "hello") + " from " + os.environ["WORKFLOW_RELEASE"]
-                + "\\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-""",
+"""
+    + GREETER,
 }
 """`$GREETING from v<n>` (`hello` by default); exits 3 when `$CRASH` is set, listens only after
 sleeping `$SLOW` seconds: an app whose config decides how its rollout goes."""

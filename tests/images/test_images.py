@@ -253,6 +253,22 @@ def test_nats_runs_jetstream_from_its_config_file(containers: Containers, tmp_pa
 S3_KEYS = ("deis-images-key", "deis-images-secret-0123456789")
 
 
+def s3_server(containers: Containers, *, buckets: str = "") -> tuple[str, int]:
+    """A healthy deis/s3 container with the test key pair (and `buckets` made at start): its
+    name and published port."""
+    buckets_env = ["--env", f"S3_BUCKETS={buckets}"] if buckets else []
+    container = containers.run(
+        "--publish", "127.0.0.1::9000",
+        "--health-interval", "1s",  # the image's check, asked more often than its 5 s
+        "--env", f"S3_ACCESS_KEY_ID={S3_KEYS[0]}",
+        "--env", f"S3_SECRET_ACCESS_KEY={S3_KEYS[1]}",
+        *buckets_env,
+        image("s3"),
+    )  # fmt: skip
+    containers.healthy(container)
+    return container, containers.port(container, 9000)
+
+
 def s3_store(port: int, *, secret: str = S3_KEYS[1], bucket: str = "deis") -> S3Store:
     return S3Store(
         bucket=bucket, endpoint_url=f"http://127.0.0.1:{port}",
@@ -280,16 +296,7 @@ class UnsignedPayloadAuth(S3SigV4Auth):
 def test_the_s3_server_keeps_objects_on_its_volume_across_a_kill(
     containers: Containers, tmp_path: Path
 ) -> None:
-    container = containers.run(
-        "--publish", "127.0.0.1::9000",
-        "--health-interval", "1s",  # the image's check, asked more often than its 5 s
-        "--env", f"S3_ACCESS_KEY_ID={S3_KEYS[0]}",
-        "--env", f"S3_SECRET_ACCESS_KEY={S3_KEYS[1]}",
-        "--env", "S3_BUCKETS=deis",
-        image("s3"),
-    )  # fmt: skip
-    containers.healthy(container)
-    port = containers.port(container, 9000)
+    container, port = s3_server(containers, buckets="deis")
     big = tmp_path / "slug.tar.gz"
     big.write_bytes(os.urandom(11 * 1024 * 1024))  # three parts of a multipart upload
 
@@ -328,16 +335,7 @@ def test_the_s3_server_keeps_objects_on_its_volume_across_a_kill(
 
 
 def test_an_s3_write_cut_by_a_kill_leaves_the_old_object_whole(containers: Containers) -> None:
-    container = containers.run(
-        "--publish", "127.0.0.1::9000",
-        "--health-interval", "1s",  # the image's check, asked more often than its 5 s
-        "--env", f"S3_ACCESS_KEY_ID={S3_KEYS[0]}",
-        "--env", f"S3_SECRET_ACCESS_KEY={S3_KEYS[1]}",
-        "--env", "S3_BUCKETS=deis",
-        image("s3"),
-    )  # fmt: skip
-    containers.healthy(container)
-    port = containers.port(container, 9000)
+    container, port = s3_server(containers, buckets="deis")
     assert signed_put(port, "slugs/app/s.tar.gz", [b"old"], 3).status_code == 200
     size, chunk = 16 * 1024 * 1024, b"n" * 65536
 
@@ -374,15 +372,7 @@ def test_an_s3_write_cut_by_a_kill_leaves_the_old_object_whole(containers: Conta
 
 
 def test_the_s3_server_takes_only_the_key_pair_it_is_given(containers: Containers) -> None:
-    container = containers.run(
-        "--publish", "127.0.0.1::9000",
-        "--health-interval", "1s",  # the image's check, asked more often than its 5 s
-        "--env", f"S3_ACCESS_KEY_ID={S3_KEYS[0]}",
-        "--env", f"S3_SECRET_ACCESS_KEY={S3_KEYS[1]}",
-        image("s3"),
-    )  # fmt: skip
-    containers.healthy(container)
-    port = containers.port(container, 9000)
+    container, port = s3_server(containers)
     endpoint = f"http://127.0.0.1:{port}"
 
     async def code_of(access_key: str, secret: str) -> str:
