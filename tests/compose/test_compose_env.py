@@ -43,7 +43,9 @@ def test_the_first_run_makes_a_private_env_of_distinct_random_secrets(tmp_path):
     assert list(env) == composing.secret_names()
     assert len(set(env.values())) == len(env)
     for value in env.values():
-        assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value)  # 32 random bytes, URL-safe
+        assert re.fullmatch(
+            r"[A-Za-z][A-Za-z0-9_-]{43}", value
+        )  # a letter, then 32 random bytes, URL-safe
     assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
     other = tmp_path / "other"
     other.mkdir()

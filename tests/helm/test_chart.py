@@ -49,7 +49,7 @@ def test_generated_credentials_are_kept_by_upgrades_and_uninstalls(chart):
     # An upgrade reads the Secret the install made (offline, `lookup` finds nothing, so this
     # is as far as rendering can show it) and reuses each value it holds.
     assert 'lookup "v1" "Secret" .Release.Namespace $name' in template
-    assert "index $old . | default (randAlphaNum" in template
+    assert 'index $old . | default (printf "%s%s" (randAlpha 1) (randAlphaNum 39)' in template
     assert 'index $old "builder-host-key" | default (genPrivateKey "ed25519"' in template
     objects = chart.render({})
     secret = chart.find(objects, "Secret", "deis-credentials")
@@ -67,6 +67,7 @@ def test_generated_credentials_are_kept_by_upgrades_and_uninstalls(chart):
     } <= keys
     passwords = [v for (name, key), v in values.items() if key.endswith("password")]
     assert all(len(p) == 40 for p in passwords)
+    assert all(p[0].isalpha() for p in passwords), "a leading digit breaks nats-server"
     assert len(set(passwords)) == len(passwords), "every credential is its own"
     assert values[("deis-credentials", "builder-host-key")].startswith("-----BEGIN PRIVATE KEY")
     assert chart.secret_values(chart.render({})) != values, "fresh at each install"

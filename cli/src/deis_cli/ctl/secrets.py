@@ -8,6 +8,7 @@ settings, which no service passes on to app processes or builds.
 import os
 import re
 import secrets as random
+import string
 from pathlib import Path
 
 from deis_cli.ctl.errors import CtlError
@@ -43,8 +44,11 @@ def secret(directory: Path, name: str) -> str:
 
 
 def generate() -> str:
-    """A new secret: 32 random bytes, URL-safe (`A-Z a-z 0-9 - _`).
+    """A new secret: a letter, then 32 random bytes, URL-safe (`A-Z a-z 0-9 - _`).
 
-    So it needs no quoting in a URL, a `.env` file or a configuration file.
+    So it needs no quoting in a URL, a `.env` file or a configuration file. The leading letter
+    is for nats-server, which parses the value of a `$VARIABLE` as it parses its configuration:
+    a value starting with a digit or `-` may be read as a number or a date and refused (`4-x...`:
+    "All ISO8601 dates must be..."), which kept a compose stack's NATS from starting.
     """
-    return random.token_urlsafe(32)
+    return random.choice(string.ascii_letters) + random.token_urlsafe(32)
