@@ -10,6 +10,7 @@ from deis_shared.kv import (
     desired as desired_kv,
     endpoints as endpoints_kv,
     procs as procs_kv,
+    routers as routers_kv,
     routes as routes_kv,
 )
 from deis_shared.rpc import (
@@ -36,6 +37,7 @@ def test_each_bucket_has_one_writer() -> None:
         routes_kv.BUCKET: {"controller"},
         endpoints_kv.BUCKET: {"scheduler"},
         procs_kv.BUCKET: {"scheduler"},
+        routers_kv.BUCKET: {"router"},
     }
 
 

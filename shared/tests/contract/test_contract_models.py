@@ -16,8 +16,8 @@ from uuid import UUID
 import pytest
 
 from deis_shared import wire
-from deis_shared.events import build, deploy, logs, release, router
-from deis_shared.kv import desired, endpoints, procs, routes
+from deis_shared.events import build, deploy, logs, metrics, release, router
+from deis_shared.kv import desired, endpoints, procs, routers, routes
 from deis_shared.rpc import controller, logger, scheduler
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -77,6 +77,22 @@ SAMPLES: list[wire.Message] = [
     ),
     router.RouterApplied(agent="router-0", revision=7, latency_seconds=0.25, apps=["myapp"]),
     router.RouterRejected(agent="router-0", revision=8, app="myapp", message="nginx: [emerg] x"),
+    metrics.RequestMetrics(
+        agent="router-0",
+        app="myapp",
+        start=WHEN,
+        seconds=10.0,
+        requests={"2xx": 95, "5xx": 5},
+        response_bytes=51200,
+        latency=[40, 30, 20, 5, 3, 1, 1, 0, 0, 0, 0, 0],
+    ),
+    routers.RouterMember(
+        agent="router-0",
+        started_at=WHEN,
+        heartbeat_seconds=2.0,
+        endpoints_sequence=42,
+        revision=7,
+    ),
     logs.LogLine(app="myapp", process="web.1", message="listening on 5000 ✓", ts=WHEN),
     desired.DesiredState(
         app="myapp",

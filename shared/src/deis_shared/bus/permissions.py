@@ -7,15 +7,17 @@ They are derived from what the code does:
 
     controller  writes release events, refused builds, KV desired and routes, deis.logs.<app>,
                 requests to scheduler.run and logger.tail; reads EVENTS (durable consumers), LOGS
-                (`deis logs -f`), KV procs (get); answers controller.key and .authorize
+                (`deis logs -f`), KV procs (get), METRICS (`deis metrics`); answers
+                controller.key and .authorize
     builder     writes build events, requests to controller.key and .authorize; subscribes
                 to release.*.created, build.*.refused, deploy.> and router.applied
     scheduler   writes deploy events, KV endpoints and procs, deis.logs.<app>; reads KV
-                desired (watch, get); answers scheduler.run
+                desired (watch, get) and routers (watch); answers scheduler.run
     logger      sets the limits of LOGS and purges it; writes deis.logs.<app> (the lines
                 Fluent Bit posts to its ingest endpoint); reads LOGS (archive, tails) and KV
                 desired (watch); answers logger.tail
-    router      writes router.applied and .rejected; reads KV routes and endpoints (watch)
+    router      writes router.applied and .rejected, deis.metrics.requests.<app>, KV
+                routers (its own key); reads KV routes and endpoints (watch)
 
 Reading a stream is not a subscription but requests on `$JS.API.` subjects naming the stream,
 as nats-py makes them:
@@ -59,6 +61,7 @@ from deis_shared.events import (
     build as build_events,
     deploy as deploy_events,
     logs,
+    metrics as metrics_events,
     release as release_events,
     router as router_events,
 )
@@ -66,6 +69,7 @@ from deis_shared.kv import (
     desired as desired_kv,
     endpoints as endpoints_kv,
     procs as procs_kv,
+    routers as routers_kv,
     routes as routes_kv,
 )
 from deis_shared.rpc import (
@@ -169,6 +173,7 @@ _READING_LOGS = (
 _TOPOLOGY = (
     *_ensuring(topology.EVENTS_STREAM),
     *_ensuring(topology.LOGS_STREAM, update=False),
+    *_ensuring(topology.METRICS_STREAM),
     *(
         subject
         for bucket in topology.BUCKET_HISTORY
@@ -190,6 +195,7 @@ CONTROLLER = _permissions(
         *_pulling(topology.EVENTS_STREAM),  # completed builds, failed deploys
         *_READING_LOGS,  # `deis logs -f`
         *_getting(procs_kv.BUCKET),  # `deis ps`
+        *_pushing(metrics_events.STREAM),  # `deis metrics`
     ),
     subscribe=(
         INBOXES,
@@ -231,6 +237,7 @@ SCHEDULER = _permissions(
         logs.SUBJECTS,  # the output of every app's processes
         *_watching(desired_kv.BUCKET),
         *_getting(desired_kv.BUCKET),  # whether an adopted app is still wanted
+        *_watching(routers_kv.BUCKET),  # old processes stop once every router moved
     ),
     subscribe=(INBOXES, scheduler_rpc.RUN_SUBJECT),
     allow_responses=True,
@@ -257,6 +264,8 @@ ROUTER = _permissions(
         *_TOPOLOGY,
         router_events.APPLIED_SUBJECT,
         router_events.REJECTED_SUBJECT,
+        metrics_events.REQUESTS_SUBJECTS,
+        *_writing(routers_kv.BUCKET),
         *_watching(routes_kv.BUCKET),
         *_watching(endpoints_kv.BUCKET),
     ),

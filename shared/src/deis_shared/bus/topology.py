@@ -35,8 +35,16 @@ LOGS_SUBJECTS = ("deis.logs.>",)
 LOGS_MAX_PER_SUBJECT = 10_000
 LOGS_MAX_AGE = 7 * 86400.0
 
-BUCKET_HISTORY = {"desired": 5, "routes": 1, "endpoints": 1, "procs": 1}
+BUCKET_HISTORY = {"desired": 5, "routes": 1, "endpoints": 1, "procs": 1, "routers": 1}
 """KV buckets and how many revisions each keeps (`desired` keeps a few for debugging)."""
+
+BUCKET_MAX_AGE = {"routers": 86400.0}
+"""KV buckets whose keys expire this many seconds after their last put (others: never)."""
+
+METRICS_STREAM = "METRICS"
+METRICS_SUBJECTS = ("deis.metrics.>",)
+METRICS_MAX_AGE = 86400.0
+METRICS_MAX_PER_SUBJECT = 100_000
 
 _ATTEMPTS = 3
 
@@ -76,8 +84,25 @@ def bucket_subjects(bucket: str) -> str:
     return f"$KV.{bucket}.>"
 
 
-def bucket_stream_config(*, name: str, history: int, replicas: int = 1) -> nats.js.api.StreamConfig:
-    """The stream behind KV bucket `name`, shaped as nats-py's `create_key_value` makes it."""
+def metrics_stream_config(*, replicas: int = 1) -> nats.js.api.StreamConfig:
+    """The `METRICS` stream: routers' request counts per app, kept for a day."""
+    return nats.js.api.StreamConfig(
+        name=METRICS_STREAM,
+        subjects=list(METRICS_SUBJECTS),
+        storage=nats.js.api.StorageType.FILE,
+        max_msgs_per_subject=METRICS_MAX_PER_SUBJECT,
+        max_age=METRICS_MAX_AGE,
+        num_replicas=replicas,
+    )
+
+
+def bucket_stream_config(
+    *, name: str, history: int, replicas: int = 1, max_age: float = 0.0
+) -> nats.js.api.StreamConfig:
+    """The stream behind KV bucket `name`, shaped as nats-py's `create_key_value` makes it.
+
+    `max_age`: seconds a key outlives its last put (0: for ever).
+    """
     return nats.js.api.StreamConfig(
         name=bucket_stream(name),
         subjects=[bucket_subjects(name)],
@@ -90,6 +115,7 @@ def bucket_stream_config(*, name: str, history: int, replicas: int = 1) -> nats.
         duplicate_window=120.0,
         max_msgs=-1,
         max_consumers=-1,
+        max_age=max_age or None,
         num_replicas=replicas,
     )
 
@@ -168,9 +194,10 @@ async def ensure_bucket(
         ServerRejected: The server refused the configuration.
         BusUnavailable: The server did not answer.
     """
-    await ensure_stream(
-        js, config=bucket_stream_config(name=name, history=history, replicas=replicas)
+    config = bucket_stream_config(
+        name=name, history=history, replicas=replicas, max_age=BUCKET_MAX_AGE.get(name, 0.0)
     )
+    await ensure_stream(js, config=config)
 
 
 async def ensure_topology(
@@ -207,5 +234,6 @@ async def ensure_topology(
         max_per_subject=per_subject, max_age=max_age, replicas=replicas
     )
     await ensure_stream(js, config=logs_config, update=enforce_logs)
+    await ensure_stream(js, config=metrics_stream_config(replicas=replicas))
     for bucket, history in BUCKET_HISTORY.items():
         await ensure_bucket(js, name=bucket, history=history, replicas=replicas)
