@@ -22,11 +22,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
+from deis_scheduler.app import routers as routers_app
 from deis_scheduler.app.backend import ProcessBackend
 from deis_scheduler.app.context import Context
 from deis_scheduler.app.reconciler import Reconciler
+from deis_scheduler.app.routers import RouterSet
 from deis_scheduler.app.shipping import LogShipper
 from deis_scheduler.kubernetes.backend import KubernetesBackend
 from deis_scheduler.kubernetes.cache import Cache
@@ -44,7 +47,7 @@ from deis_scheduler.settings import (
 )
 from deis_shared import logconfig, runner as shared_runner, sandbox
 from deis_shared.bus import requesting, watching
-from deis_shared.kv import desired as desired_kv
+from deis_shared.kv import desired as desired_kv, routers as routers_kv
 from deis_shared.rpc import scheduler as scheduler_rpc
 from deis_shared.runner import Service, ServiceRunner
 
@@ -87,7 +90,7 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
         ctx: Context = kube_ctx
         backend = kubernetes
     else:
-        local_ctx = await _local_context(service, settings, js=bus.js, shipper=shipper)
+        local_ctx = await _local_context(service, settings, js=bus.js, nc=bus.nc, shipper=shipper)
         ctx, backend = local_ctx, LocalBackend(local_ctx)
     reconciler = Reconciler(
         ctx,
@@ -128,7 +131,12 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
 
 
 async def _local_context(
-    service: Service, settings: SchedulerSettings, *, js: JetStreamContext, shipper: LogShipper
+    service: Service,
+    settings: SchedulerSettings,
+    *,
+    js: JetStreamContext,
+    nc: NatsClient,
+    shipper: LogShipper,
 ) -> LocalContext:
     """The local backend's context; the host must be able to make sandboxes."""
     if service.store is None:
@@ -138,7 +146,14 @@ async def _local_context(
     except sandbox.SandboxUnavailable as exc:
         logger.critical("the scheduler cannot run apps: %s", exc)
         raise
+    routers = RouterSet()
+    empty = await routers_app.bucket_is_empty(js)
+    service.tasks.spawn(
+        routers.follow(lambda: watching.watch(js=js, nc=nc, bucket=routers_kv.BUCKET), empty=empty),
+        name="watch-routers",
+    )
     return LocalContext(
+        routers=routers,
         settings=settings,
         js=js,
         slugs=SlugCache(store=service.store, root=settings.data_dir),

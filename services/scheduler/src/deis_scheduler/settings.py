@@ -40,8 +40,13 @@ class SchedulerSettings(ServiceSettings):
     """Seconds a new release's processes have to become healthy before the rollout fails."""
 
     drain_seconds: float = Field(default=2.0, ge=0)
-    """Seconds old processes keep serving after `endpoints` moved on, so that the router has
-    switched before they stop (requests in flight to them finish)."""
+    """Seconds old processes keep serving once every live router serves the `endpoints` that
+    left them out, so that requests in flight to them finish before they stop."""
+
+    router_wait_seconds: float = Field(default=30.0, ge=0)
+    """Longest wait for every live router to serve new `endpoints` before old processes stop
+    anyway (the app's log says which routers were behind). Local backend only: on
+    Kubernetes, routers send to the app's Service, which a release does not change."""
 
     stop_grace: float = Field(default=10.0, ge=0)
     """Seconds between SIGTERM and SIGKILL when a process is stopped."""

@@ -75,6 +75,10 @@ class Applier:
         """Per app, the certificates of the file that is live."""
         self.busy = False
         """Whether a batch is being applied."""
+        self.served_sequence = 0
+        """KV `endpoints` stream sequence up to which every entry is live (`Batch`)."""
+        self.progress = asyncio.Event()
+        """Set whenever `served_sequence` may have moved (membership reports it)."""
 
     @property
     def settled(self) -> bool:
@@ -93,6 +97,7 @@ class Applier:
                     await self.apply(batch)
                 elif self.release is not None:
                     await self.endpoints.send((), release=self.release)  # nginx restarted
+                    self._served(batch)
             except (OSError, NginxFailed):
                 logger.exception("applying revision %d failed; retrying", self.revision)
                 await asyncio.sleep(RETRY_DELAY)
@@ -149,9 +154,22 @@ class Applier:
     async def apply(self, batch: Batch) -> bool:
         """Make a revision of the table with `batch.apps` re-rendered live; whether it went.
 
+        Either way (a refused release keeps its endpoints: they went to the balancer before),
+        every `endpoints` entry the batch was taken after is then served.
+
         Raises:
             NginxFailed: nginx did not take the endpoints (it is not running, say).
         """
+        went = await self._apply(batch)
+        self._served(batch)
+        return went
+
+    def _served(self, batch: Batch) -> None:
+        if self.release is not None:
+            self.served_sequence = max(self.served_sequence, batch.endpoints_sequence)
+            self.progress.set()
+
+    async def _apply(self, batch: Batch) -> bool:
         layout = self._ctx.layout
         self.revision += 1
         revision = self.revision

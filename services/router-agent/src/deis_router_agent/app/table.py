@@ -23,6 +23,9 @@ class Batch:
     apps: frozenset[str]
     since: float
     """`time.monotonic()` of the first change in the batch."""
+    endpoints_sequence: int = 0
+    """KV `endpoints` stream sequence of the last entry read before the batch was taken: once
+    the batch is live, every entry up to it is."""
 
 
 def _same(old: wire.Message | None, new: wire.Message | None) -> bool:
@@ -42,6 +45,10 @@ class RoutingTable:
         self._dirty: set[str] = set()
         self._routes_dirty = False
         self._since: float | None = None
+        self.endpoints_sequence = 0
+        """KV `endpoints` stream sequence of the last entry read (a change or not)."""
+        self.read = asyncio.Event()
+        """Set at every entry of `endpoints` read, changed or not (membership reports it)."""
 
     @property
     def first_change(self) -> float | None:
@@ -75,6 +82,11 @@ class RoutingTable:
             self.routes[app] = value
         self.mark(app)
 
+    def saw_endpoints(self, sequence: int) -> None:
+        """Note that KV `endpoints` was read up to stream `sequence` (after its entry went in)."""
+        self.endpoints_sequence = max(self.endpoints_sequence, sequence)
+        self.read.set()
+
     def put_endpoints(self, app: str, value: endpoints_kv.Endpoints | None) -> None:
         """Note the app's latest endpoints (None: deleted)."""
         if _same(self.endpoints.get(app), value):
@@ -87,7 +99,11 @@ class RoutingTable:
 
     def take(self) -> Batch:
         """The changed apps so far; the change set starts empty again."""
-        batch = Batch(apps=frozenset(self._dirty), since=self._since or time.monotonic())
+        batch = Batch(
+            apps=frozenset(self._dirty),
+            since=self._since or time.monotonic(),
+            endpoints_sequence=self.endpoints_sequence,
+        )
         self._dirty = set()
         self._routes_dirty = False
         self._since = None

@@ -68,6 +68,8 @@ async def follow(
     try:
         async for entry in watcher:
             _offer(table, kind=kind, entry=entry)
+            if kind == "endpoints":
+                table.saw_endpoints(entry.revision)  # a value ignored counts as read too
             if entry.pending == 0:
                 synced.set()
     finally:

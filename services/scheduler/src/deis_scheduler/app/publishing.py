@@ -14,9 +14,12 @@ from deis_shared.bus import publishing
 from deis_shared.kv import endpoints as endpoints_kv, procs as procs_kv
 
 
-async def put(js: nats.js.JetStreamContext, *, bucket: str, key: str, value: wire.Message) -> None:
-    """Write `value` as the latest value of `key` in `bucket`."""
-    await publishing.publish(js, subject=f"$KV.{bucket}.{key}", data=value, msg_id=str(value.id))
+async def put(js: nats.js.JetStreamContext, *, bucket: str, key: str, value: wire.Message) -> int:
+    """Write `value` as the latest value of `key` in `bucket`; its stream sequence."""
+    ack = await publishing.publish(
+        js, subject=f"$KV.{bucket}.{key}", data=value, msg_id=str(value.id)
+    )
+    return ack.seq
 
 
 async def delete(js: nats.js.JetStreamContext, *, bucket: str, key: str) -> None:
@@ -30,9 +33,14 @@ async def delete(js: nats.js.JetStreamContext, *, bucket: str, key: str) -> None
     )
 
 
-async def endpoints(js: nats.js.JetStreamContext, *, value: endpoints_kv.Endpoints) -> None:
-    """Publish where the app's live web processes listen."""
-    await put(js, bucket=endpoints_kv.BUCKET, key=endpoints_kv.key(value.app), value=value)
+async def endpoints(js: nats.js.JetStreamContext, *, value: endpoints_kv.Endpoints) -> int:
+    """Publish where the app's live web processes listen.
+
+    Returns:
+        The put's stream sequence (routers report how far they serve in it:
+        `deis_shared.kv.routers`).
+    """
+    return await put(js, bucket=endpoints_kv.BUCKET, key=endpoints_kv.key(value.app), value=value)
 
 
 async def procs(js: nats.js.JetStreamContext, *, value: procs_kv.Procs) -> None:

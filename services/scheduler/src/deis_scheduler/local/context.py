@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from deis_scheduler.app.context import Context
+from deis_scheduler.app.routers import RouterSet
 from deis_scheduler.app.shipping import LogShipper
 from deis_scheduler.local.cgroups import CpuControl
 from deis_scheduler.local.records import Records
@@ -25,3 +26,5 @@ class LocalContext(Context):
     """What every app process inherits (`settings.process_base_environment()`)."""
     uids: UidTable | None
     """The user ids of apps (`settings.app_uids(...)`); None: apps run as the scheduler's."""
+    routers: RouterSet
+    """The live routers: old processes stop once every one serves the endpoints without them."""

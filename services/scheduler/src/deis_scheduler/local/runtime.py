@@ -76,6 +76,8 @@ class AppRuntime:
         """The release the processes run (the live release)."""
         self.failed: set[int] = set()
         self._endpoints: list[endpoints_kv.Upstream] | None = None
+        self._endpoints_sequence = 0
+        """KV `endpoints` stream sequence of the last put of this app's endpoints."""
         self._restarts_seen: dict[str, int] | None = None
         """Restart counters already acted on; `None` until the first look (the baseline)."""
         self._pending: list[Proc] = []
@@ -257,6 +259,7 @@ class AppRuntime:
     async def _drain_and_stop(self, procs: list[Proc]) -> None:
         try:
             if any(proc.type in ROUTABLE for proc in procs):
+                await self._routers_moved(self._endpoints_sequence)
                 await asyncio.sleep(self._ctx.settings.drain_seconds)
             await self._stop(procs)
             done = {id(proc) for proc in procs}
@@ -265,6 +268,20 @@ class AppRuntime:
             await self.publish_procs()
         except Exception:  # a failed publish: the next converge publishes again
             logger.exception("retiring old processes of %s", self.app)
+
+    async def _routers_moved(self, sequence: int) -> None:
+        """Wait until every live router serves the endpoints put `sequence`.
+
+        Or until the deadline passed: then the app's log names the routers that were behind.
+        """
+        seconds = self._ctx.settings.router_wait_seconds
+        served = await self._ctx.routers.served(sequence, seconds=seconds)
+        if not served.everywhere:
+            self._reports.refused(
+                f"old processes stop now: router(s) {', '.join(served.lagging)} did not take"
+                f" the new endpoints within {seconds:g} s"
+            )
+            self._reports.applied()
 
     async def _end_retirements(self) -> None:
         """Cancel the drains in progress; their processes stay in `_retiring`."""
@@ -490,7 +507,7 @@ class AppRuntime:
         ]
         if upstreams == self._endpoints or self.version is None:
             return
-        await publishing.endpoints(
+        self._endpoints_sequence = await publishing.endpoints(
             self._ctx.js,
             value=endpoints_kv.Endpoints(app=self.app, version=self.version, upstreams=upstreams),
         )
