@@ -1,7 +1,8 @@
 # mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
 """A tiny upstream for the router tests, run as its own process: `python upstream_server.py
 <port> <name>`. It answers every GET with JSON naming itself, the path, the request headers and
-the client's port, and POST with the size of the body it read; `/ws` speaks a minimal websocket
+the client's port (`/status/<code>` answers that status, `/sleep/<seconds>` answers late),
+and POST with the size of the body it read; `/ws` speaks a minimal websocket
 echo."""
 
 import base64
@@ -10,6 +11,7 @@ import http.server
 import json
 import struct
 import sys
+import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -29,6 +31,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
             return self._websocket()
+        if self.path.startswith("/status/"):  # answers that status (the metrics tests)
+            self.send_response(int(self.path.rsplit("/", 1)[1]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path.startswith("/sleep/"):  # answers after that many seconds
+            time.sleep(float(self.path.rsplit("/", 1)[1]))
         if self.path == "/big":
             body = b"x" * 200_000
             self.send_response(200)

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deis_router_agent.app import watching
+from deis_router_agent.app import metering, watching
 from deis_router_agent.app.applying import Applier
 from deis_router_agent.app.context import Context
 from deis_router_agent.app.table import RoutingTable
@@ -93,6 +93,7 @@ def make_options(
         builder_proxy_timeout=settings.builder_proxy_timeout,
         stream_module=stream_module,
         lua_modules=lua_modules,
+        metrics_memory=settings.metrics_memory,
     )
 
 
@@ -163,6 +164,9 @@ async def start(service: Service, settings: RouterSettings) -> Router:
     await applier.apply(table.take())
     service.tasks.spawn(master.supervise(), name="supervise-nginx")
     service.tasks.spawn(applier.run(), name="apply-routes")
+    meter = metering.Meter(ctx)
+    service.health.registry.register(metering.RequestCollector(meter))
+    service.tasks.spawn(meter.run(), name="meter-requests")
     return Router(ctx=ctx, table=table, applier=applier)
 
 

@@ -151,6 +151,15 @@ class RouterSettings(ServiceSettings):
     keep_releases: int = Field(default=3, ge=2)
     """Rendered configurations kept on disk, the live one included."""
 
+    metrics_interval: float = Field(default=10.0, gt=0)
+    """Seconds between two readings of nginx's per-app request counters: each reading updates
+    the agent's Prometheus metrics and publishes what every app was served since the last one
+    (`deis.metrics.requests.<app>`)."""
+
+    metrics_memory: int = Field(default=10, ge=1, le=1024)
+    """Megabytes of nginx shared memory for the per-app request counters (about 2.5 KB an app;
+    when full, the least recently used counters are dropped and start again from zero)."""
+
     controller_upstream: str | None = None
     """Where the controller's API listens (`host:port`, `[ipv6]:port`; say
     `deis-controller.deis.svc.cluster.local:8000`), for routers that front the platform as Deis

@@ -23,7 +23,7 @@ through it name an app and its peers as IP addresses and ports (`body`); each va
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from deis_router_agent.domain import pages, safety, syntax
+from deis_router_agent.domain import metering, pages, safety, syntax
 from deis_router_agent.domain.options import Options
 from deis_router_agent.errors import UnsafeValue
 
@@ -50,7 +50,11 @@ def http_lines(options: Options) -> list[str]:
     return [
         f"lua_package_path {package};",
         f"lua_shared_dict {SHARED_DICT} {SHARED_DICT_SIZE};",
-        f'init_by_lua_block {{ require("{LUA_MODULE}").configure([=[{pages.UNAVAILABLE}]=]) }}',
+        *metering.http_lines(megabytes=options.metrics_memory),
+        "init_by_lua_block {",
+        f'    require("{LUA_MODULE}").configure([=[{pages.UNAVAILABLE}]=])',
+        f"    {metering.init_code()}",
+        "}",
         "server {",
         f"    listen {syntax.unix(paths.balancer_socket)};",
         "    access_log off;",
@@ -59,6 +63,7 @@ def http_lines(options: Options) -> list[str]:
         "    location = /endpoints {",
         f'        content_by_lua_block {{ require("{LUA_MODULE}").update() }}',
         "    }",
+        *(f"    {line}" for line in metering.socket_lines()),
         "    location / { return 404; }",
         "}",
     ]

@@ -71,6 +71,8 @@ class Options:
     """The stream module's file, loaded when the builder is proxied; None: built in."""
     lua_modules: tuple[Path, ...] = ()
     """The Lua module's files (and the NDK's it needs) to load; empty: built in."""
+    metrics_memory: int = 10
+    """Megabytes of nginx's shared dict of per-app request counters (`metering`)."""
 
     @property
     def controller_domain(self) -> str | None:

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deis_router_agent.domain import balancing, pages, safety, syntax
+from deis_router_agent.domain import balancing, metering, pages, safety, syntax
 from deis_router_agent.domain.options import Options
 from deis_shared.kv import routes as routes_kv
 
@@ -78,8 +78,9 @@ def _serve_lines(*, app: str, routes: routes_kv.Routes, redirect: str | None) ->
     return lines
 
 
-def _server(head: list[str], body: list[str]) -> list[str]:
-    return ["server {", *(f"    {line}" for line in (*head, *body)), "}"]
+def _server(app: str, head: list[str], body: list[str]) -> list[str]:
+    lines = (*head, metering.server_line(app), *body)
+    return ["server {", *(f"    {line}" for line in lines), "}"]
 
 
 def _domains(routes: routes_kv.Routes, *, options: Options) -> tuple[list[str], str | None]:
@@ -151,7 +152,7 @@ def render_app(*, routes: routes_kv.Routes | None, options: Options) -> AppConfi
     https = syntax.listen(options.listen_address, options.https_port, "ssl")
     serve = _serve_lines(app=app, routes=routes, redirect=None)
     if plain:
-        lines.extend(_server([http, f"server_name {' '.join(plain)};"], serve))
+        lines.extend(_server(app, [http, f"server_name {' '.join(plain)};"], serve))
     if secure:
         redirect = None
         if routes.https_enforced:
@@ -159,7 +160,7 @@ def render_app(*, routes: routes_kv.Routes | None, options: Options) -> AppConfi
             suffix = "" if port == 443 else f":{port}"
             redirect = f"https://$host{suffix}$request_uri"
         insecure = _serve_lines(app=app, routes=routes, redirect=redirect)
-        lines.extend(_server([http, f"server_name {' '.join(secure)};"], insecure))
+        lines.extend(_server(app, [http, f"server_name {' '.join(secure)};"], insecure))
     for name, names in by_cert.items():
         crt, key = cert_paths[name]
         head = [https, f"server_name {' '.join(names)};"]
@@ -167,5 +168,5 @@ def render_app(*, routes: routes_kv.Routes | None, options: Options) -> AppConfi
         if routes.https_enforced:
             hsts = f"max-age={options.hsts_max_age}"
             head.append(f'add_header Strict-Transport-Security "{hsts}" always;')
-        lines.extend(_server(head, serve))
+        lines.extend(_server(app, head, serve))
     return AppConfig(app=app, text="\n".join(lines) + "\n", tls_files=tls_files)

@@ -4,7 +4,7 @@
         releases/<revision>/nginx.conf, apps/<app>.conf     (0700: rendered, then validated)
         current -> releases/<revision>                      (nginx runs `-c current/nginx.conf`)
         tls/<app>/<name>-<digest>.crt|.key                  (0700 dirs, 0600 files)
-        lua/deis_balancer.lua                               (the balancer, from this package)
+        lua/deis_balancer.lua, deis_metrics.lua             (Lua modules, from this package)
         run/balancer.sock                                   (0700 dir: endpoints, agent only)
         temp/{body,proxy,fastcgi,uwsgi,scgi}                (the workers' temp files)
         logs/error.log, access.log, nginx.stderr
@@ -31,6 +31,8 @@ from deis_router_agent.errors import NginxFailed
 
 TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 LUA_FILE = "deis_balancer.lua"
+LUA_FILES = (LUA_FILE, "deis_metrics.lua")
+"""The Lua modules nginx loads from `lua/`: the balancer and the request counters."""
 
 
 def _write(path: Path, text: str, *, mode: int) -> None:
@@ -94,8 +96,9 @@ class Layout:
             private.chmod(0o700)
         self._private_socket_dir()
         self.socket.unlink(missing_ok=True)
-        source = importlib.resources.files("deis_router_agent.nginx").joinpath(LUA_FILE)
-        _write(self.lua / LUA_FILE, source.read_text(), mode=0o644)
+        for name in LUA_FILES:
+            source = importlib.resources.files("deis_router_agent.nginx").joinpath(name)
+            _write(self.lua / name, source.read_text(), mode=0o644)
         self.current.unlink(missing_ok=True)
         for old in self.releases.iterdir():
             shutil.rmtree(old, ignore_errors=True)
