@@ -13,6 +13,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nats
@@ -32,6 +33,7 @@ from deis_shared.bus import (
     consuming,
     errors as bus_errors,
     logreading,
+    metricsreading,
     permissions,
     publishing,
     requesting,
@@ -42,6 +44,7 @@ from deis_shared.events import (
     build as build_events,
     deploy as deploy_events,
     logs,
+    metrics as metrics_events,
     release as release_events,
     router as router_events,
 )
@@ -565,3 +568,30 @@ async def test_a_wrong_or_missing_password_is_refused_with_a_clear_message(
     assert "the server refused user 'logger' (Authorization Violation)" in message
     assert "wrong or missing password" in message
     assert server.passwords["logger"] not in message
+
+
+async def test_request_metrics_are_written_by_routers_and_read_by_the_controller(
+    connect: Connect, app: str
+) -> None:
+    controller, router = await connect("controller"), await connect("router")
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    latency = [0] * (len(metrics_events.LATENCY_BUCKETS) + 1)
+    latency[0] = 3
+    counted = metrics_events.RequestMetrics(
+        agent="router-1",
+        app=app,
+        start=datetime.now(UTC),
+        seconds=10,
+        requests={"2xx": 3},
+        latency=latency,
+    )
+    await router.nc.publish(metrics_events.requests_subject(app), publishing.encode(counted))
+    await router.nc.flush()
+    # `deis metrics`: an ephemeral consumer of METRICS, without flow control.
+    read: list[metrics_events.RequestMetrics] = []
+    async with asyncio.timeout(10):
+        while not read:
+            read = await metricsreading.read_requests(
+                js=controller.js, nc=controller.nc, app=app, since=since
+            )
+    assert [message.id for message in read] == [counted.id]
