@@ -7,6 +7,7 @@ That nats-server enforces them is tested where `deisctl` writes them into its co
 from deis_shared.bus import permissions, topology
 from deis_shared.events import build as build_events, logs
 from deis_shared.kv import (
+    challenges as challenges_kv,
     desired as desired_kv,
     endpoints as endpoints_kv,
     procs as procs_kv,
@@ -38,6 +39,7 @@ def test_each_bucket_has_one_writer() -> None:
         endpoints_kv.BUCKET: {"scheduler"},
         procs_kv.BUCKET: {"scheduler"},
         routers_kv.BUCKET: {"router"},
+        challenges_kv.BUCKET: {"controller"},
     }
 
 

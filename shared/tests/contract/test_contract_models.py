@@ -17,7 +17,7 @@ import pytest
 
 from deis_shared import wire
 from deis_shared.events import build, deploy, logs, metrics, release, router
-from deis_shared.kv import desired, endpoints, procs, routers, routes
+from deis_shared.kv import challenges, desired, endpoints, procs, routers, routes
 from deis_shared.rpc import controller, logger, scheduler
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -85,6 +85,12 @@ SAMPLES: list[wire.Message] = [
         requests={"2xx": 95, "5xx": 5},
         response_bytes=51200,
         latency=[40, 30, 20, 5, 3, 1, 1, 0, 0, 0, 0, 0],
+    ),
+    challenges.Challenge(
+        token="LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0",
+        key_authorization="LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI",
+        app="myapp",
+        domain="www.example.com",
     ),
     routers.RouterMember(
         agent="router-0",

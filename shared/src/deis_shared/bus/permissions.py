@@ -5,10 +5,10 @@ checks every publish and subscription of that user against these allow lists, so
 only write what the NATS contract (DESIGN.md) says it writes, and only answer its own RPCs.
 They are derived from what the code does:
 
-    controller  writes release events, refused builds, KV desired and routes, deis.logs.<app>,
-                requests to scheduler.run and logger.tail; reads EVENTS (durable consumers), LOGS
-                (`deis logs -f`), KV procs (get), METRICS (`deis metrics`); answers
-                controller.key and .authorize
+    controller  writes release events, refused builds, KV desired, routes and challenges,
+                deis.logs.<app>, requests to scheduler.run and logger.tail; reads EVENTS
+                (durable consumers), LOGS (`deis logs -f`), KV procs (get), METRICS
+                (`deis metrics`); answers controller.key and .authorize
     builder     writes build events, requests to controller.key and .authorize; subscribes
                 to release.*.created, build.*.refused, deploy.> and router.applied
     scheduler   writes deploy events, KV endpoints and procs, deis.logs.<app>; reads KV
@@ -17,7 +17,7 @@ They are derived from what the code does:
                 Fluent Bit posts to its ingest endpoint); reads LOGS (archive, tails) and KV
                 desired (watch); answers logger.tail
     router      writes router.applied and .rejected, deis.metrics.requests.<app>, KV
-                routers (its own key); reads KV routes and endpoints (watch)
+                routers (its own key); reads KV routes, endpoints and challenges (watch)
 
 Reading a stream is not a subscription but requests on `$JS.API.` subjects naming the stream,
 as nats-py makes them:
@@ -66,6 +66,7 @@ from deis_shared.events import (
     router as router_events,
 )
 from deis_shared.kv import (
+    challenges as challenges_kv,
     desired as desired_kv,
     endpoints as endpoints_kv,
     procs as procs_kv,
@@ -189,6 +190,7 @@ CONTROLLER = _permissions(
         build_events.REFUSED_SUBJECTS,  # the outbox relay: builds it will not release
         *_writing(desired_kv.BUCKET),
         *_writing(routes_kv.BUCKET),
+        *_writing(challenges_kv.BUCKET),  # the certificate issuer's HTTP-01 answers
         logs.SUBJECTS,  # platform lines of every app
         scheduler_rpc.RUN_SUBJECT,
         logger_rpc.TAIL_SUBJECT,
@@ -266,6 +268,7 @@ ROUTER = _permissions(
         router_events.REJECTED_SUBJECT,
         metrics_events.REQUESTS_SUBJECTS,
         *_writing(routers_kv.BUCKET),
+        *_watching(challenges_kv.BUCKET),
         *_watching(routes_kv.BUCKET),
         *_watching(endpoints_kv.BUCKET),
     ),

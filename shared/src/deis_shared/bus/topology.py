@@ -35,10 +35,17 @@ LOGS_SUBJECTS = ("deis.logs.>",)
 LOGS_MAX_PER_SUBJECT = 10_000
 LOGS_MAX_AGE = 7 * 86400.0
 
-BUCKET_HISTORY = {"desired": 5, "routes": 1, "endpoints": 1, "procs": 1, "routers": 1}
+BUCKET_HISTORY = {
+    "desired": 5,
+    "routes": 1,
+    "endpoints": 1,
+    "procs": 1,
+    "routers": 1,
+    "challenges": 1,
+}
 """KV buckets and how many revisions each keeps (`desired` keeps a few for debugging)."""
 
-BUCKET_MAX_AGE = {"routers": 86400.0}
+BUCKET_MAX_AGE = {"routers": 86400.0, "challenges": 86400.0}
 """KV buckets whose keys expire this many seconds after their last put (others: never)."""
 
 METRICS_STREAM = "METRICS"
