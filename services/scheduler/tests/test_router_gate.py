@@ -1,3 +1,4 @@
+# mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
 """A release's old processes stop only once every live router serves the endpoints that left
 them out (KV `routers`), a router that stopped beating is not waited for, and the deadline
 stops them anyway, naming the router that lagged in the app's log.
@@ -35,7 +36,7 @@ def alive(pid: int) -> bool:
     return True
 
 
-async def web_pid(platform, app) -> int:
+async def web_pid(platform, app):
     procs = await platform.procs(app)
     assert procs is not None
     (web,) = [p for p in procs.processes if p.type == "web" and p.state == "up"]
@@ -43,7 +44,7 @@ async def web_pid(platform, app) -> int:
     return web.pid
 
 
-async def endpoints_sequence(platform, app) -> int:
+async def endpoints_sequence(platform, app):
     kv = await platform.js.key_value(endpoints_kv.BUCKET)
     entry = await kv.get(app)
     assert entry.revision is not None
