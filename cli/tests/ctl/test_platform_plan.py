@@ -68,6 +68,8 @@ def test_the_embedded_platform_runs_postgres_nats_and_every_service(open_dir):
     # platform stops them with it.
     assert "DEIS_STOP_PROCESSES_ON_EXIT" not in components["scheduler"].env
     assert components["scheduler"].stop_signal == signal.SIGUSR1
+    # Likewise the router agent and its nginx (adopted by the next agent).
+    assert components["router"].stop_signal == signal.SIGUSR1
     assert components["controller"].stop_signal == signal.SIGTERM
     for name in SERVICES:  # each its own part of the data dir, whatever the environment says
         assert components[name].env["DEIS_DATA_DIR"] == str(layout.service(name))

@@ -1,17 +1,20 @@
 # mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-"""The agent as its own process: serves through nginx, and SIGTERM stops both cleanly."""
+"""The agent as its own process: serves through nginx, and its stop signal stops both cleanly
+(SIGTERM leaves nginx running for the next agent: `test_adoption`)."""
 
 import os
+import signal
 import socket
 import urllib.error
 import urllib.request
 
 import pytest
 
+from deis_router_agent.service import STOP_NGINX_SIGNAL
 from deis_testing import ServiceProcess, free_port
 
 
-def test_sigterm_stops_the_agent_and_its_nginx(nats_server_factory, tmp_path):
+def test_the_stop_signal_stops_the_agent_and_its_nginx(nats_server_factory, tmp_path):
     server = nats_server_factory()
     port = free_port()
     env = {
@@ -31,7 +34,11 @@ def test_sigterm_stops_the_agent_and_its_nginx(nats_server_factory, tmp_path):
         raised.value.close()
         pid = int((tmp_path / "router" / "nginx.pid").read_text())
     finally:
-        assert agent.stop(grace=15) == 0
+        assert agent.process is not None
+        agent.process.send_signal(STOP_NGINX_SIGNAL)
+        assert agent.process.wait(timeout=15) == 0
+        agent.stop()
+    assert STOP_NGINX_SIGNAL == signal.SIGUSR1  # what deisctl sends (`ROUTER_STOP_NGINX`)
     assert not os.path.exists(f"/proc/{pid}")
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0

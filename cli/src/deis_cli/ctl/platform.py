@@ -10,6 +10,7 @@ wins.
 
 The scheduler is stopped with `SCHEDULER_STOP_APPS`, which takes the app processes along; when
 it exits alone (a crash, a SIGTERM) they run on, and the scheduler started again adopts them.
+The router agent likewise, with `ROUTER_STOP_NGINX` and its nginx.
 """
 
 import os
@@ -38,6 +39,9 @@ SANDBOX_PYTHONS = ("/usr/bin/python3", "/usr/local/bin/python3")
 
 SCHEDULER_STOP_APPS = signal.SIGUSR1
 """Stops the scheduler and the app processes with it (a SIGTERM would leave them running)."""
+
+ROUTER_STOP_NGINX = signal.SIGUSR1
+"""Stops the router agent and its nginx with it (a SIGTERM would leave nginx running)."""
 
 
 @dataclass(frozen=True)
@@ -195,8 +199,9 @@ def make_plan(options: Options, layout: Layout, *, environ: Mapping[str, str]) -
     }
     modules = {"router": "deis_router_agent"}
     # The scheduler leaves the apps running when it stops or crashes alone (the one the
-    # supervisor starts again adopts them); stopping the platform takes them along.
-    stop_signals = {"scheduler": SCHEDULER_STOP_APPS}
+    # supervisor starts again adopts them), and the router agent its nginx; stopping the
+    # platform takes them along.
+    stop_signals = {"scheduler": SCHEDULER_STOP_APPS, "router": ROUTER_STOP_NGINX}
     for name, extra in own.items():
         health = free_port()
         env = {

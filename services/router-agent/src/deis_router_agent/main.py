@@ -1,4 +1,7 @@
-"""Entry point: `deis-router-agent` keeps nginx configured from KV until SIGTERM."""
+"""Entry point: `deis-router-agent` keeps nginx configured from KV until SIGTERM.
+
+nginx runs on after SIGTERM, for the next agent to adopt; SIGUSR1 stops it too.
+"""
 
 import sys
 

@@ -1,19 +1,26 @@
 """The router agent process: KV watches, the routing table, the applier and nginx.
 
     settings → NATS → nginx's Lua module found, and its stream module (if the builder is
-    proxied) → data dir (stale nginx stopped, releases cleared, the balancer's Lua and
+    proxied) → data dir (an nginx left running found, releases cleared, the balancer's Lua and
     socket directory) → an empty configuration checked by `nginx -t` (the Lua module loads)
     → watches of `routes` and `endpoints` → first revision once both delivered every key →
-    nginx started on it, sent every app's endpoints → nginx supervision and the applier
+    nginx started (or adopted) on it, sent every app's endpoints → nginx supervision and the applier
 
-At SIGTERM nginx stops gracefully (SIGQUIT: open connections finish, up to the grace), the
-tasks are cancelled and the runner drains NATS. In local mode nginx lives and dies with the
-agent: a router without its agent would serve a configuration nobody updates.
+At SIGTERM/SIGINT the tasks are cancelled and the runner drains NATS, and nginx runs on: in
+local mode nginx outlives its agent, and the next agent of the same data dir adopts it (its
+first revision is then a reload, and it sends the balancer every app's endpoints), so that
+restarting the agent (an upgrade, a crash, even SIGKILL) drops no request. A router without
+its agent serves the configuration it last had until then. `STOP_NGINX_SIGNAL` (SIGUSR1) is
+SIGTERM that stops nginx too, gracefully (SIGQUIT: open connections finish, up to the grace):
+`deisctl down` sends it. In a container nginx ends with the agent's container either way (the
+router image's stop signal is SIGUSR1, so that it ends gracefully). `running()`, for tests and
+benchmarks, stops nginx at exit.
 """
 
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +41,9 @@ from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
 from deis_shared.runner import Service, ServiceRunner
 
 logger = logging.getLogger(__name__)
+
+STOP_NGINX_SIGNAL = signal.SIGUSR1
+"""SIGTERM that stops nginx too (SIGTERM and SIGINT leave it running for the next agent)."""
 
 
 @dataclass(frozen=True)
@@ -97,8 +107,11 @@ def make_options(
     )
 
 
-async def start(service: Service, settings: RouterSettings) -> Router:
-    """Follow KV, start nginx on the first whole revision, then keep it configured."""
+async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool = False) -> Router:
+    """Follow KV, start (or adopt) nginx on the first whole revision, then keep it configured.
+
+    With `keep_nginx`, nginx runs on after the service stops (`NginxMaster.keep_running`).
+    """
     if service.bus is None:
         raise RuntimeError("the router agent needs NATS")
     bus = service.bus
@@ -108,10 +121,12 @@ async def start(service: Service, settings: RouterSettings) -> Router:
     stream_module = None
     if settings.builder_upstream is not None:
         stream_module = await modules.find_stream_module(binary)
-    await asyncio.to_thread(nginx_master.stop_stale, layout.pid)
+    found = await asyncio.to_thread(
+        nginx_master.find_running, pid_file=layout.pid, prefix=layout.root, conf=layout.live_conf
+    )
     layout.temp.mkdir(parents=True, exist_ok=True)
     worker = users.worker_user(name=settings.nginx_user, temp=layout.temp)
-    await asyncio.to_thread(layout.prepare, owner=worker.owner)
+    last_revision = await asyncio.to_thread(layout.prepare, owner=worker.owner)
     status_port = settings.status_port or status.pick_port()
     table = RoutingTable()
     master = nginx_master.NginxMaster(
@@ -122,6 +137,8 @@ async def start(service: Service, settings: RouterSettings) -> Router:
         backoff_max=settings.restart_backoff_max,
         sockets=(layout.socket,),
         on_spawn=table.wake,
+        found=found,
+        keep_running=keep_nginx,
     )
     service.on_stop(master.close)
     options = make_options(
@@ -137,6 +154,7 @@ async def start(service: Service, settings: RouterSettings) -> Router:
         settings=settings, options=options, layout=layout, master=master, binary=binary, js=bus.js
     )
     applier = Applier(ctx, table=table)
+    applier.revision = last_revision  # above any an adopted nginx serves
     synced: list[asyncio.Event] = []
     kinds: tuple[tuple[watching.Kind, str], ...] = (
         ("routes", routes_kv.BUCKET),
@@ -195,9 +213,27 @@ async def running(settings: RouterSettings) -> AsyncIterator[Router]:
 
 
 def run(settings: RouterSettings) -> int:
-    """Serve until SIGTERM/SIGINT; the process's exit code."""
+    """Serve until SIGTERM/SIGINT (or `STOP_NGINX_SIGNAL`); the process's exit code."""
 
     async def begin(service: Service) -> None:
-        await start(service, settings)
+        # In before the start-up: a `deisctl down` meanwhile must not kill the agent with the
+        # signal's default, and must stop nginx.
+        loop = asyncio.get_running_loop()
+        asked = asyncio.Event()
+        loop.add_signal_handler(STOP_NGINX_SIGNAL, _stop_with_nginx, asked)
+        router = await start(service, settings, keep_nginx=True)
+        if asked.is_set():
+            router.ctx.master.keep_running = False
+        else:
+            loop.add_signal_handler(STOP_NGINX_SIGNAL, _stop_with_nginx, asked, router.ctx.master)
 
     return shared_runner.run(make_runner(settings), begin)
+
+
+def _stop_with_nginx(asked: asyncio.Event, master: nginx_master.NginxMaster | None = None) -> None:
+    logger.info("stopping, and stopping nginx too")
+    asked.set()
+    if master is not None:
+        master.keep_running = False
+    # The runner stops on SIGTERM; raising it here is its one way in.
+    signal.raise_signal(signal.SIGTERM)

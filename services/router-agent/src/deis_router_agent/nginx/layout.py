@@ -83,8 +83,15 @@ class Layout:
         """Main file of a release."""
         return self.release(revision) / "nginx.conf"
 
-    def prepare(self, *, owner: tuple[int, int] | None) -> None:
+    def prepare(self, *, owner: tuple[int, int] | None) -> int:
         """Create the directories; forget earlier runs' releases; give temp dirs to `owner`.
+
+        The balancer's socket stays: an nginx left running by an earlier agent, which this one
+        adopts, listens on it (the master removes it before each start of its own).
+
+        Returns:
+            The newest revision of earlier runs (0 if none): this run's revisions go on from
+            there, so that an adopted nginx's answer is never taken for a newer revision's.
 
         Raises:
             NginxFailed: the socket's directory is not the agent's alone.
@@ -95,18 +102,21 @@ class Layout:
             private.mkdir(mode=0o700, exist_ok=True)
             private.chmod(0o700)
         self._private_socket_dir()
-        self.socket.unlink(missing_ok=True)
         for name in LUA_FILES:
             source = importlib.resources.files("deis_router_agent.nginx").joinpath(name)
             _write(self.lua / name, source.read_text(), mode=0o644)
         self.current.unlink(missing_ok=True)
+        newest = 0
         for old in self.releases.iterdir():
+            if old.name.isdigit():
+                newest = max(newest, int(old.name))
             shutil.rmtree(old, ignore_errors=True)
         for name in TEMP_DIRS:
             path = self.temp / name
             path.mkdir(mode=0o700, exist_ok=True)
             if owner is not None:
                 os.chown(path, *owner)
+        return newest
 
     def _private_socket_dir(self) -> None:
         """The socket's directory, made if missing; refused unless the agent's alone (0700)."""
