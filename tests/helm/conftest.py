@@ -25,7 +25,7 @@ DATA_TAINT = {"key": "deis.io/plane", "operator": "Equal", "value": "data", "eff
 SCENARIOS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "ha": {
-        "router": {"replicas": 3},
+        "router": {"replicas": 3, "platformTLS": {"secretName": "deis-platform-tls"}},
         "nats": {"replicas": 3},
         "controller": {"replicas": 2},
     },

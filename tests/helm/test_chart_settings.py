@@ -4,6 +4,7 @@ the values the chart means: chart and code cannot drift apart."""
 import json
 
 import pytest
+from helm_python.errors import HelmError
 from pydantic import BaseModel
 
 from deis_builder.settings import BuilderSettings
@@ -140,6 +141,38 @@ def test_the_router_fronts_the_controller_and_the_builder(chart, monkeypatch):
     off = chart.render({"router": {"frontsPlatform": False}})
     settings = settings_of(chart, "deis-router", off, monkeypatch)
     assert _model_dump(settings)["controller_upstream"] is None
+
+
+def test_the_routers_serve_the_platform_name_over_https_with_the_secret_given(chart, monkeypatch):
+    default = chart.render({})
+    router = chart.find(default, "Deployment", "deis-router")
+    assert "DEIS_PLATFORM_CERT_FILE" not in chart.container_env(router, default)  # off
+    values = {"router": {"platformTLS": {"secretName": "deis-platform-tls"}}}
+    objects = chart.render(values)
+    settings = settings_of(chart, "deis-router", objects, monkeypatch)
+    assert isinstance(settings, RouterSettings)
+    assert str(settings.platform_cert_file) == "/etc/deis/platform-tls/tls.crt"
+    assert str(settings.platform_key_file) == "/etc/deis/platform-tls/tls.key"
+    assert settings.platform_https_enforced is False
+    pod = chart.pod_spec(chart.find(objects, "Deployment", "deis-router"))
+    volume = next(v for v in pod["volumes"] if v["name"] == "platform-tls")
+    assert volume["secret"]["secretName"] == "deis-platform-tls"
+    [mounted] = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "platform-tls"]
+    assert mounted == {
+        "name": "platform-tls",
+        "mountPath": "/etc/deis/platform-tls",
+        "readOnly": True,
+    }  # no subPath: a renewed Secret reaches the pod
+    assert "deis register https://deis.deis.example.com" in chart.notes(
+        {**values, "platformDomain": "deis.example.com"}
+    )
+    enforced = {"router": {"platformTLS": {"secretName": "s", "httpsEnforced": True}}}
+    settings = settings_of(chart, "deis-router", chart.render(enforced), monkeypatch)
+    assert isinstance(settings, RouterSettings)
+    assert settings.platform_https_enforced is True
+    alone = {"router": {"frontsPlatform": False, "platformTLS": {"secretName": "s"}}}
+    with pytest.raises(HelmError, match=r"only with router\.frontsPlatform"):
+        chart.render(alone)
 
 
 def test_the_logger_takes_the_collectors_lines(chart, monkeypatch):

@@ -2,6 +2,8 @@
 """The platform services' settings: read from the environment, off by default, bad values
 refused with a message naming the variable."""
 
+from typing import Any
+
 import pydantic
 import pytest
 
@@ -111,3 +113,33 @@ def test_the_balancer_socket_defaults_to_the_data_dir_and_must_fit_an_address(tm
     assert (
         RouterSettings(balancer_socket="/run/b.sock").endpoints_socket.as_posix() == "/run/b.sock"
     )
+
+
+def test_the_platform_certificate_needs_both_files_and_the_controller(tmp_path):
+    controller: dict[str, Any] = {"controller_upstream": "c:8000"}
+    pair: dict[str, Any] = {
+        "platform_cert_file": tmp_path / "tls.crt",
+        "platform_key_file": tmp_path / "tls.key",
+    }
+    settings = RouterSettings(**controller, **pair, platform_https_enforced=True)
+    assert settings.platform_cert_file == tmp_path / "tls.crt"
+    assert settings.platform_cert_check_seconds == 60.0
+    assert RouterSettings(**controller).platform_cert_file is None  # off by default
+    assert (
+        RouterSettings(**controller, platform_cert_file="", platform_key_file="").platform_key_file
+        is None
+    )
+    with pytest.raises(
+        pydantic.ValidationError,
+        match="DEIS_PLATFORM_CERT_FILE is set but DEIS_PLATFORM_KEY_FILE is not",
+    ):
+        RouterSettings(**controller, platform_cert_file=tmp_path / "tls.crt")
+    with pytest.raises(
+        pydantic.ValidationError,
+        match="DEIS_PLATFORM_KEY_FILE is set but DEIS_PLATFORM_CERT_FILE is not",
+    ):
+        RouterSettings(**controller, platform_key_file=tmp_path / "tls.key")
+    with pytest.raises(pydantic.ValidationError, match="DEIS_CONTROLLER_UPSTREAM is not"):
+        RouterSettings(**pair)
+    with pytest.raises(pydantic.ValidationError, match="DEIS_PLATFORM_HTTPS_ENFORCED needs"):
+        RouterSettings(**controller, platform_https_enforced=True)

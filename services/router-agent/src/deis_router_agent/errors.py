@@ -3,7 +3,8 @@
 DeisError
 ├── PermanentError
 │   ├── UnsafeValue      a value that would reach nginx's configuration failed the strict check
-│   └── NginxFailed      nginx would not start, reload or take endpoints (the message is nginx's)
+│   ├── NginxFailed      nginx would not start, reload or take endpoints (the message is nginx's)
+│   └── BadPlatformCertificate  the platform certificate's files are unreadable or do not match
 └── TransientError
     └── UnresolvedHost   an endpoint's host name did not resolve (the app keeps its old peers)
 """
@@ -17,6 +18,10 @@ class UnsafeValue(PermanentError):
 
 class NginxFailed(PermanentError):
     """nginx refused to start, died at start, or did not take a reload in time."""
+
+
+class BadPlatformCertificate(PermanentError):
+    """`DEIS_PLATFORM_CERT_FILE`/`_KEY_FILE` cannot be read, parsed, or are not one pair."""
 
 
 class UnresolvedHost(TransientError):

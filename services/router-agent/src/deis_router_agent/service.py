@@ -2,9 +2,11 @@
 
     settings → NATS → nginx's Lua module found, and its stream module (if the builder is
     proxied) → data dir (an nginx left running found, releases cleared, the balancer's Lua and
-    socket directory) → an empty configuration checked by `nginx -t` (the Lua module loads)
+    socket directory; the platform's certificate checked and copied, if set) → an empty
+    configuration checked by `nginx -t` (the Lua module loads)
     → watches of `routes` and `endpoints` → first revision once both delivered every key →
     nginx started (or adopted) on it, sent every app's endpoints → nginx supervision and the applier
+    (and the platform certificate's files followed)
 
 At SIGTERM/SIGINT the tasks are cancelled and the runner drains NATS, and nginx runs on: in
 local mode nginx outlives its agent, and the next agent of the same data dir adopts it (its
@@ -25,7 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deis_router_agent.app import metering, watching
+from deis_router_agent.app import metering, platform_tls, watching
 from deis_router_agent.app.applying import Applier
 from deis_router_agent.app.context import Context
 from deis_router_agent.app.table import RoutingTable
@@ -98,6 +100,8 @@ def make_options(
         hsts_max_age=settings.hsts_max_age,
         access_log=settings.access_log,
         controller=_upstream(settings.controller_upstream),
+        platform_tls=layout.platform_tls if settings.platform_cert_file is not None else None,
+        platform_https_enforced=settings.platform_https_enforced,
         builder=_upstream(settings.builder_upstream),
         builder_port=settings.builder_port,
         builder_proxy_timeout=settings.builder_proxy_timeout,
@@ -127,6 +131,9 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
     layout.temp.mkdir(parents=True, exist_ok=True)
     worker = users.worker_user(name=settings.nginx_user, temp=layout.temp)
     last_revision = await asyncio.to_thread(layout.prepare, owner=worker.owner)
+    certificate = None
+    if settings.platform_cert_file is not None:
+        certificate = await platform_tls.install(settings, layout)
     status_port = settings.status_port or status.pick_port()
     table = RoutingTable()
     master = nginx_master.NginxMaster(
@@ -182,6 +189,9 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
     await applier.apply(table.take())
     service.tasks.spawn(master.supervise(), name="supervise-nginx")
     service.tasks.spawn(applier.run(), name="apply-routes")
+    if certificate is not None:
+        follow = platform_tls.follow(ctx, installed=certificate)
+        service.tasks.spawn(follow, name="follow-platform-certificate")
     meter = metering.Meter(ctx)
     service.health.registry.register(metering.RequestCollector(meter))
     service.tasks.spawn(meter.run(), name="meter-requests")

@@ -164,10 +164,28 @@ class RouterSettings(ServiceSettings):
     """Where the controller's API listens (`host:port`, `[ipv6]:port`; say
     `deis-controller.deis.svc.cluster.local:8000`), for routers that front the platform as Deis
     Workflow's did. Set, nginx serves `deis.<platform_domain>` on the HTTP port by proxying to
-    it (the apps' headers, body size and timeouts); no app can take that name. HTTP only: there
-    is no platform certificate yet, and TLS handshakes for the name are refused. A host name is
-    resolved when nginx loads its configuration. Unset or empty: not served (`deisctl up` and
-    compose reach the controller directly)."""
+    it (the apps' headers, body size and timeouts); no app can take that name. Over HTTPS too
+    when `platform_cert_file` is set; otherwise TLS handshakes for the name are refused. A host
+    name is resolved when nginx loads its configuration. Unset or empty: not served (`deisctl
+    up` and compose reach the controller directly)."""
+
+    platform_cert_file: Path | None = None
+    """PEM certificate (leaf first, then its chain) for `deis.<platform_domain>`, served on the
+    HTTPS port with `controller_upstream`; say a mounted `kubernetes.io/tls` Secret's `tls.crt`.
+    The agent checks at start that it is readable and matches `platform_key_file`, and copies
+    both into its data dir (mode 0600). Set with `platform_key_file` or not at all."""
+
+    platform_key_file: Path | None = None
+    """PEM private key of `platform_cert_file` (unencrypted; a Secret's `tls.key`)."""
+
+    platform_cert_check_seconds: float = Field(default=60.0, gt=0)
+    """Seconds between two reads of the platform certificate's files: when their content has
+    changed (Kubernetes updates a mounted Secret in place) and the new pair is valid, it is
+    copied and nginx reloaded; a bad pair is logged and the old one kept."""
+
+    platform_https_enforced: bool = False
+    """Redirect HTTP requests for `deis.<platform_domain>` to HTTPS (301); needs the platform
+    certificate. Off: both serve the API (older clients registered with http:// still work)."""
 
     builder_upstream: str | None = None
     """Where the builder's git-over-SSH listens (`host:port`; say
@@ -182,7 +200,13 @@ class RouterSettings(ServiceSettings):
     closes it: a push waits through its build and rollout. (A push open across a reload is
     closed after `worker_shutdown_timeout`, as every connection of old workers.)"""
 
-    @field_validator("controller_upstream", "builder_upstream", mode="before")
+    @field_validator(
+        "controller_upstream",
+        "builder_upstream",
+        "platform_cert_file",
+        "platform_key_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -223,6 +247,7 @@ class RouterSettings(ServiceSettings):
                     f"DEIS_CONTROLLER_UPSTREAM: the controller's name {name!r} is not a "
                     "lowercase host name (see DEIS_PLATFORM_DOMAIN)"
                 ) from None
+        self._platform_certificate_fits()
         if self.builder_upstream is not None:
             taken = {"http_port": self.http_port, "https_port": self.https_port}
             taken["status_port"] = self.status_port
@@ -230,6 +255,26 @@ class RouterSettings(ServiceSettings):
                 if self.builder_port == port:
                     raise ValueError(f"DEIS_BUILDER_PORT {port} is DEIS_{field.upper()} too")
         return self
+
+    def _platform_certificate_fits(self) -> None:
+        cert, key = self.platform_cert_file, self.platform_key_file
+        if (cert is None) != (key is None):
+            given, missing = ("CERT", "KEY") if key is None else ("KEY", "CERT")
+            raise ValueError(
+                f"DEIS_PLATFORM_{given}_FILE is set but DEIS_PLATFORM_{missing}_FILE is not: "
+                "the platform certificate needs both files (or neither)"
+            )
+        if cert is not None and self.controller_upstream is None:
+            raise ValueError(
+                "DEIS_PLATFORM_CERT_FILE and DEIS_PLATFORM_KEY_FILE are set but "
+                "DEIS_CONTROLLER_UPSTREAM is not: the certificate is for the controller's name, "
+                "which this router serves only when it fronts the controller"
+            )
+        if self.platform_https_enforced and cert is None:
+            raise ValueError(
+                "DEIS_PLATFORM_HTTPS_ENFORCED needs DEIS_PLATFORM_CERT_FILE and "
+                "DEIS_PLATFORM_KEY_FILE (there is nothing to redirect to without them)"
+            )
 
 
 def running_as_root() -> bool:

@@ -37,6 +37,14 @@ class Upstream:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyPair:
+    """A certificate (its chain) and its private key, as PEM files nginx reads."""
+
+    certificate: Path
+    key: Path
+
+
+@dataclass(frozen=True, slots=True)
 class Options:
     """How the router serves: the global part of the configuration."""
 
@@ -63,6 +71,11 @@ class Options:
     access_log: bool = True
     controller: Upstream | None = None
     """The controller's API, served at `controller_domain` over HTTP; None: not served."""
+    platform_tls: KeyPair | None = None
+    """The platform's certificate: `controller_domain` is served over HTTPS too; None: its
+    handshakes are refused."""
+    platform_https_enforced: bool = False
+    """With `platform_tls`: HTTP requests for `controller_domain` are redirected to HTTPS."""
     builder: Upstream | None = None
     """The builder's SSH, proxied from `builder_port` (nginx's stream module); None: not."""
     builder_port: int = 2222

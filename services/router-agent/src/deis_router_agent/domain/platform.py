@@ -1,7 +1,7 @@
 """The platform's own services behind the router: the controller's API, the builder's SSH.
 
-As Deis Workflow's router fronted them: the controller at `deis.<platform domain>` over HTTP,
-the builder's git-over-SSH on a TCP port.
+As Deis Workflow's router fronted them: the controller at `deis.<platform domain>` over HTTP
+(and HTTPS with the platform's certificate), the builder's git-over-SSH on a TCP port.
 
 Both are off unless their upstream is set (`DEIS_CONTROLLER_UPSTREAM`, `DEIS_BUILDER_UPSTREAM`;
 one machine's platform reaches them directly):
@@ -10,21 +10,29 @@ one machine's platform reaches them directly):
     http {
         upstream deis-controller { server <host>:<port>; keepalive N; }
         server { listen <http>; server_name deis.<domain>; location / { proxy_pass ...; } }
+        server { listen <https> ssl; server_name deis.<domain>;
+                 ssl_certificate, ssl_certificate_key <data dir>/tls/_platform/deis.pem;
+                 location / { proxy_pass ...; } }
         server { listen <https> ssl; server_name deis.<domain>; ssl_reject_handshake on; }
+                                                                (no certificate)
     }
     stream {
         server { listen <builder port>; proxy_pass <host>:<port>; proxy_timeout ...; }
     }
 
-The controller's server inherits the apps' proxy settings from the `http` block: the
-forwarding headers (`Host`, `X-Forwarded-For/-Proto/-Port`, `X-Request-Id`), websocket
-upgrades, `client_max_body_size` and the long read timeout that `deis run` and followed logs
-need. It is HTTP only: there is no platform certificate yet. Its HTTPS server only refuses the
-handshake, so that an app's `*.<platform domain>` certificate cannot answer for the
-controller's name (in nginx an exact name wins over every wildcard); apps never render the
-name itself (`rendering` drops it from their domains). Debian builds the stream module as a
-dynamic module (`libnginx-mod-stream`), loaded by absolute path: nginx's prefix here is the
-agent's data dir, not `/usr/share/nginx`.
+The controller's servers inherit the apps' proxy settings from the `http` block: the
+forwarding headers (`Host`, `X-Forwarded-For/-Proto/-Port`, `X-Request-Id`; the proto is
+`https` on the HTTPS port), websocket upgrades, `client_max_body_size` and the long read
+timeout that `deis run` and followed logs need. The platform's certificate
+(`DEIS_PLATFORM_CERT_FILE`/`_KEY_FILE`, a Kubernetes TLS Secret on a cluster) is copied by
+the agent into its data dir (`app.platform_tls`), so the paths here never change: a rotated
+certificate is the same files with new content and a reload. Plain HTTP keeps answering on
+the name unless `DEIS_PLATFORM_HTTPS_ENFORCED` redirects it. Without a certificate the HTTPS
+server only refuses the handshake. Either way an app's `*.<platform domain>` certificate
+cannot answer for the controller's name (in nginx an exact name wins over every wildcard);
+apps never render the name itself (`rendering` drops it from their domains). Debian builds
+the stream module as a dynamic module (`libnginx-mod-stream`), loaded by absolute path:
+nginx's prefix here is the agent's data dir, not `/usr/share/nginx`.
 """
 
 from deis_router_agent.domain import safety, syntax
@@ -56,6 +64,21 @@ def http_lines(options: Options) -> list[str]:
     http = syntax.listen(options.listen_address, options.http_port)
     https = syntax.listen(options.listen_address, options.https_port, "ssl")
     keepalive = [f"keepalive {options.upstream_keepalive};"] if options.upstream_keepalive else []
+    proxy = f"location / {{ proxy_pass http://{CONTROLLER_UPSTREAM}; }}"
+    tls = options.platform_tls
+    if tls is None:
+        secure = ["ssl_reject_handshake on;"]
+    else:
+        secure = [
+            f"ssl_certificate {syntax.path(tls.certificate)};",
+            f"ssl_certificate_key {syntax.path(tls.key)};",
+            proxy,
+        ]
+    plain = proxy
+    if tls is not None and options.platform_https_enforced:
+        port = options.https_redirect_port
+        suffix = "" if port == 443 else f":{port}"
+        plain = f"location / {{ return 301 https://$host{suffix}$request_uri; }}"
     return [
         f"upstream {CONTROLLER_UPSTREAM} {{",
         f"    server {_address(options.controller)};",
@@ -64,12 +87,12 @@ def http_lines(options: Options) -> list[str]:
         "server {",
         f"    {http}",
         f"    server_name {name};",
-        f"    location / {{ proxy_pass http://{CONTROLLER_UPSTREAM}; }}",
+        f"    {plain}",
         "}",
         "server {",
         f"    {https}",
         f"    server_name {name};",
-        "    ssl_reject_handshake on;",
+        *(f"    {line}" for line in secure),
         "}",
     ]
 

@@ -4,6 +4,7 @@
         releases/<revision>/nginx.conf, apps/<app>.conf     (0700: rendered, then validated)
         current -> releases/<revision>                      (nginx runs `-c current/nginx.conf`)
         tls/<app>/<name>-<digest>.crt|.key                  (0700 dirs, 0600 files)
+        tls/_platform/deis.pem                              (the platform's key and chain)
         lua/deis_balancer.lua, deis_metrics.lua             (Lua modules, from this package)
         run/balancer.sock                                   (0700 dir: endpoints, agent only)
         temp/{body,proxy,fastcgi,uwsgi,scgi}                (the workers' temp files)
@@ -16,6 +17,10 @@ reads either the old release or the new one, never a mix. The balancer's socket 
 elsewhere (`DEIS_BALANCER_SOCKET`, when the data dir's path is too long for a socket
 address); its directory is made 0700 either way. Every method here is synchronous file work,
 run by callers in a thread.
+
+The platform's key and certificate chain share one file with a fixed path (no app name
+starts with `_`, so none can collide; pruning leaves it alone): a rotated pair replaces it in
+one `rename(2)`, so nginx never reads a new certificate with the old key, and is reloaded.
 """
 
 import contextlib
@@ -25,11 +30,13 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from deis_router_agent.domain.options import Paths
+from deis_router_agent.domain.options import KeyPair, Paths
 from deis_router_agent.domain.rendering import AppConfig
 from deis_router_agent.errors import NginxFailed
 
 TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
+PLATFORM_TLS = "_platform"
+"""The directory under `tls/` of the platform's certificate."""
 LUA_FILE = "deis_balancer.lua"
 LUA_FILES = (LUA_FILE, "deis_metrics.lua")
 """The Lua modules nginx loads from `lua/`: the balancer and the request counters."""
@@ -69,6 +76,18 @@ class Layout:
             lua=self.lua,
             balancer_socket=self.socket,
         )
+
+    @property
+    def platform_tls(self) -> KeyPair:
+        """Where the platform's key and certificate chain are copied to: one file."""
+        path = self.tls / PLATFORM_TLS / "deis.pem"
+        return KeyPair(certificate=path, key=path)
+
+    def write_platform_tls(self, pem: str) -> None:
+        """Replace the platform's key and certificate chain (a 0600 file in a 0700 directory)."""
+        path = self.platform_tls.certificate
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write(path, pem, mode=0o600)
 
     @property
     def live_conf(self) -> Path:
@@ -170,6 +189,8 @@ class Layout:
         for revision in revisions[:-keep]:
             self.discard(revision)
         for app_dir in self.tls.iterdir():
+            if app_dir.name == PLATFORM_TLS:
+                continue
             for path in app_dir.iterdir():
                 if path not in tls_in_use:
                     path.unlink(missing_ok=True)
