@@ -116,14 +116,15 @@ class Edge:
         )
         await self.js.publish(f"$KV.{routes_kv.BUCKET}.{app}", wire.encode(value))
 
-    async def serve(self, app: str, *ports: int, version: int = 1) -> None:
-        """Write the app's endpoints as the scheduler would."""
+    async def serve(self, app: str, *ports: int, version: int = 1) -> int:
+        """Write the app's endpoints as the scheduler would; the put's stream sequence."""
         value = endpoints_kv.Endpoints(
             app=app,
             version=version,
             upstreams=[endpoints_kv.Upstream(host="127.0.0.1", port=p) for p in ports],
         )
-        await self.js.publish(f"$KV.{endpoints_kv.BUCKET}.{app}", wire.encode(value))
+        ack = await self.js.publish(f"$KV.{endpoints_kv.BUCKET}.{app}", wire.encode(value))
+        return ack.seq
 
     async def forget(self, app: str) -> None:
         """Delete the app's routes and endpoints."""

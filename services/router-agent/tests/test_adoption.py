@@ -24,11 +24,12 @@ import httpx
 import nats
 import nats.aio.client
 import nats.js
+import nats.js.errors
 import pytest
 
 from deis_shared import wire
 from deis_shared.events import router as router_events
-from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
+from deis_shared.kv import endpoints as endpoints_kv, routers as routers_kv, routes as routes_kv
 from deis_testing import ServiceProcess, free_port
 
 HOST = "steady.localhost"
@@ -62,6 +63,16 @@ class Agents:
             await self.nc.subscribe(router_events.APPLIED_SUBJECT, cb=self._on_applied)
         await until(lambda: any(e["revision"] > newest for e in self.events))
         return agent
+
+    async def member(self) -> routers_kv.RouterMember | None:
+        """The agent's key in KV `routers`, if it has one."""
+        assert self.js is not None
+        kv = await self.js.key_value(routers_kv.BUCKET)
+        try:
+            entry = await kv.get(routers_kv.key(self.env["DEIS_AGENT_NAME"]))
+        except nats.js.errors.KeyNotFoundError:  # KeyDeletedError too
+            return None
+        return wire.decode(entry.value, routers_kv.RouterMember) if entry.value else None
 
     async def _on_applied(self, msg: Any) -> None:
         self.events.append(json.loads(msg.data))
@@ -257,6 +268,7 @@ async def test_a_restarted_agent_adopts_nginx_and_no_request_fails(agents, upstr
         else:
             assert await stop(first, sig) == 0
         assert alive(master)
+        assert await agents.member() is not None  # it serves on: the scheduler waits for it
         await load.more()  # served by the nginx without an agent
         await agents.start()  # its first revision is a reload of the adopted nginx
         assert agents.nginx_pid() == master
@@ -280,8 +292,10 @@ async def test_the_stop_signal_stops_nginx_too(agents, upstreams):
     await until(lambda: agents.served_by("web"))
     master = agents.nginx_pid()
     assert len(group(master)) >= 2  # the master and its worker
+    await until(agents.member)
     assert await stop(agent, signal.SIGUSR1) == 0
     assert group(master) == []
+    assert await agents.member() is None  # gone for good: nobody waits for it
     assert not (agents.data_dir / "nginx.pid").exists()  # nginx removes it as it exits
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from deis_router_agent.app import metering, platform_tls, watching
 from deis_router_agent.app.applying import Applier
 from deis_router_agent.app.context import Context
+from deis_router_agent.app.membership import Membership
 from deis_router_agent.app.table import RoutingTable
 from deis_router_agent.domain import skeleton
 from deis_router_agent.domain.options import Options, Upstream
@@ -55,6 +56,7 @@ class Router:
     ctx: Context
     table: RoutingTable
     applier: Applier
+    membership: Membership
 
 
 def make_runner(settings: RouterSettings) -> ServiceRunner:
@@ -195,7 +197,15 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
     meter = metering.Meter(ctx)
     service.health.registry.register(metering.RequestCollector(meter))
     service.tasks.spawn(meter.run(), name="meter-requests")
-    return Router(ctx=ctx, table=table, applier=applier)
+    membership = Membership(
+        js=bus.js,
+        agent=settings.agent_name,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        table=table,
+        applier=applier,
+    )
+    service.tasks.spawn(membership.run(), name="announce")
+    return Router(ctx=ctx, table=table, applier=applier, membership=membership)
 
 
 async def _probe(*, binary: str, layout: Layout, options: Options) -> None:
@@ -219,7 +229,11 @@ async def _probe(*, binary: str, layout: Layout, options: Options) -> None:
 async def running(settings: RouterSettings) -> AsyncIterator[Router]:
     """The whole router agent in this event loop, for tests and benchmarks; closed on exit."""
     async with make_runner(settings) as service:
-        yield await start(service, settings)
+        router = await start(service, settings)
+        try:
+            yield router
+        finally:
+            await router.membership.leave()  # its nginx stops with it
 
 
 def run(settings: RouterSettings) -> int:
@@ -236,6 +250,14 @@ def run(settings: RouterSettings) -> int:
             router.ctx.master.keep_running = False
         else:
             loop.add_signal_handler(STOP_NGINX_SIGNAL, _stop_with_nginx, asked, router.ctx.master)
+
+        async def leave_with_nginx() -> None:
+            # Stopped for good, the router takes its key along: nobody waits for it. Left
+            # running for the next agent, its key stays (and lapses if none comes).
+            if not router.ctx.master.keep_running:
+                await router.membership.leave()
+
+        service.on_stop(leave_with_nginx)
 
     return shared_runner.run(make_runner(settings), begin)
 

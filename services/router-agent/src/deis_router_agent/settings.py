@@ -9,7 +9,7 @@ from typing import Literal, Self
 import pydantic
 from pydantic import Field, field_validator, model_validator
 
-from deis_shared.kv import hosts
+from deis_shared.kv import hosts, routers as routers_kv
 from deis_shared.settings import ServiceSettings, default_data_dir
 
 _UPSTREAM = re.compile(
@@ -59,7 +59,8 @@ class RouterSettings(ServiceSettings):
     """The router stores nothing: its configuration is derived from KV."""
 
     agent_name: str = Field(default_factory=socket.gethostname, min_length=1, max_length=253)
-    """This router instance in `router.applied`/`router.rejected` events (host or pod name)."""
+    """This router instance in `router.applied`/`router.rejected` events and its key in KV
+    `routers` (host or pod name; unique among the platform's routers)."""
 
     data_dir: Path = Field(default_factory=lambda: default_data_dir() / "router")
     """nginx's prefix: rendered releases, the `current` symlink, pid, logs and temp files."""
@@ -132,6 +133,11 @@ class RouterSettings(ServiceSettings):
 
     max_delay_seconds: float = Field(default=0.2, gt=0)
     """Longest a change waits for the burst around it to end."""
+
+    heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600)
+    """How often the agent rewrites its key in KV `routers` when nothing changes; the
+    scheduler counts a router gone after three missed beats (15 s by default: longer than an
+    agent's restart, during which its nginx serves on, so that old processes wait for it)."""
 
     initial_sync_timeout: float = Field(default=5.0, gt=0)
     """Seconds to wait at start for both watches to deliver every key before nginx starts
@@ -219,6 +225,12 @@ class RouterSettings(ServiceSettings):
                 split_upstream(value)
             except ValueError as error:
                 raise ValueError(f"DEIS_{str(info.field_name).upper()}: {error}") from None
+        return value
+
+    @field_validator("agent_name")
+    @classmethod
+    def _agent_is_a_key(cls, value: str) -> str:
+        routers_kv.key(value)  # ValueError: names the value
         return value
 
     @property
