@@ -144,11 +144,22 @@ def container_env(
                 ref = source["secretKeyRef"]
                 value = secrets[(ref["name"], ref["key"])]
             elif "fieldRef" in source:
-                value = f"<{source['fieldRef']['fieldPath']}>"
+                path = source["fieldRef"]["fieldPath"]
+                value = _FIELD_SAMPLES.get(path, f"<{path}>")
             else:
                 raise AssertionError(f"unexpected env source {source}")
         env[item["name"]] = value
     return env
+
+
+_FIELD_SAMPLES = {
+    "metadata.name": "deis-router-7d9f8b6c5-x2x4q",
+    "metadata.namespace": "deis",
+    "spec.nodeName": "node-1.example.internal",
+    "status.podIP": "10.244.1.7",
+    "status.hostIP": "192.168.1.10",
+}
+"""What the kubelet puts in a `fieldRef` variable, as a pod of this chart would get it."""
 
 
 @pytest.fixture(params=sorted(SCENARIOS))

@@ -143,3 +143,16 @@ def test_the_platform_certificate_needs_both_files_and_the_controller(tmp_path):
         RouterSettings(**pair)
     with pytest.raises(pydantic.ValidationError, match="DEIS_PLATFORM_HTTPS_ENFORCED needs"):
         RouterSettings(**controller, platform_https_enforced=True)
+
+
+@pytest.mark.parametrize(
+    "name", ["router 1", "a>b", "r*", "$KV", "-router", "router-", "x/y", "é", "a" * 254]
+)
+def test_an_agent_name_that_cannot_be_its_kv_key_is_refused(name):
+    with pytest.raises(pydantic.ValidationError, match=r"cannot be a KV key|at most 253"):
+        RouterSettings(agent_name=name)
+
+
+@pytest.mark.parametrize("name", ["router-0", "deis-router-7f9c-x2x", "node1.example.com"])
+def test_host_and_pod_names_are_agent_names(name):
+    assert RouterSettings(agent_name=name).agent_name == name
