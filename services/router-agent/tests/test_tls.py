@@ -158,6 +158,43 @@ async def test_a_refused_certificate_change_keeps_the_certificate_that_went_live
     assert await _https_ok(edge, "keep.example.com", ca)  # still served with the first one
 
 
+async def test_a_fallen_back_release_leaves_the_live_release_as_it_was(
+    edge, upstreams, until, tmp_path
+):
+    web = upstreams("web")
+    pem, key, ca = make_certificate(tmp_path, "kept.example.com")
+    first = certificate("first", "kept.example.com", pem, key)
+    await edge.route("kept", domains=["kept.example.com"], certificates=[first])
+    await edge.serve("kept", web.port)
+    await edge.route("other")
+    await edge.serve("other", web.port)
+    await until(lambda: _https_ok(edge, "kept.example.com", ca))
+    await until(lambda: _ok(edge, "other.localhost"))
+    await edge.settled()
+    layout, applier = edge.router.ctx.layout, edge.router.applier
+    live = applier.release
+    assert live is not None
+    before = _files(layout, live)
+    broken = certificate("second", "kept.example.com", pem.replace("M", "A", 5), key)
+    domains = ["kept.example.com", "www.kept.example.com"]
+    await edge.route("kept", domains=domains, certificates=[broken])
+    await until(lambda: _rejected(edge, "kept"))
+    await until(lambda: _ok(edge, "www.kept.example.com"))  # new routing, first certificate
+    await edge.settled()
+    assert applier.release is not None and applier.release > live
+    after = _files(layout, applier.release)
+    assert "www.kept.example.com" in after["kept.conf"][0]
+    assert "/tls/kept/first-" in after["kept.conf"][0]
+    assert after["other.conf"] == before["other.conf"]  # linked, not written
+    assert _files(layout, live) == before  # the fallback's rewrite stayed in the new release
+    assert await _https_ok(edge, "kept.example.com", ca)
+
+
+def _files(layout, revision):
+    apps = layout.release(revision) / "apps"
+    return {path.name: (path.read_text(), path.stat().st_ino) for path in apps.iterdir()}
+
+
 async def _https_ok(edge, host, cafile):
     status, _, _ = await curl(edge, f"https://{host}:{edge.https_port}/", host=host, cafile=cafile)
     return status == 200

@@ -10,8 +10,10 @@ reload); those arriving while a batch is applied still gather. Each batch become
 2. if no app's file changed (same apps, same server blocks: a deploy, a scale), send the
    endpoints to nginx's balancer and stop there: no reload, `router.applied` as soon as nginx
    holds them. Otherwise send them too (so that the new workers find them), and go on;
-3. write the whole release to a new directory and `nginx -t` it there;
-3. when nginx refuses it and its message names an app's file or certificate, `router.rejected`
+3. write the whole release to a new directory and `nginx -t` it there: the changed apps'
+   files are written, every other app's is a hard link to its file in the live release
+   (`Layout.write_release`), so that the write grows with the change, not with the apps;
+4. when nginx refuses it and its message names an app's file or certificate, `router.rejected`
    names the app, and that app alone falls back: first to its new routing with the
    certificates that last went live (none for a new app, unless it enforces HTTPS), so that a
    broken certificate never keeps its app on old endpoints; if nginx refuses that too, to its
@@ -79,6 +81,11 @@ class Applier:
         """KV `endpoints` stream sequence up to which every entry is live (`Batch`)."""
         self.progress = asyncio.Event()
         """Set whenever `served_sequence` may have moved (membership reports it)."""
+        self.timings: dict[str, float] = {}
+        """Seconds the steps of the last revision took: `render` (the changed apps), and for a
+        release `write`, `check` (every `nginx -t` of it), `reload` (from SIGHUP, or start,
+        until the new revision answers), `drain` (until old workers stop accepting) and
+        `prune`."""
 
     @property
     def settled(self) -> bool:
@@ -173,6 +180,8 @@ class Applier:
         layout = self._ctx.layout
         self.revision += 1
         revision = self.revision
+        timings = self.timings = {}
+        started = time.perf_counter()
         configs = dict(self.good)
         fresh: set[str] = set()
         used: dict[str, list[routes_kv.Certificate]] = {}  # what each fresh file was made with
@@ -189,6 +198,7 @@ class Applier:
                 fresh.add(app)
                 routes = self._table.routes.get(app)
                 used[app] = routes.certificates if routes is not None else []
+        timings["render"] = time.perf_counter() - started
         refused = await self.endpoints.update(batch.apps)
         for app, message in refused.items():
             await self._reject(revision, app, message)
@@ -198,11 +208,19 @@ class Applier:
             return True
         if self.release is not None:
             await self.endpoints.send(batch.apps, release=self.release)
+        started = time.perf_counter()
         apps_dir = layout.release(revision) / "apps"
         main = skeleton.render_main(options=self._ctx.options, revision=revision, apps_dir=apps_dir)
+        changed = {app for app in fresh if configs[app] != self.good.get(app)}
         await asyncio.to_thread(
-            layout.write_release, revision=revision, main=main, apps=list(configs.values())
+            layout.write_release,
+            revision=revision,
+            main=main,
+            apps=list(configs.values()),
+            base=self.release,
+            changed=changed,
         )
+        timings["write"] = time.perf_counter() - started
         if not await self._validate(revision, configs=configs, fresh=fresh, used=used):
             await asyncio.to_thread(layout.discard, revision)
             return False
@@ -216,10 +234,12 @@ class Applier:
             elif app in fresh:
                 self.good_certificates[app] = used[app]
         await self._applied(revision, batch, served=set(configs) - set(refused))
+        started = time.perf_counter()
         in_use = _tls_files(configs.values()) | _tls_files(previous.values())
         await asyncio.to_thread(
             layout.prune, keep=self._ctx.settings.keep_releases, tls_in_use=in_use
         )
+        timings["prune"] = time.perf_counter() - started
         return True
 
     async def _applied(self, revision: int, batch: Batch, *, served: set[str]) -> None:
@@ -253,10 +273,13 @@ class Applier:
         ctx = self._ctx
         layout = ctx.layout
         fallen: set[str] = set()
+        self.timings["check"] = 0.0
         for _ in range(2 * len(configs) + 1):
+            started = time.perf_counter()
             message = await checking.check(
                 binary=ctx.binary, prefix=layout.root, conf=layout.conf(revision)
             )
+            self.timings["check"] += time.perf_counter() - started
             if message is None:
                 return True
             app = diagnosis.blame(message, releases=layout.releases, tls=layout.tls)
@@ -285,6 +308,7 @@ class Applier:
         master = ctx.master
         port = ctx.options.status_port
         timeout = ctx.settings.reload_timeout
+        started = time.perf_counter()
         await asyncio.to_thread(ctx.layout.swap, revision)
         if master.state is MasterState.NEW:
             await master.start()
@@ -292,6 +316,7 @@ class Applier:
                 port=port, revision=revision, seconds=timeout, alive=master.alive
             ):
                 raise NginxFailed(f"nginx did not start; see {ctx.layout.logs}")
+            self.timings["reload"] = time.perf_counter() - started
         else:
             if master.state is MasterState.CLOSED:
                 raise NginxFailed("nginx is stopped")
@@ -308,10 +333,13 @@ class Applier:
                 message = f"nginx did not serve revision {revision} within {timeout} s"
                 await self._reject(revision, None, message)
                 return False
+            self.timings["reload"] = time.perf_counter() - started
+            started = time.perf_counter()
             if master.pid is not None and not await workers.wait_until_old_ones_stop_accepting(
                 master=master.pid, old=old, seconds=timeout
             ):
                 logger.warning("old nginx workers still accept after revision %d", revision)
+            self.timings["drain"] = time.perf_counter() - started
         self.release = revision
         self.reloads += 1
         return True

@@ -13,7 +13,11 @@
 
 A release is written whole into a new directory, validated there, and made live by replacing
 the `current` symlink with `rename(2)`, which is atomic: nginx (at a reload or a restart)
-reads either the old release or the new one, never a mix. The balancer's socket may live
+reads either the old release or the new one, never a mix. Only the apps that changed are
+written: every other app's file is a hard link to its file in the live release (a link per
+app, not a file), and a file is never written in place (a new one is renamed over it), so
+rewriting a linked file replaces the link and leaves the live release as it was: each release
+is complete, and unchanged once written. The balancer's socket may live
 elsewhere (`DEIS_BALANCER_SOCKET`, when the data dir's path is too long for a socket
 address); its directory is made 0700 either way. Every method here is synchronous file work,
 run by callers in a thread.
@@ -27,7 +31,7 @@ import contextlib
 import importlib.resources
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 from deis_router_agent.domain.options import KeyPair, Paths
@@ -149,19 +153,52 @@ class Layout:
                 f"{found.st_mode & 0o777:o} and owner {found.st_uid}"
             )
 
-    def write_release(self, *, revision: int, main: str, apps: Iterable[AppConfig]) -> Path:
-        """Write a whole release (and any TLS file it needs that is not on disk yet)."""
+    def write_release(
+        self,
+        *,
+        revision: int,
+        main: str,
+        apps: Iterable[AppConfig],
+        base: int | None = None,
+        changed: Container[str] = frozenset(),
+    ) -> Path:
+        """Write a whole release (and any TLS file it needs that is not on disk yet).
+
+        With `base`, a release on disk that holds the file of every app of `apps` except those
+        of `changed`: those are written, and every other app's file is a hard link to its file
+        in `base` (written if missing there). Without it, every file is written.
+        """
         directory = self.release(revision)
         if directory.exists():
             shutil.rmtree(directory)
-        (directory / "apps").mkdir(parents=True, mode=0o700)
-        for config in apps:
-            self.write_app(revision=revision, config=config)
+        apps_dir = directory / "apps"
+        apps_dir.mkdir(parents=True, mode=0o700)
+        with contextlib.ExitStack() as fds:
+            target = os.open(apps_dir, os.O_RDONLY | os.O_DIRECTORY)
+            fds.callback(os.close, target)
+            source = None
+            if base is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    source = os.open(self.release(base) / "apps", os.O_RDONLY | os.O_DIRECTORY)
+                    fds.callback(os.close, source)
+            for config in apps:
+                if source is not None and config.app not in changed:
+                    name = f"{config.app}.conf"
+                    try:
+                        os.link(name, name, src_dir_fd=source, dst_dir_fd=target)
+                        continue
+                    except FileNotFoundError:
+                        pass
+                self.write_app(revision=revision, config=config)
         _write(self.conf(revision), main, mode=0o600)
         return directory
 
     def write_app(self, *, revision: int, config: AppConfig) -> None:
-        """Write (or overwrite) one app's file in a release, and its TLS files."""
+        """Write (or replace) one app's file in a release, and its TLS files.
+
+        The file is replaced, never written through: if it is a link to an earlier release's
+        file, that file stays as it was.
+        """
         for path, text in config.tls_files.items():
             if not path.exists():
                 path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
