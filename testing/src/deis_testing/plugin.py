@@ -23,6 +23,7 @@ import pytest
 
 from deis_testing.naming import unique_name
 from deis_testing.nats import NatsServer
+from deis_testing.pebble import PebbleServer
 from deis_testing.postgres import PostgresServer
 from deis_testing.s3 import S3Server
 
@@ -40,6 +41,7 @@ SERVER_FIXTURES = frozenset(
         "nats_server_factory",
         "s3_server",
         "kube_api",
+        "pebble_server",
     }
 )
 
@@ -174,6 +176,25 @@ def nats_server_factory() -> Iterator[Callable[[], NatsServer]]:
     finally:
         for server in servers:
             server.close()
+
+
+PEBBLE_BLOCKED = ("rejected.test",)
+"""Names the session's Pebble refuses to order (and every name under them)."""
+
+
+@pytest.fixture(scope="session")
+def pebble_server() -> Iterator[PebbleServer]:
+    """Pebble (a test ACME server) for the session.
+
+    Every challenge passes unchecked, names under `PEBBLE_BLOCKED` are refused, certificates
+    last 90 days.
+    """
+    server = PebbleServer(always_valid=True, blocked=PEBBLE_BLOCKED, validity_seconds=90 * 86_400)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

@@ -101,3 +101,33 @@ class ControllerSettings(ServiceSettings):
     max_certificate_key_bytes: int = Field(default=16 << 10, ge=1024)
     """Longest private `key` (PEM, ASCII only) a user may upload, bytes; refused with 400
     before it is parsed. An 8192-bit RSA key, the largest accepted, takes about 6.4 KiB."""
+
+    acme_issuer: bool = True
+    """Run the certificate issuer of automatic TLS in this controller. Replicas share the
+    work safely (one pass at a time, by a database lock); off leaves it to others."""
+
+    acme_directory: str = "https://acme-v02.api.letsencrypt.org/directory"
+    """Directory URL of the ACME server that issues automatic TLS certificates (Let's
+    Encrypt's by default; its staging directory, or a private server, for tests)."""
+
+    acme_ca_bundle: str | None = None
+    """A CA file (PEM) to trust when talking to the ACME server, for private or test servers;
+    unset trusts the system's CAs."""
+
+    acme_email: str | None = None
+    """Contact address of the ACME account (expiry and policy mail); unset registers none."""
+
+    acme_interval: float = Field(default=60.0, gt=0)
+    """Seconds between two passes of the certificate issuer (it also runs when an app turns
+    automatic TLS on or adds a domain)."""
+
+    acme_order_timeout: float = Field(default=90.0, gt=0)
+    """Seconds the issuer waits on one order (validation, then issuance) before leaving it
+    to a later pass, which resumes the same order."""
+
+    acme_backoff_min: float = Field(default=60.0, gt=0)
+    """Seconds before the first retry of a domain whose issuance failed; doubled at each
+    further failure."""
+
+    acme_backoff_max: float = Field(default=86_400.0, gt=0)
+    """Longest wait, seconds, between retries of a failing domain (a day)."""

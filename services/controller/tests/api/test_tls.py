@@ -37,8 +37,18 @@ async def test_a_fresh_app_has_never_set_https(client: httpx.AsyncClient, team):
     response = await client.get(team.url, headers=team.headers["alice"])
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"uuid", "owner", "app", "https_enforced", "created", "updated"}
+    assert set(body) == {
+        "uuid",
+        "owner",
+        "app",
+        "https_enforced",
+        "certs_auto_enabled",
+        "certs_auto_status",
+        "created",
+        "updated",
+    }
     assert body["https_enforced"] is None
+    assert (body["certs_auto_enabled"], body["certs_auto_status"]) == (None, [])
     assert (body["owner"], body["app"]) == ("alice", team.app)
     uuid.UUID(body["uuid"])
 

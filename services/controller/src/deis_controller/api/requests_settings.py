@@ -42,9 +42,13 @@ class WhitelistBody(Body):
 
 
 class TlsBody(Body):
-    """`POST /v2/apps/<id>/tls/`."""
+    """`POST /v2/apps/<id>/tls/`: either field or both.
 
-    https_enforced: bool
+    The `deis` client sends only `https_enforced`.
+    """
+
+    https_enforced: bool | None = None
+    certs_auto_enabled: bool | None = None
 
 
 class ScaleBody(BaseModel):

@@ -3,7 +3,7 @@
 As in `api.schemas`, routes build their JSON by hand; these only document it.
 """
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -49,13 +49,30 @@ class WhitelistOut(BaseModel):
     addresses: list[str]
 
 
+class AutoTlsStatusOut(BaseModel):
+    """Where automatic TLS stands for one domain of an app."""
+
+    domain: str
+    state: Literal["pending", "issuing", "issued", "failed", "manual"]
+    certificate: str | None
+    """Name of the certificate issued for it, if any."""
+    expires: str | None
+    last_error: str | None
+    """The ACME problem (or other reason) of the last failure."""
+    next_attempt: str | None
+    """When a failed domain is tried again."""
+
+
 class TlsOut(BaseModel):
-    """Whether an app enforces HTTPS; `null` until first set."""
+    """Whether an app enforces HTTPS and gets certificates by ACME; `null` until first set."""
 
     uuid: str
     owner: str
     app: str
     https_enforced: bool | None
+    certs_auto_enabled: bool | None
+    certs_auto_status: list[AutoTlsStatusOut]
+    """Each domain's automatic TLS state; empty while automatic TLS is off."""
     created: str
     updated: str
 

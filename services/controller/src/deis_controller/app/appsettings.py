@@ -14,9 +14,10 @@ metadata.
 """
 
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -24,11 +25,11 @@ from uuid import UUID
 import asyncpg
 
 from deis_controller import errors
-from deis_controller.app import state, waiting
+from deis_controller.app import issuing, state, waiting
 from deis_controller.app.context import Context
 from deis_controller.app.records import AppAccess
 from deis_controller.domain import appsettings as rules
-from deis_controller.domain.formats import timestamp
+from deis_controller.domain.formats import optional_timestamp, timestamp
 
 ROUTING = ("maintenance", "routable", "whitelist")
 """The settings the router serves from (KV `routes`)."""
@@ -48,7 +49,8 @@ RETURNING uuid, created, updated
 """
 
 _TLS = """
-SELECT t.uuid, u.username AS owner, t.https_enforced, t.created, t.updated
+SELECT t.uuid, u.username AS owner, t.https_enforced, t.certs_auto_enabled, t.created,
+       t.updated
 FROM tls t JOIN users u ON u.id = t.owner_id
 WHERE t.app_uuid = $1 ORDER BY t.seq DESC LIMIT 1
 """
@@ -97,16 +99,31 @@ class Tls:
     owner: str
     app: str
     https_enforced: bool | None
+    certs_auto_enabled: bool | None
     created: datetime
     updated: datetime
+    certs_auto_status: list[dict[str, Any]] = field(default_factory=list)
+    """Each domain's automatic TLS state (`issuing.statuses`); empty while it is off."""
 
     def public(self) -> dict[str, Any]:
-        """The TLS object of API.md §3.1."""
+        """The TLS object of API.md §3.1, with automatic TLS (§2.11)."""
         return {
             "uuid": str(self.uuid),
             "owner": self.owner,
             "app": self.app,
             "https_enforced": self.https_enforced,
+            "certs_auto_enabled": self.certs_auto_enabled,
+            "certs_auto_status": [
+                {
+                    "domain": entry["domain"],
+                    "state": entry["state"],
+                    "certificate": entry["certificate"],
+                    "expires": optional_timestamp(entry["expires"]),
+                    "last_error": entry["last_error"],
+                    "next_attempt": optional_timestamp(entry["next_attempt"]),
+                }
+                for entry in self.certs_auto_status
+            ],
             "created": timestamp(self.created),
             "updated": timestamp(self.updated),
         }
@@ -247,7 +264,7 @@ async def remove_addresses(*, ctx: Context, app: AppAccess, data: dict[str, Any]
 
 
 async def current_tls(conn: asyncpg.Connection, *, app: AppAccess) -> Tls:
-    """The app's latest TLS setting.
+    """The app's latest TLS setting, with each domain's automatic TLS state while it is on.
 
     Raises:
         NotFound: The app has no TLS row (not one created through the API).
@@ -255,46 +272,74 @@ async def current_tls(conn: asyncpg.Connection, *, app: AppAccess) -> Tls:
     row = await conn.fetchrow(_TLS, app.app.uuid)
     if row is None:
         raise errors.NotFound("TLS")
-    return Tls(app=app.app.id, **dict(row))
+    tls = Tls(app=app.app.id, **dict(row))
+    if not tls.certs_auto_enabled:
+        return tls
+    return dataclasses.replace(
+        tls, certs_auto_status=await issuing.statuses(conn, app_uuid=app.app.uuid)
+    )
+
+
+_TLS_WORDS = {
+    ("https_enforced", True): "enabled HTTPS enforcement",
+    ("https_enforced", False): "disabled HTTPS enforcement",
+    ("certs_auto_enabled", True): "enabled automatic TLS",
+    ("certs_auto_enabled", False): "disabled automatic TLS",
+}
 
 
 async def change_tls(*, ctx: Context, app: AppAccess, data: dict[str, Any]) -> Tls:
-    """Append a TLS row enforcing HTTPS or not, answered once served.
+    """Append a TLS row enforcing HTTPS or not, or with automatic TLS on or off, once served.
+
+    Either field or both may be posted; the other carries forward. Automatic TLS turned on
+    wakes the certificate issuer (`workers.issuing`).
 
     Raises:
-        FieldErrors: `https_enforced` is not a boolean.
-        Conflict: It already has that value (a never-set value, null, changes with any); or
-            another change of the app waits.
+        FieldErrors: A posted field is not a boolean, or neither is posted.
+        Conflict: Every posted field already has its value (a never-set value, null, changes
+            with any); or another change of the app waits.
     """
-    enforced = rules.parse_https_enforced(data)
+    posted = rules.parse_tls(data)
     async with _served(ctx, app=app) as conn, conn.transaction():
         await state.lock_app(conn, app_uuid=app.app.uuid)
         current = await current_tls(conn, app=app)
-        if current.https_enforced == enforced:
+        changes = {name: value for name, value in posted.items() if getattr(current, name) != value}
+        if not changes:
             raise changed_nothing(app.user.username)
+        values = {
+            "https_enforced": current.https_enforced,
+            "certs_auto_enabled": current.certs_auto_enabled,
+            **changes,
+        }
         row = await conn.fetchrow(
             """
-            INSERT INTO tls (uuid, app_uuid, owner_id, https_enforced) VALUES ($1, $2, $3, $4)
+            INSERT INTO tls (uuid, app_uuid, owner_id, https_enforced, certs_auto_enabled)
+            VALUES ($1, $2, $3, $4, $5)
             RETURNING uuid, created, updated
             """,
             uuid.uuid4(),
             app.app.uuid,
             app.user.id,
-            enforced,
+            values["https_enforced"],
+            values["certs_auto_enabled"],
         )
         assert row is not None
         await state.sync(conn, settings=ctx.settings, app_uuid=app.app.uuid)
-        verb = "enabled" if enforced else "disabled"
-        await state.platform_log(
-            conn, app_id=app.app.id, message=f"{app.user.username} {verb} HTTPS enforcement"
-        )
+        words = " and ".join(_TLS_WORDS[name, value] for name, value in changes.items())
+        await state.platform_log(conn, app_id=app.app.id, message=f"{app.user.username} {words}")
+        statuses = []
+        if values["certs_auto_enabled"]:
+            statuses = await issuing.statuses(conn, app_uuid=app.app.uuid)
+    if changes.get("certs_auto_enabled"):
+        ctx.issuer_wake.set()
     return Tls(
         uuid=row["uuid"],
         owner=app.user.username,
         app=app.app.id,
-        https_enforced=enforced,
         created=row["created"],
         updated=row["updated"],
+        certs_auto_status=statuses,
+        **values,
     )
 
 

@@ -1,6 +1,7 @@
 """What every use case may reach: settings, the pool, password hashing, the NATS client."""
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import asyncpg
 import nats.aio.client
@@ -18,3 +19,5 @@ class Context:
     passwords: Passwords
     nc: nats.aio.client.Client | None = None
     """For RPCs to the scheduler and the logger; `None` when running without NATS."""
+    issuer_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set to run the certificate issuer's next pass now (`workers.issuing`)."""

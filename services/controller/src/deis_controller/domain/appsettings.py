@@ -221,6 +221,42 @@ def apply(current: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     return new
 
 
+TLS_FIELDS = ("https_enforced", "certs_auto_enabled")
+"""The fields a TLS change may post, either or both."""
+
+
+def parse_tls(data: dict[str, Any]) -> dict[str, bool]:
+    """The posted TLS fields (`https_enforced`, `certs_auto_enabled`), each a boolean.
+
+    Without either, `https_enforced` is the one missing, as the real client sends only it.
+
+    Raises:
+        FieldErrors: Neither field posted, or one null or not a boolean.
+    """
+    if not any(name in data for name in TLS_FIELDS):
+        return {"https_enforced": parse_https_enforced(data)}
+    values: dict[str, bool] = {}
+    problems: dict[str, list[str]] = {}
+    for name in TLS_FIELDS:
+        if name not in data:
+            continue
+        if data[name] is None:
+            problems[name] = ["This field may not be null."]
+            continue
+        try:
+            value = parse_boolean(data[name], field=name)
+        except errors.FieldErrors as exc:
+            problems.update(exc.fields)
+            continue
+        if value is None:
+            problems[name] = [NOT_BOOLEAN]
+        else:
+            values[name] = value
+    if problems:
+        raise errors.FieldErrors(problems)
+    return values
+
+
 def parse_https_enforced(data: dict[str, Any]) -> bool:
     """The posted `https_enforced`, which must be a boolean.
 

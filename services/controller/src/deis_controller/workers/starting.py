@@ -10,13 +10,13 @@ import asyncio
 from typing import Any
 
 from deis_controller.app.context import Context
-from deis_controller.workers import builds, rpcs
+from deis_controller.workers import builds, issuing, rpcs
 from deis_shared.bus import consuming, requesting
 from deis_shared.runner import Service
 
 
 async def start(service: Service, ctx: Context) -> None:
-    """Start the builder RPC responders and the build and deploy consumers."""
+    """Start the builder RPC responders, the build and deploy consumers and the issuer."""
     if service.bus is None:
         return  # a controller without NATS serves the API only
     responders = rpcs.responders(nc=service.bus.nc, pool=ctx.pool)
@@ -33,6 +33,8 @@ async def start(service: Service, ctx: Context) -> None:
         await responder.start()
     for durable, consumer in consumers.items():
         service.tasks.spawn(consumer.run(), name=f"consumer-{durable}")
+    if ctx.settings.acme_issuer:
+        service.tasks.spawn(issuing.run(ctx), name="certificate-issuer")
 
 
 async def _stop(

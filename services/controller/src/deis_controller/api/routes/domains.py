@@ -50,6 +50,7 @@ async def add_domain(request: Request, ctx: Ctx, conn: Conn, app: UsableApp) -> 
     """Claim a domain for the app."""
     data = await bodies.read_object(request)
     domain = await domains.add_domain(conn, settings=ctx.settings, access=app, data=data)
+    ctx.issuer_wake.set()  # the app may be under automatic TLS: the issuer looks at once
     return JSONResponse(domain.public(), status_code=201)
 
 
