@@ -118,8 +118,9 @@ class RouterSettings(ServiceSettings):
     keepalive_timeout: float = Field(default=75.0, ge=0)
     """Seconds an idle client connection stays open."""
 
-    upstream_keepalive: int = Field(default=16, ge=0)
-    """Idle connections to each app's processes kept per worker."""
+    upstream_keepalive: int = Field(default=256, ge=0)
+    """Idle connections to apps' processes kept per worker, all apps together (the least
+    recently used go first); the controller's upstream keeps as many."""
 
     hsts_max_age: int = Field(default=15_724_800, ge=0)
     """`Strict-Transport-Security` max-age in seconds for apps with `https_enforced`."""

@@ -64,7 +64,7 @@ def test_the_controller_is_served_at_its_exact_name_over_http():
     assert [
         "upstream deis-controller {",
         "server deis-controller.deis.svc.cluster.local:8000;",
-        "keepalive 16;",
+        "keepalive 256;",
         "}",
     ] in blocks(text, "upstream deis-controller {")
     servers = [b for b in blocks(text, "server {") if "server_name deis.deis.test;" in b]

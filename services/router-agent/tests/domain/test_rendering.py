@@ -54,11 +54,11 @@ def test_an_app_renders_its_domains_balancer_and_certificates():
     )  # fmt: skip
     assert config is not None
     text = config.text
-    # No endpoint in the file: the balancer takes them from its shared dict.
-    assert "upstream deis-app-web {\n    server 0.0.0.1;\n    balancer_by_lua_block" in text
-    assert text.index("balancer_by_lua_block") < text.index("keepalive 16;")
+    # No endpoint in the file, nor an upstream: the balancer takes them from its shared dict,
+    # through the one upstream every app shares.
+    assert "upstream" not in text
     assert 'access_by_lua_block { require("deis_balancer").admit("web") }' in text
-    assert "proxy_pass http://deis-app-web;" in text
+    assert "proxy_pass http://deis-apps;" in text
     assert "server_name web.deis.test alias.deis.test *.example.org;" in text
     assert "server_name www.example.com;" in text
     assert "return 301 https://$host$request_uri;" in text  # port 443: none in the URL
@@ -127,6 +127,12 @@ def test_the_balancer_socket_is_the_only_way_in():
     assert 'listen "unix:/d/run/b.sock";' in main
     assert 'lua_package_path "/d/lua/?.lua;;";' in main
     assert "lua_shared_dict deis_endpoints" in main
+    assert main.count("upstream ") == 1  # one for every app
+    shared = main[main.index("upstream deis-apps {") :]
+    assert shared.startswith(
+        "upstream deis-apps {\n        server 0.0.0.1;\n        balancer_by_lua_block"
+    ), shared[:200]
+    assert shared.index("balancer_by_lua_block") < shared.index("keepalive 256;")
     assert "load_module" not in main  # built in: no module to load
     modules = (Path("/m/ndk_http_module.so"), Path("/m/ngx_http_lua_module.so"))
     loaded = skeleton.render_main(options=dataclasses.replace(OPTIONS, lua_modules=modules),

@@ -66,7 +66,7 @@ class Options:
     client_max_body_size: int = 100
     """Megabytes; 0 is unlimited."""
     keepalive_timeout: float = 75.0
-    upstream_keepalive: int = 16
+    upstream_keepalive: int = 256
     hsts_max_age: int = 15_724_800
     access_log: bool = True
     controller: Upstream | None = None

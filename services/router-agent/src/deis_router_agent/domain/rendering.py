@@ -1,4 +1,4 @@
-"""Render one app's routing into its own nginx file: upstream, HTTP and HTTPS servers.
+"""Render one app's routing into its own nginx file: its HTTP and HTTPS servers.
 
 `render_app` is the named security boundary of the router (with `safety`): it is the only
 place where values from KV become configuration text, and every one of them passes a `safety`
@@ -6,7 +6,6 @@ check first. Hostile-input tests live in `tests/domain/test_rendering.py`.
 
 Per app (routes absent, or `routable: false`: nothing at all, so the default server answers 404):
 
-    upstream deis-app-<app> { server 0.0.0.1; balancer_by_lua_block {...} keepalive N; }
     geo $deis_allow_<app> { default 0; <whitelist> 1; }                    (if whitelisted)
     server { listen <http>; server_name <domains without a certificate>; <serve> }
     server { listen <http>; server_name <domains with one>; <serve, or 301 to https> }
@@ -15,7 +14,7 @@ Per app (routes absent, or `routable: false`: nothing at all, so the default ser
 
 where <serve> is, in order: 403 outside the whitelist, the 503 maintenance page, or the app's
 `location /`, where the Lua balancer answers the 503 "nothing running" page when the app has
-no process and proxies to one of them otherwise (`balancing`). The app's endpoints are not in
+no process and proxies to one of them otherwise (`balancing`: every app shares one upstream). The app's endpoints are not in
 the file: they reach nginx through the balancer's socket, so the file changes only with the
 app's routes, and an endpoint change needs no reload. The whitelist is a `geo` variable tested
 with `if` at server level (server rewrite phase), not `allow`/`deny`: those run in the access
@@ -51,11 +50,6 @@ class AppConfig:
     """Absolute path under the TLS directory -> contents (PEM), written with mode 0600."""
 
 
-def upstream_name(app: str) -> str:
-    """The nginx upstream of an app."""
-    return f"deis-app-{app}"
-
-
 def resolve_domain(domain: str, *, platform_domain: str) -> str:
     """A custom domain as served: one without a dot is a label under the platform domain."""
     return domain if "." in domain else f"{domain}.{platform_domain}"
@@ -74,7 +68,7 @@ def _serve_lines(*, app: str, routes: routes_kv.Routes, redirect: str | None) ->
     elif routes.maintenance:
         lines.append(f"return 503 {_quoted(pages.MAINTENANCE)};")
     else:
-        lines.append(balancing.location_line(app, upstream=upstream_name(app)))
+        lines.append(balancing.location_line(app))
     return lines
 
 
@@ -142,7 +136,6 @@ def render_app(*, routes: routes_kv.Routes | None, options: Options) -> AppConfi
     lines = [f"# app {app}"]
     if reserved is not None:
         lines.append(f"# {reserved} is the controller's: not served for this app")
-    lines.extend(balancing.upstream_lines(upstream_name(app), options=options))
     if routes.whitelist:
         lines.append(f"geo $deis_allow_{app.replace('-', '_')} {{")
         lines.append("    default 0;")
