@@ -174,3 +174,27 @@ def test_up_with_a_refused_setting_fails_before_it_touches_the_data_dir(tmp_path
     assert isinstance(result.exception, CtlError), result.output
     assert "--api-port" in str(result.exception)
     assert not data_dir.exists()
+
+
+def test_the_acme_options_reach_the_controller_and_a_set_wins(open_dir):
+    tmp_path = open_dir
+    bundle = tmp_path / "ca.pem"
+    named = tuning.named(acme_directory="https://acme.example/dir", acme_ca_bundle=bundle)
+    envs = plan_with(tmp_path, named)
+    assert envs["controller"]["DEIS_ACME_DIRECTORY"] == "https://acme.example/dir"
+    assert envs["controller"]["DEIS_ACME_CA_BUNDLE"] == str(bundle.absolute())
+    assert "DEIS_ACME_DIRECTORY" not in envs["router"]
+    envs = plan_with(tmp_path, [*named, "controller.acme_directory=https://other.example/dir"])
+    assert envs["controller"]["DEIS_ACME_DIRECTORY"] == "https://other.example/dir"
+    assert tuning.named(acme_directory=None, acme_ca_bundle=None) == []
+
+
+def test_up_refuses_an_acme_ca_bundle_that_is_not_there(tmp_path):
+    data_dir = tmp_path / "data"
+    result = CliRunner().invoke(
+        cli,
+        ["up", "-d", "--data-dir", str(data_dir), "--acme-ca-bundle", str(tmp_path / "none.pem")],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--acme-ca-bundle" in result.output
+    assert not data_dir.exists()

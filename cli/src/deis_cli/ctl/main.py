@@ -69,6 +69,17 @@ def cli() -> None:
     help="A service's setting for this run, e.g. controller.rollout_wait=20 (repeatable;"
     " <data-dir>/config/<service>.env holds DEIS_* lines for every run).",
 )
+@click.option(
+    "--acme-directory",
+    help="Directory URL of the ACME server issuing automatic TLS certificates"
+    " (default: Let's Encrypt's); same as --set controller.acme_directory=URL.",
+)
+@click.option(
+    "--acme-ca-bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A CA file to trust when talking to the ACME server (private or test servers);"
+    " same as --set controller.acme_ca_bundle=PATH.",
+)
 @click.option("-d", "--detach", is_flag=True, help="Run in the background.")
 @click.option("--supervise", is_flag=True, hidden=True)
 def up(
@@ -83,6 +94,8 @@ def up(
     s3_endpoint_url: str | None,
     s3_bucket: str,
     sets: tuple[str, ...],
+    acme_directory: str | None,
+    acme_ca_bundle: Path | None,
     detach: bool,
     supervise: bool,
 ) -> None:
@@ -100,7 +113,11 @@ def up(
         s3_endpoint_url=s3_endpoint_url,
         s3_bucket=s3_bucket,
         # Checked before anything starts (and again by the detached supervisor, from its argv).
-        service_settings=tuning.settings(layout, sets, environ=settings.environment()),
+        service_settings=tuning.settings(
+            layout,
+            [*tuning.named(acme_directory=acme_directory, acme_ca_bundle=acme_ca_bundle), *sets],
+            environ=settings.environment(),
+        ),
     )
     if detach:
         _start_detached(layout)

@@ -121,6 +121,19 @@ def settings(
     return chosen
 
 
+def named(*, acme_directory: str | None, acme_ca_bundle: Path | None) -> list[str]:
+    """The `--set`s that `deisctl up`'s named service options stand for.
+
+    They come before the `--set`s given, so a `--set` of the same setting wins.
+    """
+    sets = []
+    if acme_directory is not None:
+        sets.append(f"controller.acme_directory={acme_directory}")
+    if acme_ca_bundle is not None:
+        sets.append(f"controller.acme_ca_bundle={acme_ca_bundle.absolute()}")
+    return sets
+
+
 def parse_set(text: str) -> tuple[str, str, str]:
     """`service.setting=value` as (service, `DEIS_SETTING`, value).
 
