@@ -14,11 +14,12 @@ Per app (routes absent, or `routable: false`: nothing at all, so the default ser
 
 where <serve> is, in order: 403 outside the whitelist, the 503 maintenance page, or the app's
 `location /`, where the Lua balancer answers the 503 "nothing running" page when the app has
-no process and proxies to one of them otherwise (`balancing`: every app shares one upstream). The app's endpoints are not in
-the file: they reach nginx through the balancer's socket, so the file changes only with the
-app's routes, and an endpoint change needs no reload. The whitelist is a `geo` variable tested
-with `if` at server level (server rewrite phase), not `allow`/`deny`: those run in the access
-phase, after `return`, and would let maintenance pages and redirects skip the whitelist.
+no process and proxies to one of them otherwise (`balancing`: every app shares one upstream).
+The app's endpoints are not in the file: they reach nginx through the balancer's socket, so
+the file changes only with the app's routes, and an endpoint change needs no reload. The
+whitelist is a `geo` variable tested with `if` at server level (server rewrite phase), not
+`allow`/`deny`: those run in the access phase, after `return`, and would let maintenance
+pages and redirects skip the whitelist.
 
 When the router fronts the controller, its name (`deis.<platform domain>`, `platform`) is
 dropped from every app's domains, certificates included: an app named `deis`, or one adding
