@@ -134,31 +134,58 @@ def whitelist_remove(addresses: str, app: str | None) -> None:
             api.delete(app_path(name, "whitelist"), {"addresses": _addresses(addresses)})
 
 
-def _tls(enforced: bool | None, app: str | None, as_json: bool) -> None:
+def _tls(field: str, value: bool | None, app: str | None, as_json: bool) -> None:
     current = session.current()
     with current.client() as api:
         name = current.app(app)
-        if enforced is None:
+        if value is None:
             tls = api.get(app_path(name, "tls"))
         else:
-            word = "Enabling" if enforced else "Disabling"
-            with rendering.progress(f"{word} https-only requests for {name}"):
-                tls = api.post(app_path(name, "tls"), {"https_enforced": enforced})
+            word = "Enabling" if value else "Disabling"
+            what = "https-only requests" if field == "https_enforced" else "automatic TLS"
+            with rendering.progress(f"{word} {what} for {name}"):
+                tls = api.post(app_path(name, "tls"), {field: value})
     if as_json:
         rendering.emit_json(tls)
         return
-    if enforced is None:
-        state = "enforced" if tls.get("https_enforced") else "not enforced"
-        rendering.heading(f"{name} TLS")
-        rendering.echo(f"HTTPS is {state}")
+    if value is None:
+        _show_tls(name, tls)
+
+
+def _show_tls(name: str, tls: dict[str, Any]) -> None:
+    state = "enforced" if tls.get("https_enforced") else "not enforced"
+    rendering.heading(f"{name} TLS")
+    rendering.echo(f"HTTPS is {state}")
+    if not tls.get("certs_auto_enabled"):
+        rendering.echo("Automatic TLS is off")
+        return
+    rendering.echo("Automatic TLS is on")
+    statuses = tls.get("certs_auto_status") or []
+    if not statuses:
+        rendering.echo("No domains to certify.")
+        return
+    rendering.show_table(
+        [
+            (
+                entry.get("domain"),
+                entry.get("state"),
+                entry.get("certificate") or "-",
+                entry.get("expires") or "-",
+                entry.get("next_attempt") or "-",
+                entry.get("last_error") or "",
+            )
+            for entry in statuses
+        ],
+        headers=("Domain", "State", "Certificate", "Expires", "Next attempt", "Last error"),
+    )
 
 
 @click.command("tls:info")
 @app_option
 @json_option
 def tls_info(app: str | None, as_json: bool) -> None:
-    """Whether the app accepts HTTPS only."""
-    _tls(None, app, as_json)
+    """Whether the app accepts HTTPS only, and where automatic TLS stands for each domain."""
+    _tls("https_enforced", None, app, as_json)
 
 
 @click.command("tls:enable")
@@ -166,7 +193,7 @@ def tls_info(app: str | None, as_json: bool) -> None:
 @json_option
 def tls_enable(app: str | None, as_json: bool) -> None:
     """Redirect HTTP requests to HTTPS."""
-    _tls(True, app, as_json)
+    _tls("https_enforced", True, app, as_json)
 
 
 @click.command("tls:disable")
@@ -174,7 +201,23 @@ def tls_enable(app: str | None, as_json: bool) -> None:
 @json_option
 def tls_disable(app: str | None, as_json: bool) -> None:
     """Accept plain HTTP requests again."""
-    _tls(False, app, as_json)
+    _tls("https_enforced", False, app, as_json)
+
+
+@click.command("tls:auto:enable")
+@app_option
+@json_option
+def tls_auto_enable(app: str | None, as_json: bool) -> None:
+    """Obtain and renew certificates for the app's domains automatically (ACME)."""
+    _tls("certs_auto_enabled", True, app, as_json)
+
+
+@click.command("tls:auto:disable")
+@app_option
+@json_option
+def tls_auto_disable(app: str | None, as_json: bool) -> None:
+    """Stop obtaining certificates (those issued stay until they expire or are removed)."""
+    _tls("certs_auto_enabled", False, app, as_json)
 
 
 @click.command("labels:list")
@@ -214,6 +257,8 @@ COMMANDS = [
     tls_info,
     tls_enable,
     tls_disable,
+    tls_auto_enable,
+    tls_auto_disable,
     labels_list,
     labels_set,
     labels_unset,
