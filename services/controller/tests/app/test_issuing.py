@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from deis_controller.app import issuing
 from deis_shared.kv import challenges as challenges_kv, routes as routes_kv
-from deis_testing import NatsServer
+from deis_testing import NatsServer, free_port
 from deis_testing.pebble import PebbleServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -191,6 +191,9 @@ async def test_enabling_issues_a_certificate_per_domain_served_by_the_router(
     # A second pass has nothing to do.
     await issuer(controller).run_pass()
     assert await certificates(controller) == certs
+    # One account, made once and kept.
+    accounts = await rows(controller, "SELECT directory, uri FROM acme_accounts")
+    assert len(accounts) == 1 and accounts[0]["uri"].startswith("https://127.0.0.1:")
 
 
 async def test_a_certificate_with_a_third_of_its_life_left_is_renewed(client, team, controller):
@@ -203,7 +206,9 @@ async def test_a_certificate_with_a_third_of_its_life_left_is_renewed(client, te
             "UPDATE certificates SET starts = now() - interval '80 days',"
             " expires = now() + interval '10 days'"
         )
+    account = await rows(controller, "SELECT key, uri FROM acme_accounts")
     await issuer(controller).run_pass()
+    assert await rows(controller, "SELECT key, uri FROM acme_accounts") == account
     after = await certificates(controller)
     assert list(after) == ["auto-shop-example-com"]
     renewed = after["auto-shop-example-com"]
@@ -269,6 +274,22 @@ async def test_a_refused_domain_is_backed_off_and_shown(client, team, controller
     second = (await rows(controller, attempts))[0]
     assert second["attempts"] == 2
     assert second["next_attempt"] - first["next_attempt"] > timedelta(seconds=50)
+
+
+async def test_an_unreachable_server_fails_every_due_domain_with_the_reason(
+    client, team, controller
+):
+    await add_domains(client, team, "shop.example.com")
+    await enable(client, team)
+    ctx = controller.state.context
+    away = ctx.settings.model_copy(
+        update={"acme_directory": f"https://127.0.0.1:{free_port()}/dir"}
+    )
+    assert await issuing.Issuer(pool=ctx.pool, settings=away).run_pass() is True
+    entry = (await status(client, team))["shop.example.com"]
+    assert entry["state"] == "failed"
+    assert entry["last_error"].startswith("cannot reach the ACME server"), entry
+    assert entry["next_attempt"] is not None
 
 
 async def test_a_pass_killed_mid_order_resumes_the_same_order(client, team, controller):

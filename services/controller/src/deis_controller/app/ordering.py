@@ -160,7 +160,7 @@ class Conversation:
         return self._client
 
     def connect(self) -> None:
-        """Read the directory and register the account (or find it by its key).
+        """Read the directory and register the account, or find it by its key.
 
         Raises:
             OrderFailed: The server cannot be reached or refuses the account.
@@ -171,22 +171,17 @@ class Conversation:
         try:
             directory = client.ClientV2.get_directory(self._directory_url, net)
             acme = client.ClientV2(directory, net)
-            if self._account_uri is not None:
+            # Registering again with the same key is how RFC 8555 finds an account (§7.3.1);
+            # it also makes a new one should the server have lost it.
+            contact = (f"mailto:{self._email}",) if self._email else ()
+            registration = messages.NewRegistration(contact=contact, terms_of_service_agreed=True)
+            try:
+                self._account_uri = acme.new_account(registration).uri
+            except acme_errors.ConflictError as exc:  # registered already, under this key
                 net.account = messages.RegistrationResource(
-                    uri=self._account_uri, body=messages.Registration()
+                    uri=exc.location, body=messages.Registration()
                 )
-            else:
-                contact = (f"mailto:{self._email}",) if self._email else ()
-                registration = messages.NewRegistration(
-                    contact=contact, terms_of_service_agreed=True
-                )
-                try:
-                    self._account_uri = acme.new_account(registration).uri
-                except acme_errors.ConflictError as exc:  # registered already, under this key
-                    net.account = messages.RegistrationResource(
-                        uri=exc.location, body=messages.Registration()
-                    )
-                    self._account_uri = exc.location
+                self._account_uri = exc.location
         except (acme_errors.Error, requests.RequestException) as exc:
             raise self._fail(exc) from exc
         self._client = acme
