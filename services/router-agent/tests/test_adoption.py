@@ -74,6 +74,10 @@ class Agents:
             return None
         return wire.decode(entry.value, routers_kv.RouterMember) if entry.value else None
 
+    async def applied(self, app: str) -> bool:
+        """Whether a revision naming `app` went live."""
+        return any(app in event["apps"] for event in self.events)
+
     async def _on_applied(self, msg: Any) -> None:
         self.events.append(json.loads(msg.data))
 
@@ -96,13 +100,13 @@ class Agents:
         )
         await self.js.publish(f"$KV.{endpoints_kv.BUCKET}.{app}", wire.encode(value))
 
-    async def served_by(self, name: str) -> bool:
-        """Whether a fresh connection is answered by upstream `name`."""
+    async def served_by(self, name: str, *, host: str = HOST) -> bool:
+        """Whether a fresh connection for `host` is answered by upstream `name`."""
         limits = httpx.Limits(max_keepalive_connections=0)
         async with httpx.AsyncClient(timeout=5, limits=limits) as http:
             with contextlib.suppress(httpx.HTTPError):
                 response = await http.get(
-                    f"http://127.0.0.1:{self.http_port}/", headers={"Host": HOST}
+                    f"http://127.0.0.1:{self.http_port}/", headers={"Host": host}
                 )
                 return response.status_code == 200 and response.json()["name"] == name
         return False
@@ -260,6 +264,8 @@ async def test_a_restarted_agent_adopts_nginx_and_no_request_fails(agents, upstr
     first = await agents.start()
     await agents.serve("steady", blue.port)
     await until(lambda: agents.served_by("blue"))
+    # Live, not only served by a new worker: the old ones (without the app) stopped accepting.
+    await until(lambda: agents.applied("steady"))
     master = agents.nginx_pid()
     async with Load(agents.http_port).running() as load:
         await load.more()
@@ -270,19 +276,36 @@ async def test_a_restarted_agent_adopts_nginx_and_no_request_fails(agents, upstr
         assert alive(master)
         assert await agents.member() is not None  # it serves on: the scheduler waits for it
         await load.more()  # served by the nginx without an agent
-        await agents.start()  # its first revision is a reload of the adopted nginx
+        await agents.start()  # nothing changed meanwhile: nginx is taken over as it runs
         assert agents.nginx_pid() == master
         await load.more()
         await agents.serve("steady", green.port, version=2)  # a deploy after the restart
         await until(lambda: agents.served_by("green"))
         await load.more()
     assert load.failures == []
-    assert load.resent <= 2  # the reload closed the keep-alive connection (once, or twice)
+    assert load.resent == 0  # no reload: no keep-alive connection was closed
     assert agents.nginx_pid() == master
     assert parent(master) != agents.started[-1].process.pid  # adopted, not started again
     log = (agents.logs / "agent-1.log").read_text()
     assert f"adopted nginx {master}" in log
+    assert "as nginx serves it (no reload)" in log
     assert "nginx started" not in log
+
+
+async def test_routes_changed_while_no_agent_ran_reach_the_adopted_nginx(agents, upstreams):
+    web = upstreams("web")
+    first = await agents.start()
+    await agents.serve("steady", web.port)
+    await until(lambda: agents.served_by("web"))
+    master = agents.nginx_pid()
+    first.kill()
+    await agents.serve("later", web.port)  # a new app while no agent ran: not in nginx yet
+    await agents.start()
+    await until(lambda: agents.served_by("web", host="later.localhost"))
+    assert agents.nginx_pid() == master
+    log = (agents.logs / "agent-1.log").read_text()
+    assert f"adopted nginx {master}" in log
+    assert "no reload" not in log  # reloaded with the new app's server
 
 
 async def test_the_stop_signal_stops_nginx_too(agents, upstreams):

@@ -132,11 +132,17 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
     )
     layout.temp.mkdir(parents=True, exist_ok=True)
     worker = users.worker_user(name=settings.nginx_user, temp=layout.temp)
-    last_revision = await asyncio.to_thread(layout.prepare, owner=worker.owner)
+    last_revision = await asyncio.to_thread(
+        layout.prepare, owner=worker.owner, keep_live=found is not None
+    )
     certificate = None
     if settings.platform_cert_file is not None:
         certificate = await platform_tls.install(settings, layout)
-    status_port = settings.status_port or status.pick_port()
+    # An adopted nginx serves its status on the port its agent picked: the same keeps its
+    # configuration the same, so that it can be taken over without a reload.
+    saved = layout.saved_status_port() if found is not None else None
+    status_port = settings.status_port or saved or status.pick_port()
+    await asyncio.to_thread(layout.save_status_port, status_port)
     table = RoutingTable()
     master = nginx_master.NginxMaster(
         binary=binary,

@@ -30,6 +30,12 @@ file is also a release (`releases/<revision>/`, the status server's answer).
 
 If nginx does not take a validated release (it cannot bind a port, say), `current` goes back
 to the previous release, which is reloaded, and `router.rejected` says so.
+
+An agent that finds the nginx an earlier agent left running (`nginx.master`) first checks
+whether that nginx's release is exactly what it renders (`_take_over`: the same main file,
+status port included, and the same app files): then it takes it over as it runs, with no
+reload, so no keep-alive connection is closed; it only sends the balancer every app's
+endpoints. Otherwise its first release goes live by a reload of the adopted nginx.
 """
 
 import asyncio
@@ -202,6 +208,9 @@ class Applier:
         refused = await self.endpoints.update(batch.apps)
         for app, message in refused.items():
             await self._reject(revision, app, message)
+        if self.release is None and await self._take_over(revision, configs, used):
+            await self._applied(revision, batch, served=set(configs) - set(refused))
+            return True
         if self.release is not None and configs == self.good:
             await self.endpoints.send(batch.apps, release=self.release)
             await self._applied(revision, batch, served=set(configs) - set(refused))
@@ -240,6 +249,41 @@ class Applier:
             layout.prune, keep=self._ctx.settings.keep_releases, tls_in_use=in_use
         )
         timings["prune"] = time.perf_counter() - started
+        return True
+
+    async def _take_over(
+        self,
+        revision: int,
+        configs: dict[str, AppConfig],
+        used: dict[str, list[routes_kv.Certificate]],
+    ) -> bool:
+        """Adopt, without a reload, the nginx an earlier agent left, if it serves `configs`.
+
+        Only a reload closes keep-alive connections: when nothing changed while no agent ran,
+        the release nginx runs is exactly what this agent renders, and it is taken as it is
+        (its endpoints sent again, as after any adoption). Otherwise, False: the usual path
+        adopts it with a reload.
+        """
+        ctx = self._ctx
+        master, layout = ctx.master, ctx.layout
+        live = layout.live_revision()
+        if master.state is not MasterState.NEW or not master.found or live is None:
+            return False
+        main = skeleton.render_main(
+            options=ctx.options, revision=live, apps_dir=layout.release(live) / "apps"
+        )
+        apps = list(configs.values())
+        if not await asyncio.to_thread(layout.holds, live, main=main, apps=apps):
+            return False
+        await master.start(reload=False)
+        if not master.adopted:  # it was gone by now: started afresh on `current`
+            logger.info("nginx started on release %d", live)
+        await self.endpoints.send((), release=live)
+        self.release, self.good = live, dict(configs)
+        self.good_certificates = {app: used.get(app, []) for app in configs}
+        logger.info(
+            "revision %d: took over release %d as nginx serves it (no reload)", revision, live
+        )
         return True
 
     async def _applied(self, revision: int, batch: Batch, *, served: set[str]) -> None:

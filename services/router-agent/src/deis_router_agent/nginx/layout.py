@@ -66,6 +66,8 @@ class Layout:
         self.temp = self.root / "temp"
         self.logs = self.root / "logs"
         self.pid = self.root / "nginx.pid"
+        self.status_port_file = self.root / "status.port"
+        """The status server's port when it was picked (an adopting agent keeps it)."""
         self.lua = self.root / "lua"
         self.socket = (socket or self.root / "run" / "balancer.sock").absolute()
 
@@ -106,11 +108,50 @@ class Layout:
         """Main file of a release."""
         return self.release(revision) / "nginx.conf"
 
-    def prepare(self, *, owner: tuple[int, int] | None) -> int:
+    def saved_status_port(self) -> int | None:
+        """The status port an earlier agent picked, if it saved one."""
+        try:
+            port = int(self.status_port_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return port if 0 < port < 65536 else None
+
+    def save_status_port(self, port: int) -> None:
+        """Remember the status port, for the agent that adopts this one's nginx."""
+        _write(self.status_port_file, f"{port}\n", mode=0o600)
+
+    def live_revision(self) -> int | None:
+        """The release `current` names, if it names one that is on disk."""
+        try:
+            target = os.readlink(self.current)
+        except OSError:
+            return None
+        name = Path(target).name
+        if Path(target).parent.name != self.releases.name or not name.isdigit():
+            return None
+        return int(name) if self.conf(int(name)).is_file() else None
+
+    def holds(self, revision: int, *, main: str, apps: Iterable[AppConfig]) -> bool:
+        """Whether release `revision` is exactly `main` and the files of `apps`, nothing else."""
+        directory = self.release(revision) / "apps"
+        try:
+            if self.conf(revision).read_text() != main:
+                return False
+            files = {path.name for path in directory.iterdir()}
+            wanted = {f"{config.app}.conf": config for config in apps}
+            if files != set(wanted):
+                return False
+            return all((directory / name).read_text() == c.text for name, c in wanted.items())
+        except OSError:
+            return False
+
+    def prepare(self, *, owner: tuple[int, int] | None, keep_live: bool = False) -> int:
         """Create the directories; forget earlier runs' releases; give temp dirs to `owner`.
 
         The balancer's socket stays: an nginx left running by an earlier agent, which this one
-        adopts, listens on it (the master removes it before each start of its own).
+        adopts, listens on it (the master removes it before each start of its own). With
+        `keep_live` (there is such an nginx), so do `current` and the release it names: if this
+        agent would render the same, it takes that release over without a reload.
 
         Returns:
             The newest revision of earlier runs (0 if none): this run's revisions go on from
@@ -128,12 +169,15 @@ class Layout:
         for name in LUA_FILES:
             source = importlib.resources.files("deis_router_agent.nginx").joinpath(name)
             _write(self.lua / name, source.read_text(), mode=0o644)
-        self.current.unlink(missing_ok=True)
+        live = self.live_revision() if keep_live else None
+        if live is None:
+            self.current.unlink(missing_ok=True)
         newest = 0
         for old in self.releases.iterdir():
             if old.name.isdigit():
                 newest = max(newest, int(old.name))
-            shutil.rmtree(old, ignore_errors=True)
+            if old.name != str(live):
+                shutil.rmtree(old, ignore_errors=True)
         for name in TEMP_DIRS:
             path = self.temp / name
             path.mkdir(mode=0o700, exist_ok=True)

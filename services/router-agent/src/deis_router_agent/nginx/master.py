@@ -247,12 +247,12 @@ class NginxMaster:
         logger.info("nginx started", extra={"pid": pid})
         self._spawned()
 
-    def _adopt(self, found: MasterProcess) -> bool:
+    def _adopt(self, found: MasterProcess, *, reload: bool) -> bool:
         if found.exited():
             found.release()
             _kill_group(found.pid, signal.SIGKILL)  # its orphaned workers
             return False
-        if not found.send_signal(signal.SIGHUP):  # loads `current`: this agent's revision
+        if reload and not found.send_signal(signal.SIGHUP):  # loads `current`: this agent's
             found.release()
             return False
         logger.info("adopted nginx %d left running by an earlier agent", found.pid)
@@ -261,8 +261,16 @@ class NginxMaster:
         self._spawned()
         return True
 
-    async def start(self) -> None:
+    @property
+    def found(self) -> bool:
+        """Whether `start()` will try to adopt an nginx `find_running` found."""
+        return self._found is not None
+
+    async def start(self, *, reload: bool = True) -> None:
         """Adopt the nginx `find_running` found (a reload), or start nginx, on `current`.
+
+        `reload=False` adopts it as it runs, without a reload: the caller knows that it already
+        serves `current`. (A start, when there is nothing to adopt, loads `current` anyway.)
 
         Raises:
             NginxFailed: already closed, or the executable could not be run.
@@ -270,7 +278,7 @@ class NginxMaster:
         if self.state is not MasterState.NEW:
             raise NginxFailed(f"cannot start nginx: it is {self.state.value}")
         found, self._found = self._found, None
-        if found is None or not self._adopt(found):
+        if found is None or not self._adopt(found, reload=reload):
             try:
                 self._spawn()
             except OSError as error:
