@@ -11,15 +11,14 @@ configuration.
 """
 
 import asyncio
-import contextlib
 import ipaddress
 import socket
 from collections.abc import Iterable
 from pathlib import Path
 
 from deis_router_agent.domain import balancing, safety
-from deis_router_agent.errors import NginxFailed, UnresolvedHost
-from deis_router_agent.nginx import status
+from deis_router_agent.errors import UnresolvedHost
+from deis_router_agent.nginx import agentsocket
 from deis_shared.kv import endpoints as endpoints_kv
 
 
@@ -55,22 +54,6 @@ async def send(path: Path, *, body: bytes, replace: bool, seconds: float) -> Non
         NginxFailed: nothing listens there, or nginx refused the body (its answer quoted).
     """
     method = "PUT" if replace else "PATCH"
-    head = f"{method} /endpoints HTTP/1.0\r\nHost: balancer\r\nContent-Length: {len(body)}\r\n\r\n"
-    try:
-        async with asyncio.timeout(seconds):
-            reader, writer = await asyncio.open_unix_connection(str(path))
-            try:
-                writer.write(head.encode() + body)
-                await writer.drain()
-                response = await reader.read()
-            finally:
-                writer.close()
-                with contextlib.suppress(ConnectionError):
-                    await writer.wait_closed()
-    except (OSError, TimeoutError) as error:
-        status.raise_if_cancelling()
-        raise NginxFailed(f"cannot set endpoints through {path}: {error!r}") from error
-    first, _, rest = response.partition(b"\r\n")
-    if not first.startswith(b"HTTP/1.1 200"):
-        answer = rest.partition(b"\r\n\r\n")[2][:300].decode(errors="replace").strip()
-        raise NginxFailed(f"nginx refused endpoints: {first.decode(errors='replace')}: {answer}")
+    await agentsocket.request(
+        path, method=method, target="/endpoints", body=body, seconds=seconds, what="set endpoints"
+    )
