@@ -1,8 +1,9 @@
 """The certificate issuer: one pass over the apps under automatic TLS (ACME, HTTP-01).
 
-A pass runs only while it holds a PostgreSQL session advisory lock (`pg_try_advisory_lock`),
-so one issuer works at a time across replicas and restarts; a replica that cannot take it
-skips the pass. Under the lock, the pass
+A pass runs only while it holds a PostgreSQL session advisory lock (`pg_try_advisory_lock`,
+key `advisory_key("acme-issuer", <schema>)`), so one issuer works at a time across replicas
+and restarts; a replica that cannot take it skips the pass. A pass uses that one connection
+for everything, so it never holds one while waiting for another. Under the lock, the pass
 
 1. brings `acme_domains` in line with the apps: a row per domain of each app with automatic
    TLS on (wildcards `failed` for good: HTTP-01 cannot validate them); a row whose domain
@@ -40,13 +41,11 @@ from deis_controller import errors
 from deis_controller.app import ordering, state
 from deis_controller.domain import certificates, issuance
 from deis_controller.settings import ControllerSettings
+from deis_shared.db import pool as db_pool
 from deis_shared.kv import challenges as challenges_kv
 from deis_shared.outbox import outbox
 
 logger = logging.getLogger(__name__)
-
-LOCK_KEY = 0x64656973_41434D45 & 0x7FFF_FFFF_FFFF_FFFF
-"""The advisory lock of the issuer ("deisACME")."""
 
 CHALLENGE_SEND_WAIT = 10.0
 """Seconds to wait for the outbox relay to write a challenge to KV before answering."""
@@ -98,22 +97,34 @@ class Issuer:
         self._pool = pool
         self._settings = settings
         self._after_order = after_order
+        self._held: asyncpg.Connection | None = None
 
     @contextlib.asynccontextmanager
     async def _connect(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self._pool.acquire() as conn:
-            yield cast(asyncpg.Connection, conn)  # a pool proxy forwards every method
+        """The pass's one connection.
+
+        A pass never waits for a second connection while holding one, so a small pool cannot
+        deadlock between the issuer and requests.
+        """
+        assert self._held is not None, "only inside run_pass"
+        yield self._held
 
     async def run_pass(self) -> bool:
         """One pass, if no other issuer is running one; whether it ran."""
-        async with self._connect() as lock:
-            if not await lock.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+        async with self._pool.acquire() as conn:
+            held = cast(asyncpg.Connection, conn)  # a pool proxy forwards every method
+            key = db_pool.advisory_key(
+                "acme-issuer", await held.fetchval("SELECT current_schema()")
+            )
+            if not await held.fetchval("SELECT pg_try_advisory_lock($1)", key):
                 return False
+            self._held = held
             try:
                 await self._pass()
             finally:
+                self._held = None
                 # Also released when the pool resets the connection, should this be cancelled.
-                await lock.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+                await held.execute("SELECT pg_advisory_unlock($1)", key)
         return True
 
     async def _pass(self) -> None:
