@@ -12,10 +12,11 @@ which the builder publishes once the slug is in the object store:
 - python, 3 dependencies, warm: the same app again with unchanged requirements (no pip run);
 - static site: index.html.
 
-Dependencies are three small wheels made here and served from a local directory
-(`PIP_NO_INDEX`, `PIP_FIND_LINKS` in `DEIS_BUILD_ENV`), so the figures measure the builder and
-pip, not the network. Floor, measured in the same run: `git push` of the same kind of change to a
-plain bare repository on local disk (no SSH, no build).
+Dependencies are three small wheels made here and served on loopback (`PIP_NO_INDEX`,
+`PIP_FIND_LINKS` in `DEIS_BUILD_ENV`: builds run sandboxed, with a private /tmp), so the
+figures measure the builder and pip, not the network. Floor, measured in the same run:
+`git push` of the same kind of change to a plain bare repository on local disk (no SSH, no
+build).
 
 The scheduler is not part of this benchmark: a small responder answers each release with
 `deploy.succeeded` so that each push ends.
@@ -23,6 +24,7 @@ The scheduler is not part of this benchmark: a small responder answers each rele
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -42,7 +44,14 @@ from deis_shared.events import (
     deploy as deploy_events,
     release as release_events,
 )
-from deis_testing import NatsServer, PostgresServer, ServiceProcess, free_port
+from deis_testing import (
+    NatsServer,
+    PostgresServer,
+    ServiceProcess,
+    fileserver,
+    free_port,
+    traversable,
+)
 
 PUSHES = 5
 DEPENDENCIES = ("alpha", "bravo", "charlie")
@@ -150,16 +159,20 @@ def summary(name: str, seconds: list[float], floor: float) -> str:
 
 
 async def main() -> None:
-    root = Path(tempfile.mkdtemp(prefix="deis-bench-build-"))
+    # Builds run sandboxed as user ids of their own, which must pass through to the data dir.
+    root = traversable(Path(tempfile.mkdtemp(prefix="deis-bench-build-")))
     postgres, nats_server = PostgresServer(), NatsServer()
     postgres.start()
     nats_server.start()
     processes: list[ServiceProcess] = []
+    stack = contextlib.ExitStack()
     try:
         wheels = root / "wheels"
         wheels.mkdir()
         for name in DEPENDENCIES:
             make_wheel(wheels, name)
+        # Builds run sandboxed, with a private /tmp: the wheels reach them over loopback.
+        index = stack.enter_context(fileserver.serving(wheels))
         api_port, ssh_port = free_port(), free_port()
         common = {
             **os.environ,
@@ -180,7 +193,7 @@ async def main() -> None:
             "DEIS_DATA_DIR": str(root / "builder"),
             "DEIS_OBJECT_STORE_ROOT": str(root / "objects"),
             "DEIS_BUILD_ENV": json.dumps(
-                {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels), "PIP_CONFIG_FILE": os.devnull}
+                {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": index, "PIP_CONFIG_FILE": os.devnull}
             ),
         }
         log = root / "services.log"
@@ -269,6 +282,7 @@ async def main() -> None:
     finally:
         for process in reversed(processes):
             process.stop()
+        stack.close()
         nats_server.close()
         postgres.stop()
 

@@ -12,12 +12,9 @@ deploy result for each new release as the scheduler's contract says it would.
 import asyncio
 import base64
 import contextlib
-import functools
 import hashlib
-import http.server
 import os
 import subprocess
-import threading
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +31,14 @@ from deis_builder.service import Builder
 from deis_builder.settings import BuilderSettings
 from deis_shared import wire
 from deis_shared.events import deploy as deploy_events, release as release_events
-from deis_testing import NatsServer, controller_process, free_port, traversable, unique_name
+from deis_testing import (
+    NatsServer,
+    controller_process,
+    fileserver,
+    free_port,
+    traversable,
+    unique_name,
+)
 
 
 @dataclass
@@ -393,25 +397,12 @@ def add_wheel(wheelhouse: Path) -> Callable[..., Path]:
     return add
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def wheel_index(wheelhouse: Path) -> Iterator[str]:
     """The wheelhouse served on loopback, as pip's `--find-links`: builds reach it through
     their sandbox's network, as they would a package index."""
-    handler = functools.partial(_QuietHandler, directory=str(wheelhouse))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="wheel-index", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with fileserver.serving(wheelhouse) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ The pytest plugin (`deis_testing.plugin`) turns these into fixtures. The classes
 their own, for benchmarks that need the same servers outside pytest.
 """
 
+from deis_testing import fileserver
 from deis_testing.dirs import traversable
 from deis_testing.naming import unique_name
 from deis_testing.nats import NatsServer
@@ -21,6 +22,7 @@ __all__ = [
     "ServiceProcess",
     "app_pids",
     "controller_process",
+    "fileserver",
     "free_port",
     "traversable",
     "unique_name",
