@@ -117,6 +117,11 @@ class ControllerSettings(ServiceSettings):
     acme_email: str | None = None
     """Contact address of the ACME account (expiry and policy mail); unset registers none."""
 
+    acme_platform_domain_public: bool = False
+    """Whether the ACME server can reach `<app>.<platform_domain>` (a public wildcard DNS
+    record to the routers): then apps under automatic TLS get a certificate for their default
+    domain too. Off, only their custom domains do."""
+
     acme_interval: float = Field(default=60.0, gt=0)
     """Seconds between two passes of the certificate issuer (it also runs when an app turns
     automatic TLS on or adds a domain)."""

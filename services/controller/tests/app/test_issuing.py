@@ -393,3 +393,29 @@ async def test_enabling_wakes_the_issuer(client, team, controller):
         return bool(states["shop.example.com"]["state"] == "issued")
 
     assert await eventually(issued)
+
+
+@pytest.mark.parametrize("public", [True, False], ids=["public", "private"])
+async def test_the_default_domain_is_certified_only_where_the_platform_domain_is_public(
+    client, team, controller, pebble_server: PebbleServer, public
+):
+    settings = controller.state.context.settings.model_copy(
+        update={"acme_platform_domain_public": public, "platform_domain": "apps.example.net"}
+    )
+    await add_domains(client, team, "shop.example.com")
+    await enable(client, team)
+    pool = controller.state.context.pool
+    assert await issuing.Issuer(pool=pool, settings=settings).run_pass() is True
+
+    states = await status(client, team)
+    if not public:
+        assert set(states) == {"shop.example.com"}
+        return
+    assert set(states) == {team.app, "shop.example.com"}  # the default domain, named as the app
+    assert states[team.app]["state"] == "issued", states[team.app]
+    name = f"auto-{team.app}"
+    cert = (await certificates(controller))[name]
+    assert cert["domains"] == [team.app]
+    assert_chains_to(
+        cert["certificate"], pebble_server.root(), domain=f"{team.app}.apps.example.net"
+    )

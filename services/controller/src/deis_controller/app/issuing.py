@@ -163,10 +163,13 @@ class Issuer:
                        CASE WHEN d.domain LIKE '*%' THEN 'failed' ELSE 'pending' END,
                        CASE WHEN d.domain LIKE '*%' THEN $1 END
                 FROM domains d JOIN ({_AUTO_APPS}) a ON a.uuid = d.app_uuid
-                WHERE d.domain <> a.id  -- the app's own name: served under the platform domain
+                -- the app's own name is its default domain, under the platform domain: only
+                -- where the ACME server can reach that
+                WHERE d.domain <> a.id OR $2
                 ON CONFLICT DO NOTHING
                 """,
                 issuance.WILDCARD,
+                self._settings.acme_platform_domain_public,
             )
             gone = await conn.fetch(
                 """
@@ -239,14 +242,15 @@ class Issuer:
 
     async def _issue(self, conversation: ordering.Conversation, row: asyncpg.Record) -> None:
         domain = row["domain"]
+        name = issuance.served_name(domain, platform_domain=self._settings.platform_domain)
         if row["order_url"] is not None and row["state"] == "issuing":
             key_pem = row["order_key"]
             order = await asyncio.to_thread(
-                conversation.resume, url=row["order_url"], domain=domain, key_pem=key_pem
+                conversation.resume, url=row["order_url"], domain=name, key_pem=key_pem
             )
         else:
             key_pem = await asyncio.to_thread(ordering.new_certificate_key)
-            order = await asyncio.to_thread(conversation.place, domain=domain, key_pem=key_pem)
+            order = await asyncio.to_thread(conversation.place, domain=name, key_pem=key_pem)
             async with self._connect() as conn:
                 await conn.execute(
                     """
@@ -290,7 +294,9 @@ class Issuer:
                             token=answer.token,
                             key_authorization=answer.key_authorization,
                             app=row["app_id"],
-                            domain=row["domain"],
+                            domain=issuance.served_name(
+                                row["domain"], platform_domain=self._settings.platform_domain
+                            ),
                         ),
                     )
                     for answer in answers
@@ -458,7 +464,8 @@ async def statuses(conn: asyncpg.Connection, *, app_uuid: UUID) -> list[dict[str
         FROM domains d JOIN apps a ON a.uuid = d.app_uuid
         LEFT JOIN acme_domains s ON s.app_uuid = d.app_uuid AND s.domain = d.domain
         LEFT JOIN certificates c ON c.id = s.certificate_id
-        WHERE d.app_uuid = $1 AND d.domain <> a.id ORDER BY d.domain
+        -- the default domain (named as the app) only where the issuer certifies it
+        WHERE d.app_uuid = $1 AND (d.domain <> a.id OR s.domain IS NOT NULL) ORDER BY d.domain
         """,
         app_uuid,
     )

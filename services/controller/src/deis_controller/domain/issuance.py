@@ -43,6 +43,15 @@ def numbered(name: str, *, number: int) -> str:
     return name[: _NAME_MAX - len(suffix)].rstrip("-") + suffix
 
 
+def served_name(domain: str, *, platform_domain: str) -> str:
+    """The name a domain is served (and certified) as.
+
+    One without a dot (the app's default domain, named after the app) is a label under the
+    platform domain, as the router serves it.
+    """
+    return domain if "." in domain else f"{domain}.{platform_domain}"
+
+
 def is_wildcard(domain: str) -> bool:
     """Whether `domain` is a wildcard (`*.example.com`), which HTTP-01 cannot validate."""
     return domain.startswith("*")
