@@ -109,6 +109,26 @@ def test_the_controller_listens_for_the_cluster(chart, monkeypatch):
     assert len(settings.builder_key.get_secret_value()) == 40
 
 
+def test_the_controller_issues_certificates_as_the_values_say(chart, monkeypatch):
+    default = settings_of(chart, "deis-controller", chart.render({}), monkeypatch)
+    assert isinstance(default, ControllerSettings)
+    assert default.acme_directory == "https://acme-v02.api.letsencrypt.org/directory"
+    assert default.acme_email is None
+    assert default.acme_platform_domain_public is False
+    assert default.platform_domain == "deis.example.com"
+    acme = {
+        "directory": "https://acme-staging-v02.api.letsencrypt.org/directory",
+        "email": "ops@example.com",
+        "platformDomainPublic": True,
+    }
+    objects = chart.render({"controller": {"acme": acme}})
+    settings = settings_of(chart, "deis-controller", objects, monkeypatch)
+    assert isinstance(settings, ControllerSettings)
+    assert settings.acme_directory == acme["directory"]
+    assert settings.acme_email == "ops@example.com"
+    assert settings.acme_platform_domain_public is True
+
+
 def test_the_builder_serves_ssh_with_the_generated_host_key(chart, monkeypatch):
     import asyncssh
 

@@ -35,6 +35,8 @@ def test_every_scenario_is_valid(chart, scenario):
         ({"images": {"registry": "registry.example.com"}}, "registry"),
         ({"routr": {"replicas": 2}}, "routr"),
         ({"controller": {"ingress": {"enabled": True}}}, "host"),
+        ({"controller": {"acme": {"directory": "http://acme.example.com/dir"}}}, "directory"),
+        ({"controller": {"acme": {"email": "not an address"}}}, "email"),
     ],
     ids=[
         "wrong-type",
@@ -47,6 +49,8 @@ def test_every_scenario_is_valid(chart, scenario):
         "registry-without-slash",
         "misspelt-key",
         "ingress-without-host",
+        "acme-over-http",
+        "bad-acme-email",
     ],
 )
 def test_bad_values_are_refused_naming_the_value(chart, values, named):
