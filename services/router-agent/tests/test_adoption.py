@@ -29,7 +29,12 @@ import pytest
 
 from deis_shared import wire
 from deis_shared.events import router as router_events
-from deis_shared.kv import endpoints as endpoints_kv, routers as routers_kv, routes as routes_kv
+from deis_shared.kv import (
+    challenges as challenges_kv,
+    endpoints as endpoints_kv,
+    routers as routers_kv,
+    routes as routes_kv,
+)
 from deis_testing import ServiceProcess, free_port
 
 HOST = "steady.localhost"
@@ -306,6 +311,43 @@ async def test_routes_changed_while_no_agent_ran_reach_the_adopted_nginx(agents,
     log = (agents.logs / "agent-1.log").read_text()
     assert f"adopted nginx {master}" in log
     assert "no reload" not in log  # reloaded with the new app's server
+
+
+async def test_challenges_changed_while_no_agent_ran_reach_the_adopted_nginx(agents):
+    token, gone = "t" * 22, "g" * 22
+
+    async def put(value):
+        assert agents.js is not None
+        challenge = challenges_kv.Challenge(
+            token=value, key_authorization=f"{value}.k", app="steady", domain="steady.localhost"
+        )
+        await agents.js.publish(f"$KV.{challenges_kv.BUCKET}.{value}", wire.encode(challenge))
+
+    async def answer(value):
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=5, limits=limits) as http:
+            url = f"http://127.0.0.1:{agents.http_port}{challenges_kv.PATH_PREFIX}{value}"
+            response = await http.get(url, headers={"Host": "acme.example.com"})
+            return response.status_code, response.text
+
+    first = await agents.start()
+    await put(gone)
+    await until(lambda: _is(answer(gone), (200, f"{gone}.k")))
+    master = agents.nginx_pid()
+    first.kill()
+    assert agents.js is not None
+    await agents.js.publish(
+        f"$KV.{challenges_kv.BUCKET}.{gone}", b"", headers={"KV-Operation": "DEL"}
+    )
+    await put(token)
+    await agents.start()  # takes nginx over as it runs: its shared dict still holds `gone`
+    await until(lambda: _is(answer(token), (200, f"{token}.k")))
+    assert await answer(gone) == (404, "no such challenge\n")
+    assert agents.nginx_pid() == master
+
+
+async def _is(awaitable, expected):
+    return await awaitable == expected
 
 
 async def test_the_stop_signal_stops_nginx_too(agents, upstreams):

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from deis_router_agent import service
 from deis_router_agent.app import platform_tls
-from deis_router_agent.domain import skeleton
+from deis_router_agent.domain import challenging, skeleton
 from deis_router_agent.domain.options import KeyPair, Options, Paths, Upstream
 from deis_router_agent.errors import BadPlatformCertificate
 from deis_router_agent.nginx.layout import Layout
@@ -110,7 +110,7 @@ def controller_servers(options):
 
 def test_with_a_certificate_the_https_server_proxies_to_the_controller():
     assert controller_servers(OPTIONS) == [
-        ["listen 8080;", "server_name deis.deis.test;",
+        ["listen 8080;", "server_name deis.deis.test;", *challenging.server_lines(),
          "location / { proxy_pass http://deis-controller; }"],
         ["listen 8443 ssl;", "server_name deis.deis.test;",
          'ssl_certificate "/d/tls/_platform/deis.pem";',
@@ -122,14 +122,14 @@ def test_with_a_certificate_the_https_server_proxies_to_the_controller():
 def test_enforced_https_redirects_the_http_server():
     enforced = dataclasses.replace(OPTIONS, platform_https_enforced=True)
     plain, _ = controller_servers(enforced)
-    assert plain[2] == "location / { return 301 https://$host$request_uri; }"
+    assert plain[-1] == "location / { return 301 https://$host$request_uri; }"
     elsewhere = dataclasses.replace(enforced, https_redirect_port=8443)
     plain, _ = controller_servers(elsewhere)
-    assert plain[2] == "location / { return 301 https://$host:8443$request_uri; }"
+    assert plain[-1] == "location / { return 301 https://$host:8443$request_uri; }"
     # Without a certificate nothing is redirected, and handshakes are refused.
     bare = dataclasses.replace(enforced, platform_tls=None)
     plain, secure = controller_servers(bare)
-    assert plain[2] == "location / { proxy_pass http://deis-controller; }"
+    assert plain[-1] == "location / { proxy_pass http://deis-controller; }"
     assert secure[2:] == ["ssl_reject_handshake on;"]
 
 

@@ -4,9 +4,10 @@
     proxied) → data dir (an nginx left running found, releases cleared, the balancer's Lua and
     socket directory; the platform's certificate checked and copied, if set) → an empty
     configuration checked by `nginx -t` (the Lua module loads)
-    → watches of `routes` and `endpoints` → first revision once both delivered every key →
-    nginx started (or adopted) on it, sent every app's endpoints → nginx supervision and the applier
-    (and the platform certificate's files followed)
+    → watches of `routes`, `endpoints` (and `challenges`) → first revision once both delivered
+    every key → nginx started (or adopted) on it, sent every app's endpoints → nginx
+    supervision, the applier and the ACME answers (sent now, and after each nginx start) (and
+    the platform certificate's files followed)
 
 At SIGTERM/SIGINT the tasks are cancelled and the runner drains NATS, and nginx runs on: in
 local mode nginx outlives its agent, and the next agent of the same data dir adopts it (its
@@ -27,7 +28,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deis_router_agent.app import metering, platform_tls, watching
+from deis_router_agent.app import answering, metering, platform_tls, watching
 from deis_router_agent.app.applying import Applier
 from deis_router_agent.app.context import Context
 from deis_router_agent.app.membership import Membership
@@ -40,7 +41,11 @@ from deis_router_agent.nginx.layout import Layout
 from deis_router_agent.settings import RouterSettings, split_upstream
 from deis_shared import runner as shared_runner
 from deis_shared.bus import watching as bus_watching
-from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
+from deis_shared.kv import (
+    challenges as challenges_kv,
+    endpoints as endpoints_kv,
+    routes as routes_kv,
+)
 from deis_shared.runner import Service, ServiceRunner
 
 logger = logging.getLogger(__name__)
@@ -57,6 +62,7 @@ class Router:
     table: RoutingTable
     applier: Applier
     membership: Membership
+    answers: answering.Answers
 
 
 def make_runner(settings: RouterSettings) -> ServiceRunner:
@@ -186,6 +192,10 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
 
         follow = watching.follow(watch=watch, table=table, kind=kind, synced=done)
         service.tasks.spawn(follow, name=f"watch-{kind}")
+    answers = answering.Answers(ctx)
+    applier.endpoints.on_full_send.append(answers.wake)  # nginx (re)started: it holds none
+    challenges = bus_watching.watch(js=bus.js, nc=bus.nc, bucket=challenges_kv.BUCKET)
+    service.tasks.spawn(answers.follow(challenges), name="watch-challenges")
     try:
         async with asyncio.timeout(settings.initial_sync_timeout):
             for done in synced:
@@ -197,6 +207,7 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
     await applier.apply(table.take())
     service.tasks.spawn(master.supervise(), name="supervise-nginx")
     service.tasks.spawn(applier.run(), name="apply-routes")
+    service.tasks.spawn(answers.run(), name="answer-challenges")
     if certificate is not None:
         follow = platform_tls.follow(ctx, installed=certificate)
         service.tasks.spawn(follow, name="follow-platform-certificate")
@@ -211,7 +222,7 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
         applier=applier,
     )
     service.tasks.spawn(membership.run(), name="announce")
-    return Router(ctx=ctx, table=table, applier=applier, membership=membership)
+    return Router(ctx=ctx, table=table, applier=applier, membership=membership, answers=answers)
 
 
 async def _probe(*, binary: str, layout: Layout, options: Options) -> None:

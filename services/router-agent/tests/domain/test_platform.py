@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deis_router_agent.domain import rendering, skeleton
+from deis_router_agent.domain import challenging, rendering, skeleton
 from deis_router_agent.domain.options import Options, Paths, Upstream
 from deis_router_agent.errors import UnsafeValue
 from deis_shared.kv import routes as routes_kv
@@ -70,6 +70,7 @@ def test_the_controller_is_served_at_its_exact_name_over_http():
     servers = [b for b in blocks(text, "server {") if "server_name deis.deis.test;" in b]
     assert servers == [
         ["server {", "listen 8080;", "server_name deis.deis.test;",
+         *challenging.server_lines(),  # ACME answers: test_challenging
          "location / { proxy_pass http://deis-controller; }", "}"],
         ["server {", "listen 8443 ssl;", "server_name deis.deis.test;",
          "ssl_reject_handshake on;", "}"],

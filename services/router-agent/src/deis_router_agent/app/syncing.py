@@ -7,7 +7,7 @@ memory (it survives reloads, not restarts). A send returns once nginx holds the 
 from then on requests go to them: what `router.applied` reports.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from deis_router_agent.app.context import Context
 from deis_router_agent.app.table import RoutingTable
@@ -28,6 +28,9 @@ class EndpointSync:
         """The nginx `generation` that was sent every app's peers."""
         self.sends = 0
         """Requests made to the balancer (tests and the benchmark count them)."""
+        self.on_full_send: list[Callable[[], None]] = []
+        """Called after each full send (nginx started or adopted): what else lives in its
+        memory alone (the ACME answers) is to be sent again."""
 
     @property
     def in_sync(self) -> bool:
@@ -85,3 +88,5 @@ class EndpointSync:
         self.sends += 1
         if replace:
             self.synced = generation
+            for callback in self.on_full_send:
+                callback()

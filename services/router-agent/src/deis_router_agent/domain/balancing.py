@@ -27,7 +27,7 @@ through it name an app and its peers as IP addresses and ports (`body`); each va
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from deis_router_agent.domain import metering, pages, safety, syntax
+from deis_router_agent.domain import challenging, metering, pages, safety, syntax
 from deis_router_agent.domain.options import Options
 from deis_router_agent.errors import UnsafeValue
 
@@ -58,6 +58,7 @@ def http_lines(options: Options) -> list[str]:
         f"lua_package_path {package};",
         f"lua_shared_dict {SHARED_DICT} {SHARED_DICT_SIZE};",
         *metering.http_lines(megabytes=options.metrics_memory),
+        *challenging.http_lines(),
         "init_by_lua_block {",
         f'    require("{LUA_MODULE}").configure([=[{pages.UNAVAILABLE}]=])',
         f"    {metering.init_code()}",
@@ -71,6 +72,7 @@ def http_lines(options: Options) -> list[str]:
         f'        content_by_lua_block {{ require("{LUA_MODULE}").update() }}',
         "    }",
         *(f"    {line}" for line in metering.socket_lines()),
+        *(f"    {line}" for line in challenging.socket_lines()),
         "    location / { return 404; }",
         "}",
         *_upstream_lines(options),

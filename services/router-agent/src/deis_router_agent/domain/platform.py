@@ -27,7 +27,8 @@ timeout that `deis run` and followed logs need. The platform's certificate
 (`DEIS_PLATFORM_CERT_FILE`/`_KEY_FILE`, a Kubernetes TLS Secret on a cluster) is copied by
 the agent into its data dir (`app.platform_tls`), so the paths here never change: a rotated
 certificate is the same files with new content and a reload. Plain HTTP keeps answering on
-the name unless `DEIS_PLATFORM_HTTPS_ENFORCED` redirects it. Without a certificate the HTTPS
+the name unless `DEIS_PLATFORM_HTTPS_ENFORCED` redirects it (ACME challenges are answered
+either way: `challenging`). Without a certificate the HTTPS
 server only refuses the handshake. Either way an app's `*.<platform domain>` certificate
 cannot answer for the controller's name (in nginx an exact name wins over every wildcard);
 apps never render the name itself (`rendering` drops it from their domains). Debian builds
@@ -35,7 +36,7 @@ the stream module as a dynamic module (`libnginx-mod-stream`), loaded by absolut
 nginx's prefix here is the agent's data dir, not `/usr/share/nginx`.
 """
 
-from deis_router_agent.domain import safety, syntax
+from deis_router_agent.domain import challenging, safety, syntax
 from deis_router_agent.domain.options import Options, Upstream
 
 CONTROLLER_UPSTREAM = "deis-controller"
@@ -87,6 +88,7 @@ def http_lines(options: Options) -> list[str]:
         "server {",
         f"    {http}",
         f"    server_name {name};",
+        *(f"    {line}" for line in challenging.server_lines()),
         f"    {plain}",
         "}",
         "server {",

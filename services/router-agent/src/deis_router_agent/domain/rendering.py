@@ -12,9 +12,11 @@ Per app (routes absent, or `routable: false`: nothing at all, so the default ser
     server { listen <https> ssl; server_name <a certificate's domains>; ssl_certificate ...;
              <HSTS if enforced>; <serve> }                                  (per certificate)
 
-where <serve> is, in order: 403 outside the whitelist, the 503 maintenance page, or the app's
-`location /`, where the Lua balancer answers the 503 "nothing running" page when the app has
-no process and proxies to one of them otherwise (`balancing`: every app shares one upstream).
+Each plain HTTP server starts with the ACME HTTP-01 answers (`challenging`), which skip the
+rest for a challenge path. <serve> is, in order: 403 outside the whitelist, the 503
+maintenance page, or the app's `location /`, where the Lua balancer answers the 503 "nothing
+running" page when the app has no process and proxies to one of them otherwise (`balancing`:
+every app shares one upstream).
 The app's endpoints are not in the file: they reach nginx through the balancer's socket, so
 the file changes only with the app's routes, and an endpoint change needs no reload. The
 whitelist is a `geo` variable tested with `if` at server level (server rewrite phase), not
@@ -35,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deis_router_agent.domain import balancing, metering, pages, safety, syntax
+from deis_router_agent.domain import balancing, challenging, metering, pages, safety, syntax
 from deis_router_agent.domain.options import Options
 from deis_shared.kv import routes as routes_kv
 
@@ -145,8 +147,9 @@ def render_app(*, routes: routes_kv.Routes | None, options: Options) -> AppConfi
     http = syntax.listen(options.listen_address, options.http_port)
     https = syntax.listen(options.listen_address, options.https_port, "ssl")
     serve = _serve_lines(app=app, routes=routes, redirect=None)
+    acme = challenging.server_lines()  # first: before the whitelist, redirect, maintenance
     if plain:
-        lines.extend(_server(app, [http, f"server_name {' '.join(plain)};"], serve))
+        lines.extend(_server(app, [http, f"server_name {' '.join(plain)};", *acme], serve))
     if secure:
         redirect = None
         if routes.https_enforced:
@@ -154,7 +157,7 @@ def render_app(*, routes: routes_kv.Routes | None, options: Options) -> AppConfi
             suffix = "" if port == 443 else f":{port}"
             redirect = f"https://$host{suffix}$request_uri"
         insecure = _serve_lines(app=app, routes=routes, redirect=redirect)
-        lines.extend(_server(app, [http, f"server_name {' '.join(secure)};"], insecure))
+        lines.extend(_server(app, [http, f"server_name {' '.join(secure)};", *acme], insecure))
     for name, names in by_cert.items():
         crt, key = cert_paths[name]
         head = [https, f"server_name {' '.join(names)};"]

@@ -6,15 +6,16 @@ The status server listens on 127.0.0.1 only and answers `GET /revision` with the
 configuration was rendered for: after a reload the agent polls it until the new revision
 answers, which is when new workers serve the new configuration (a SIGHUP returning says nothing
 about that). The default servers answer every unknown host with the same 404 page (no app is
-named) and refuse TLS handshakes for unknown names (`ssl_reject_handshake`), so no certificate
-is needed for them. The Lua balancer's parts (its module, shared dict and endpoints socket)
-come from `balancing`. The platform's own services (the controller's server, the builder's
-`stream` block), when the router fronts them, come from `platform`.
+named; ACME challenges are answered: `challenging`) and refuse TLS handshakes for unknown
+names (`ssl_reject_handshake`), so no certificate is needed for them. The Lua balancer's
+parts (its module, shared dict and endpoints socket) come from `balancing`. The platform's
+own services (the controller's server, the builder's `stream` block), when the router fronts
+them, come from `platform`.
 """
 
 from pathlib import Path
 
-from deis_router_agent.domain import balancing, pages, platform, syntax
+from deis_router_agent.domain import balancing, challenging, pages, platform, syntax
 from deis_router_agent.domain.options import Options
 
 GZIP_TYPES = (
@@ -86,6 +87,7 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
         "    server {",
         f"        {syntax.listen(options.listen_address, options.http_port, 'default_server')}",
         "        server_name _;",
+        *(f"        {line}" for line in challenging.server_lines()),
         f'        return 404 "{pages.NOT_FOUND}";',
         "    }",
         "    server {",

@@ -5,7 +5,7 @@
         current -> releases/<revision>                      (nginx runs `-c current/nginx.conf`)
         tls/<app>/<name>-<digest>.crt|.key                  (0700 dirs, 0600 files)
         tls/_platform/deis.pem                              (the platform's key and chain)
-        lua/deis_balancer.lua, deis_metrics.lua             (Lua modules, from this package)
+        lua/deis_balancer.lua, deis_metrics.lua, deis_acme.lua  (Lua, from this package)
         run/balancer.sock                                   (0700 dir: endpoints, agent only)
         temp/{body,proxy,fastcgi,uwsgi,scgi}                (the workers' temp files)
         logs/error.log, access.log, nginx.stderr
@@ -42,8 +42,8 @@ TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 PLATFORM_TLS = "_platform"
 """The directory under `tls/` of the platform's certificate."""
 LUA_FILE = "deis_balancer.lua"
-LUA_FILES = (LUA_FILE, "deis_metrics.lua")
-"""The Lua modules nginx loads from `lua/`: the balancer and the request counters."""
+LUA_FILES = (LUA_FILE, "deis_metrics.lua", "deis_acme.lua")
+"""The Lua modules nginx loads from `lua/`: the balancer, the request counters, ACME answers."""
 
 
 def _write(path: Path, text: str, *, mode: int) -> None:
