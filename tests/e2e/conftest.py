@@ -5,6 +5,7 @@ One platform per test module (starting it takes a few seconds); each test uses u
 of its own. `deisctl down` at the end must leave no app process behind.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import httpx
 import pytest
 
 from deis_testing import free_port, unique_name
+from deis_testing.pebble import PebbleServer
 
 T = TypeVar("T")
 
@@ -111,6 +113,20 @@ def app_processes(data_dir: Path) -> list[int]:
     return found
 
 
+def new_platform() -> Platform:
+    """Free ports and a data dir for a platform not started yet (`started_platform`)."""
+    # Under /tmp, 0755: PostgreSQL and the apps' user must reach it when the tests run as root.
+    data_dir = Path(tempfile.mkdtemp(prefix="deis-e2e-", dir="/tmp"))
+    data_dir.chmod(0o755)
+    return Platform(
+        data_dir=data_dir / "data",
+        api_port=free_port(),
+        ssh_port=free_port(),
+        http_port=free_port(),
+        https_port=free_port(),
+    )
+
+
 @pytest.fixture(scope="module")
 def platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
     """`deisctl up -d` on free ports; `deisctl down` afterwards.
@@ -119,16 +135,17 @@ def platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
     `deisctl up --set` arguments (`("controller.rollout_wait=20",)`): its platform alone has it.
     """
     sets: tuple[str, ...] = getattr(request.module, "DEISCTL_SETS", ())
-    # Under /tmp, 0755: PostgreSQL and the apps' user must reach it when the tests run as root.
-    data_dir = Path(tempfile.mkdtemp(prefix="deis-e2e-", dir="/tmp"))
-    data_dir.chmod(0o755)
-    running = Platform(
-        data_dir=data_dir / "data",
-        api_port=free_port(),
-        ssh_port=free_port(),
-        http_port=free_port(),
-        https_port=free_port(),
-    )
+    with started_platform(new_platform(), sets=sets) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def started_platform(
+    running: Platform, *, sets: tuple[str, ...] = (), options: tuple[str, ...] = ()
+) -> Iterator[Platform]:
+    """`deisctl up -d` of `running` (with `--set` each of `sets`, and `options`); `deisctl
+    down` afterwards, which must leave no app process and no refused NATS subject."""
+    data_dir = running.data_dir.parent
     started = ctl(
         "up",
         "-d",
@@ -137,6 +154,7 @@ def platform(request: pytest.FixtureRequest) -> Iterator[Platform]:
         "--http-port", str(running.http_port),
         "--https-port", str(running.https_port),
         *(arg for setting in sets for arg in ("--set", setting)),
+        *options,
         data_dir=running.data_dir,
     )  # fmt: skip
     try:
@@ -300,6 +318,28 @@ def new_developer(platform: Platform, tmp_path: Path) -> Callable[[str], Develop
 def developer(new_developer: Callable[[str], Developer]) -> Developer:
     """A registered user with a key."""
     return new_developer("home")
+
+
+@pytest.fixture(scope="module")
+def acme_platform() -> Iterator[tuple[PebbleServer, Platform]]:
+    """Pebble validating for real, its HTTP-01 port the router's, and a platform issuing from
+    it (`deisctl up --acme-directory ... --acme-ca-bundle ...`, passes every 2 s)."""
+    running = new_platform()
+    pebble = PebbleServer(always_valid=False, http_port=running.http_port)
+    pebble.start()
+    try:
+        options = ("--acme-directory", pebble.directory, "--acme-ca-bundle", pebble.ca_bundle)
+        sets = ("controller.acme_interval=2", "controller.acme_backoff_min=2")
+        with started_platform(running, sets=sets, options=options):
+            yield pebble, running
+    finally:
+        pebble.close()
+
+
+@pytest.fixture
+def acme_developer(acme_platform: tuple[PebbleServer, Platform], tmp_path: Path) -> Developer:
+    """A registered user of `acme_platform`'s platform."""
+    return Developer(platform=acme_platform[1], home=tmp_path / "home").sign_up()
 
 
 def _until(check: Callable[[], T], seconds: float = 60.0) -> T:
