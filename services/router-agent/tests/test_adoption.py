@@ -59,14 +59,17 @@ class Agents:
         env = {**self.env, "DEIS_HEALTH_PORT": str(health)}
         log = self.logs / f"agent-{len(self.started)}.log"
         agent = ServiceProcess("deis_router_agent.main", env=env, port=health, log=log)
-        newest = max((event["revision"] for event in self.events), default=0)
-        self.started.append(agent)
-        await asyncio.to_thread(agent.start)
         if self.nc is None:
             self.nc = await nats.connect(self.env["DEIS_NATS_URL"])
             self.js = self.nc.jetstream()
             await self.nc.subscribe(router_events.APPLIED_SUBJECT, cb=self._on_applied)
-        await until(lambda: any(e["revision"] > newest for e in self.events))
+        # Any event from now on is this agent's (the one before stopped, or was killed), and
+        # revision numbers may repeat across agents: they go on from the newest release on
+        # disk, which revisions of endpoints alone do not write.
+        seen = len(self.events)
+        self.started.append(agent)
+        await asyncio.to_thread(agent.start)
+        await until(lambda: len(self.events) > seen)
         return agent
 
     async def member(self) -> routers_kv.RouterMember | None:
