@@ -259,3 +259,23 @@ async def test_malformed_endpoints_are_refused_whole(edge, upstreams, until, bod
             await balancer.send(socket_path, body=body, replace=replace, seconds=5)
     assert await dump(edge) == f"ok 127.0.0.1:{web.port}\n"
     assert await served_by(edge, "ok.localhost", "web")
+
+
+async def test_applied_names_in_routes_only_the_apps_whose_routes_changed(edge, upstreams, until):
+    web = upstreams("web")
+    await edge.route("noted")
+    await edge.serve("noted", web.port)
+    await until(lambda: served_by(edge, "noted.localhost", "web"))
+    await edge.settled()
+    seen = len(edge.applied())
+    await edge.serve("noted", version=2)  # endpoints alone
+    await until(applied_version(edge, "noted", 2))
+    endpoints_only = [e for e in edge.applied()[seen:] if "noted" in e["apps"]]
+    assert endpoints_only and all(e["routes"] == [] for e in endpoints_only), endpoints_only
+    seen = len(edge.applied())
+    await edge.route("noted", maintenance=True)  # its routes
+    await until(lambda: _names_routes(edge, seen, "noted"))
+
+
+async def _names_routes(edge, seen: int, app: str) -> bool:
+    return any(app in event["routes"] for event in edge.applied()[seen:])

@@ -39,9 +39,18 @@ async def nc(nats_server: NatsServer, controller: FastAPI) -> AsyncIterator[nats
         await connection.close()
 
 
-async def applied(nc: nats.aio.client.Client, *apps: str, revision: int = 1) -> None:
+async def applied(
+    nc: nats.aio.client.Client,
+    *apps: str,
+    revision: int = 1,
+    routes: list[str] | None = None,
+) -> None:
     event = router_events.RouterApplied(
-        agent="router-test", revision=revision, latency_seconds=0.01, apps=sorted(apps)
+        agent="router-test",
+        revision=revision,
+        latency_seconds=0.01,
+        apps=sorted(apps),
+        routes=routes,
     )
     await nc.publish(router_events.APPLIED_SUBJECT, wire.encode(event))
     await nc.flush()
@@ -91,6 +100,29 @@ async def test_routing_disabled_answers_once_the_router_applied_it(client, auth,
     assert answer.json()["routable"] is False
     assert told.is_set()  # not before the router said so
     assert took < ROUTE_WAIT
+    await playing
+
+
+async def test_a_revision_of_the_apps_endpoints_alone_does_not_answer_a_routing_change(
+    client, auth, owner, app_id, nc
+):
+    app, headers = app_id, auth(owner)
+    told = asyncio.Event()
+
+    async def router() -> None:
+        await until_routes(nc, app, routable=False)
+        # The scheduler emptied the app's endpoints: the balancer takes that first.
+        await applied(nc, app, revision=2, routes=[])
+        await asyncio.sleep(0.4)
+        told.set()
+        await applied(nc, app, revision=3, routes=[app])  # the reload without its server
+
+    playing = asyncio.create_task(router())
+    answer = await client.post(
+        f"/v2/apps/{app}/settings/", json={"routable": False}, headers=headers
+    )
+    assert answer.status_code == 201, answer.text
+    assert told.is_set()  # not on the endpoints' revision
     await playing
 
 

@@ -37,6 +37,10 @@ class RouterApplied(wire.Message):
     versions: dict[appnames.AppName, int] = Field(default_factory=dict)
     """For the apps of `apps` whose new configuration went live with endpoints: the release
     those endpoints run. The builder waits for its release here before it says "done"."""
+    routes: list[appnames.AppName] | None = None
+    """The apps of `apps` whose routes (KV `routes`) changed in this revision: a change of
+    routing, maintenance or whitelist is served once an event names the app here (an event
+    of endpoints alone names it in `apps` only). `None` from routers that predate the field."""
 
 
 class RouterRejected(wire.Message):

@@ -2,10 +2,13 @@
 
 Settings that the router reads from KV `routes` (routable, maintenance, whitelist) make no
 release, so the scheduler reports no deploy for them; the router reports each configuration it
-takes (`router.applied`, naming the apps it changed). `RouterWatch` subscribes before the
-change is made and takes an `applied` naming the app as the change served once the change's
-routes are written to KV `routes` (`Ready`, which the controller answers from its outbox): an
-`applied` before that was another change's.
+takes (`router.applied`, naming the apps it changed, and in `routes` those whose routes
+changed). `RouterWatch` subscribes before the change is made and takes an `applied` naming the
+app in `routes` as the change served once the change's routes are written to KV `routes`
+(`Ready`, which the controller answers from its outbox): an `applied` before that was another
+change's, and one naming the app for its endpoints alone is not a routing change (the
+scheduler empties an unroutable app's endpoints, which the balancer takes before the reload
+that drops the app's server).
 
 What is left open, for want of a KV revision in the router's event: an `applied` for a batch
 the router took just before the new routes reached it, reported after they were written, is
@@ -50,7 +53,10 @@ class RouterWatch:
         except wire.InvalidPayload as exc:
             logger.warning("ignoring an undecodable event on %s: %s", msg.subject, exc)
             return
-        if self.app in applied.apps:
+        # Only a revision that took the app's routes: one of its endpoints alone (the
+        # scheduler's answer to `routable`, say) can go live before the routes do.
+        named = applied.apps if applied.routes is None else applied.routes
+        if self.app in named:
             self._applied.put_nowait(applied)
 
     async def applied(self, *, deadline: float, ready: Ready) -> bool:

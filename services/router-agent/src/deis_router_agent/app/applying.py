@@ -303,6 +303,7 @@ class Applier:
             latency_seconds=latency,
             apps=sorted(batch.apps),
             versions=versions,
+            routes=sorted(batch.routes),
         )
         await publishing.applied(self._ctx.js, value=event)
 

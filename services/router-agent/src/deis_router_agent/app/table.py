@@ -23,6 +23,8 @@ class Batch:
     apps: frozenset[str]
     since: float
     """`time.monotonic()` of the first change in the batch."""
+    routes: frozenset[str] = frozenset()
+    """The apps of `apps` whose routes changed (the others: their endpoints only)."""
     endpoints_sequence: int = 0
     """KV `endpoints` stream sequence of the last entry read before the batch was taken: once
     the batch is live, every entry up to it is."""
@@ -43,7 +45,7 @@ class RoutingTable:
         self.changed = asyncio.Event()
         """Set when `dirty` gained an app."""
         self._dirty: set[str] = set()
-        self._routes_dirty = False
+        self._routes_dirty: set[str] = set()
         self._since: float | None = None
         self.endpoints_sequence = 0
         """KV `endpoints` stream sequence of the last entry read (a change or not)."""
@@ -62,7 +64,8 @@ class RoutingTable:
 
     def mark(self, app: str, *, routes: bool = True) -> None:
         """Count `app` as changed (to render it again; `routes`: maybe its file too)."""
-        self._routes_dirty = self._routes_dirty or routes
+        if routes:
+            self._routes_dirty.add(app)
         self._dirty.add(app)
         if self._since is None:
             self._since = time.monotonic()
@@ -101,11 +104,12 @@ class RoutingTable:
         """The changed apps so far; the change set starts empty again."""
         batch = Batch(
             apps=frozenset(self._dirty),
+            routes=frozenset(self._routes_dirty),
             since=self._since or time.monotonic(),
             endpoints_sequence=self.endpoints_sequence,
         )
         self._dirty = set()
-        self._routes_dirty = False
+        self._routes_dirty = set()
         self._since = None
         self.changed.clear()
         return batch
