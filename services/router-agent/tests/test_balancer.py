@@ -158,22 +158,6 @@ async def test_a_peer_that_refuses_connections_is_skipped_for_the_next(edge, ups
         assert await served_by(edge, "half.localhost", "web")
 
 
-async def test_a_domain_change_still_reloads(edge, upstreams, until):
-    web = upstreams("web")
-    await edge.route("moved")
-    await edge.serve("moved", web.port)
-    await until(lambda: served_by(edge, "moved.localhost", "web"))
-    await edge.settled()
-    old_workers, reloads, release = nginx_state(edge)
-    await edge.route("moved", domains=["moved.example.com"])
-    await until(lambda: served_by(edge, "moved.example.com", "web"))
-    await edge.settled()
-    new_workers, new_reloads, new_release = nginx_state(edge)
-    assert new_reloads == reloads + 1
-    assert new_release > release
-    assert not new_workers & old_workers
-
-
 async def test_a_restarted_nginx_is_sent_every_endpoint(edge, upstreams, until):
     web = upstreams("web")
     for app in ("one", "two"):

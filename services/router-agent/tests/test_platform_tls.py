@@ -98,7 +98,7 @@ OPTIONS = Options(
 
 
 def controller_servers(options):
-    text = skeleton.render_main(options=options, revision=1, apps_dir=Path("/d/releases/1/apps"))
+    text = skeleton.render_main(options=options, revision=1)
     lines = [line.strip() for line in text.splitlines()]
     found = []
     for start, line in enumerate(lines):

@@ -33,19 +33,18 @@ async def test_applied_events_carry_the_revision_and_latency(edge, upstreams, un
     assert edge.router.applier.live == max(e["revision"] for e in edge.applied())
 
 
-async def test_a_burst_of_changes_costs_a_few_reloads(edge, upstreams, until):
+async def test_a_burst_of_changes_costs_no_reload(edge, upstreams, until):
     web = upstreams("web")
-    before = edge.router.applier.revision
+    reloads = edge.router.applier.reloads
     for index in range(100):
         await edge.route(f"burst{index}")
         await edge.serve(f"burst{index}", web.port)
-    await until(lambda: served_by(edge, "burst99.localhost", "web"))
-    await until(lambda: served_by(edge, "burst0.localhost", "web"))
-    # 200 KV writes; the exact count depends on the machine's speed, never close to 200.
-    assert edge.router.applier.revision - before <= 20
+    for index in range(100):
+        await until(lambda index=index: served_by(edge, f"burst{index}.localhost", "web"))
+    assert edge.router.applier.reloads == reloads
 
 
-async def test_requests_see_no_failure_during_50_reloads(edge, upstreams, until):
+async def test_requests_see_no_failure_during_50_routing_changes(edge, upstreams, until):
     blue, green = upstreams("blue"), upstreams("green")
     await edge.route("busy")
     await edge.serve("busy", blue.port)
@@ -71,22 +70,21 @@ async def test_requests_see_no_failure_during_50_reloads(edge, upstreams, until)
                     failures.append(f"{response.status_code}: {response.text[:100]}")
 
     loops = [asyncio.create_task(hammer(), name=f"hammer-{i}") for i in range(4)]
+    reloads = edge.router.applier.reloads
     try:
         for version in range(2, 52):
-            reloads = edge.router.applier.reloads
-            # A new domain each time, so that each is a reload (endpoints alone need none).
-            await edge.route("busy", domains=[f"busy{version}.example.com"])
+            # A new domain and new endpoints each time: both in nginx's memory, no reload.
+            domain = f"busy{version}.example.com"
+            await edge.route("busy", domains=[domain])
             await edge.serve("busy", (blue, green)[version % 2].port, version=version)
-
-            async def reloaded(reloads=reloads):
-                return edge.router.applier.reloads > reloads
-
-            await until(reloaded)
+            name = ("blue", "green")[version % 2]
+            await until(lambda domain=domain, name=name: served_by(edge, domain, name))
     finally:
         stop.set()
         await asyncio.gather(*loops)
     assert failures == []
     assert answers > 50
+    assert edge.router.applier.reloads == reloads
 
 
 async def test_nginx_is_restarted_when_it_dies(edge, upstreams, until):

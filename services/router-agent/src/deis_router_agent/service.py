@@ -116,6 +116,7 @@ def make_options(
         stream_module=stream_module,
         lua_modules=lua_modules,
         metrics_memory=settings.metrics_memory,
+        routes_memory=settings.routes_memory,
     )
 
 
@@ -226,14 +227,14 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
 
 
 async def _probe(*, binary: str, layout: Layout, options: Options) -> None:
-    """`nginx -t` a configuration without apps: the Lua module and `resty.core` must load.
+    """`nginx -t` the configuration: the Lua modules and `resty.core` must load.
 
     Raises:
         NginxFailed: nginx refused it (its message, and the packages that provide Lua).
     """
     directory = layout.root / "probe"
     conf = directory / "nginx.conf"
-    main = skeleton.render_main(options=options, revision=0, apps_dir=directory / "apps")
+    main = skeleton.render_main(options=options, revision=0)
     await asyncio.to_thread(directory.mkdir, mode=0o700, exist_ok=True)
     await asyncio.to_thread(conf.write_text, main)
     message = await checking.check(binary=binary, prefix=layout.root, conf=conf)

@@ -128,13 +128,6 @@ class RouterSettings(ServiceSettings):
     access_log: bool = True
     """Write `logs/access.log` in the data dir."""
 
-    debounce_seconds: float = Field(default=0.02, ge=0)
-    """Quiet time after a change before rendering: a burst of changes becomes one reload.
-    Changes of endpoints alone do not wait (the balancer takes them without a reload)."""
-
-    max_delay_seconds: float = Field(default=0.2, gt=0)
-    """Longest a change waits for the burst around it to end."""
-
     heartbeat_seconds: float = Field(default=5.0, gt=0, le=3600)
     """How often the agent rewrites its key in KV `routers` when nothing changes; the
     scheduler counts a router gone after three missed beats (15 s by default: longer than an
@@ -166,6 +159,11 @@ class RouterSettings(ServiceSettings):
     metrics_memory: int = Field(default=10, ge=1, le=1024)
     """Megabytes of nginx shared memory for the per-app request counters (about 2.5 KB an app;
     when full, the least recently used counters are dropped and start again from zero)."""
+
+    routes_memory: int = Field(default=64, ge=1, le=4096)
+    """Megabytes of nginx shared memory for the route table: every app's domains, options and
+    certificates (about 300 bytes an app, plus 5 KB a certificate: 64 MB hold 10,000 apps
+    with a certificate each). A change that does not fit is refused and reported."""
 
     controller_upstream: str | None = None
     """Where the controller's API listens (`host:port`, `[ipv6]:port`; say

@@ -1,18 +1,17 @@
 # mypy: allow-untyped-defs, allow-untyped-calls, allow-incomplete-defs
-"""ACME answers in the configuration: every plain HTTP server starts with them (before an app's
-whitelist, redirect and maintenance), HTTPS servers have none; the set sent is validated."""
+"""ACME answers in the configuration: every plain HTTP server (the apps' catch-all, the
+controller's) starts with them, HTTPS servers have none; the set sent is validated."""
 
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from deis_router_agent.domain import balancing, challenging, rendering, skeleton
+from deis_router_agent.domain import balancing, challenging, hosting, skeleton
 from deis_router_agent.domain.options import KeyPair, Options, Paths, Upstream
 from deis_router_agent.errors import UnsafeValue
-from deis_shared.kv import challenges as challenges_kv, routes as routes_kv
+from deis_shared.kv import challenges as challenges_kv
 
 OPTIONS = Options(
     paths=Paths(pid=Path("/d/nginx.pid"), logs=Path("/d/logs"), temp=Path("/d/temp"),
@@ -25,9 +24,8 @@ OPTIONS = Options(
     status_port=9999,
     worker_user=None,
 )  # fmt: skip
-REWRITE = r'rewrite "^/\.well-known/acme-challenge/[A-Za-z0-9_-]{22,128}$" $uri break;'
 LOCATION = (
-    "location ^~ /.well-known/acme-challenge/ "
+    r'location ~ "^/\.well-known/acme-challenge/[A-Za-z0-9_-]{22,128}$" '
     '{ content_by_lua_block { require("deis_acme").answer() } }'
 )
 TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
@@ -48,75 +46,54 @@ def servers(text):
     return found
 
 
-def first_rewrite_directive(block):
-    """The first line of the server's rewrite-phase directives (`rewrite`, `if`, `return`)."""
-    return next(line for line in block if line.split()[0] in ("rewrite", "if", "return", "set"))
+def server_level_answers(block):
+    """The server's own rewrite-phase directives that could answer before any location
+    (`rewrite`, `if`, `return`): a challenge would never reach its location behind one."""
+    return [line for line in block if line.split()[0] in ("rewrite", "if", "return")]
 
 
 def test_the_lines_match_the_shared_contract():
-    assert challenging.server_lines() == [REWRITE, LOCATION]
-    pattern = re.compile(challenging.REWRITE_PATTERN)
+    assert challenging.server_lines() == [LOCATION]
+    pattern = re.compile(challenging.PATH_PATTERN)
     assert pattern.fullmatch(f"{challenges_kv.PATH_PREFIX}{TOKEN}")
     for hostile in ("short", "a" * 129, f"{TOKEN}/x", "../" + "a" * 22, f"{TOKEN} "):
         assert not pattern.fullmatch(f"{challenges_kv.PATH_PREFIX}{hostile}"), hostile
 
 
-@pytest.mark.parametrize(
-    ("fields", "later"),
-    [
-        ({}, "location / {"),
-        ({"whitelist": ["10.0.0.0/8"]}, "if ($deis_allow_web = 0) { return 403; }"),
-        ({"maintenance": True}, "return 503"),
-    ],
-)
-def test_each_http_server_of_an_app_answers_first(fields, later):
-    values: dict[str, Any] = {
-        "app": "web",
-        "default_domain": "web.deis.test",
-        "domains": ["www.example.com"],
-        "certificates": [
-            routes_kv.Certificate.model_construct(
-                name="c", domains=["www.example.com"], certificate="PEM", key="KEY"
-            )
-        ],
-        "whitelist": [],
-        "https_enforced": True,
-        "maintenance": False,
-        "routable": True,
-    }
-    values.update(fields)
-    config = rendering.render_app(
-        routes=routes_kv.Routes.model_construct(**values), options=OPTIONS
-    )
-    assert config is not None
-    plain, redirecting, secure = servers(config.text)
-    for block in (plain, redirecting):
-        assert block[0] == "listen 8080;"
-        assert first_rewrite_directive(block) == REWRITE
-        assert block.index(REWRITE) + 1 == block.index(LOCATION)
-    assert any(line.startswith(later) for line in plain)
-    assert first_rewrite_directive(redirecting) == REWRITE
-    assert any(line.startswith("return 301 https://$host") for line in redirecting)
-    assert secure[0] == "listen 8443 ssl;"
-    assert REWRITE not in secure
-    assert LOCATION not in secure
-
-
 def main(options):
-    return skeleton.render_main(options=options, revision=3, apps_dir=Path("/d/releases/3/apps"))
+    return skeleton.render_main(options=options, revision=3)
 
 
-def test_the_default_http_server_answers_and_the_https_one_does_not():
+def test_the_http_catch_all_answers_first_and_the_https_servers_do_not():
+    """Every app's whitelist, HTTPS redirect and maintenance are the route table's, in the
+    access phase of `location /`: a challenge's path never gets there."""
+    plain, refusing, secure = servers("\n".join(hosting.server_lines(OPTIONS, upstream="up")))
+    assert plain[:3] == ["listen 8080 default_server;", "server_name _;", LOCATION]
+    assert server_level_answers(plain) == []
+    routing = next(line for line in plain if line.startswith("location / {"))
+    assert plain.index(LOCATION) < plain.index(routing)
+    assert 'require("deis_routes").route(false)' in routing
+    assert refusing[0] == "listen 8443 ssl default_server;"
+    assert secure[:2] == ["listen 8443 ssl;", "server_name ~.;"]
+    for block in (refusing, secure):
+        assert LOCATION not in block
+
+
+def test_the_main_files_default_http_server_answers_and_the_https_ones_do_not():
     blocks = servers(main(OPTIONS))
     default_http = next(b for b in blocks if b[0] == "listen 8080 default_server;")
-    assert first_rewrite_directive(default_http) == REWRITE
-    assert LOCATION in default_http
+    assert default_http[2] == LOCATION
+    assert server_level_answers(default_http) == []
     assert default_http.index(LOCATION) < default_http.index(
-        next(line for line in default_http if line.startswith("return 404"))
+        next(line for line in default_http if line.startswith("location / {"))
     )
-    default_https = next(b for b in blocks if b[0] == "listen 8443 ssl default_server;")
-    assert REWRITE not in default_https
-    assert LOCATION not in default_https
+    https = [b for b in blocks if b[0].startswith("listen 8443 ssl")]
+    assert len(https) == 2  # the default server refusing handshakes, the catch-all
+    for block in https:
+        assert LOCATION not in block
+    # Plain HTTP servers: the catch-all only (no controller here), each starting with them.
+    plain = [b for b in blocks if b[0].startswith("listen 8080")]
+    assert plain == [default_http]
 
 
 @pytest.mark.parametrize("enforced", [False, True])
@@ -130,10 +107,14 @@ def test_the_controllers_http_server_answers_even_when_it_redirects(enforced):
     )
     blocks = [b for b in servers(main(options)) if "server_name deis.deis.test;" in b]
     plain = next(b for b in blocks if b[0] == "listen 8080;")
-    assert first_rewrite_directive(plain) == REWRITE
-    assert LOCATION in plain
+    assert plain[:3] == ["listen 8080;", "server_name deis.deis.test;", LOCATION]
+    assert server_level_answers(plain) == []  # the redirect is `location /`'s
     secure = next(b for b in blocks if b[0] == "listen 8443 ssl;")
     assert LOCATION not in secure
+    # Both plain HTTP servers of the file start with them: the controller's, the catch-all.
+    plain_servers = [b for b in servers(main(options)) if b[0].startswith("listen 8080")]
+    assert len(plain_servers) == 2
+    assert all(b[2] == LOCATION for b in plain_servers)
 
 
 def test_the_shared_dict_and_the_socket_location():

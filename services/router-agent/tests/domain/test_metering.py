@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from deis_router_agent.domain import metering, rendering, skeleton
-from deis_router_agent.domain.options import Options, Paths
-from deis_router_agent.errors import UnsafeValue
+from deis_router_agent.domain import hosting, metering, skeleton
+from deis_router_agent.domain.options import Options, Paths, Upstream
 from deis_shared.events import metrics as metrics_events
-from deis_shared.kv import routes as routes_kv
 
 
 def reading(epoch, lines):
@@ -123,8 +121,10 @@ def test_usage_adds_up():
 
 
 def test_the_configuration_names_the_module_and_every_bound():
-    assert metering.server_line("web") == (
-        'log_by_lua_block { require("deis_metrics").record("web") }'
+    # The app is the one the route table found for the request (`hosting`): no name in the
+    # configuration, and none of a request's own text.
+    assert metering.server_line() == (
+        'log_by_lua_block { require("deis_metrics").record(ngx.var.deis_app) }'
     )
     assert metering.init_code() == (
         'require("deis_metrics").configure({0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, '
@@ -134,13 +134,22 @@ def test_the_configuration_names_the_module_and_every_bound():
     assert metering.http_lines(megabytes=10) == ["lua_shared_dict deis_metrics 10m;"]
 
 
-@pytest.mark.parametrize("app", ['web") os.exit(1) --', "web\n", "../web", "Web", ""])
-def test_a_hostile_app_name_never_reaches_the_lua(app):
-    with pytest.raises(UnsafeValue):
-        metering.server_line(app)
+def servers(text):
+    """Every `server { }` block of `text`, as the list of its inner lines (stripped)."""
+    found, lines = [], text.splitlines()
+    for start, line in enumerate(lines):
+        if line.strip() == "server {":
+            depth, block = 0, []
+            for inner in lines[start:]:
+                block.append(inner.strip())
+                depth += inner.count("{") - inner.count("}")
+                if depth == 0:
+                    break
+            found.append(block[1:-1])
+    return found
 
 
-def test_every_server_of_an_app_counts_and_the_main_file_reads_the_counters():
+def test_every_catch_all_server_counts_and_the_main_file_reads_the_counters():
     paths = Paths(
         pid=Path("/d/nginx.pid"),
         logs=Path("/d/logs"),
@@ -159,27 +168,18 @@ def test_every_server_of_an_app_counts_and_the_main_file_reads_the_counters():
         status_port=9999,
         worker_user=None,
         metrics_memory=7,
+        controller=Upstream(host="10.0.0.5", port=8000),
     )
-    certificate = routes_kv.Certificate.model_construct(
-        name="c", domains=["web.example.com"], certificate="PEM", key="KEY"
-    )
-    value = routes_kv.Routes.model_construct(
-        app="web",
-        default_domain="web.deis.test",
-        domains=["web.example.com"],
-        certificates=[certificate],
-        whitelist=[],
-        https_enforced=True,
-        maintenance=False,
-        routable=True,
-    )
-    config = rendering.render_app(routes=value, options=options)
-    assert config is not None
-    servers = config.text.count("server {")
-    assert servers == 3  # plain HTTP, the redirect of the certificate's domain, HTTPS
-    assert config.text.count(metering.server_line("web")) == servers
-    main = skeleton.render_main(options=options, revision=1, apps_dir=Path("/d/apps"))
+    plain, refusing, secure = servers("\n".join(hosting.server_lines(options, upstream="up")))
+    for block in (plain, secure):  # every app's requests: HTTP, and HTTPS
+        assert block.count(metering.server_line()) == 1
+        assert block.count('set $deis_app "";') == 1  # an unknown host counts for no app
+    assert "ssl_reject_handshake on;" in refusing  # no request is ever served there
+    assert metering.server_line() not in refusing
+    main = skeleton.render_main(options=options, revision=1)
     assert "lua_shared_dict deis_metrics 7m;" in main
     assert metering.init_code() in main
     assert metering.socket_lines()[0] in main
-    assert "record(" not in main  # neither the default servers nor the status server count
+    # The catch-all servers only: neither the status server nor the controller's count.
+    assert main.count("record(") == 2
+    assert main.count(metering.server_line()) == 2

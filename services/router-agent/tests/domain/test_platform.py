@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deis_router_agent.domain import challenging, rendering, skeleton
+from deis_router_agent.domain import challenging, keypairs, rendering, skeleton
 from deis_router_agent.domain.options import Options, Paths, Upstream
 from deis_router_agent.errors import UnsafeValue
 from deis_shared.kv import routes as routes_kv
@@ -32,7 +32,7 @@ FRONTING = dataclasses.replace(
 
 
 def main(options):
-    return skeleton.render_main(options=options, revision=3, apps_dir=Path("/d/releases/3/apps"))
+    return skeleton.render_main(options=options, revision=3)
 
 
 def blocks(text, head):
@@ -161,20 +161,24 @@ def routes(app="deis", domains=(), certificates=()):
     )
 
 
+def pair():
+    """A real (certificate PEM, key PEM) pair: `keypairs.self_signed` writes the key first."""
+    text = keypairs.self_signed("web.deis.test")
+    start = text.index("-----BEGIN CERTIFICATE-----")
+    return text[start:], text[:start]
+
+
 def certificate(*domains):
-    return routes_kv.Certificate(name="c", domains=list(domains), certificate="PEM", key="KEY")
-
-
-def server_names(text):
-    return [line.strip() for line in text.splitlines() if "server_name" in line]
+    crt, key = pair()
+    return routes_kv.Certificate(name="c", domains=list(domains), certificate=crt, key=key)
 
 
 def test_an_app_never_serves_the_controllers_name():
     owner = routes(app="deis", domains=["www.example.com"])
     config = rendering.render_app(routes=owner, options=FRONTING)
     assert config is not None
-    assert server_names(config.text) == ["server_name www.example.com;"]
-    assert "# deis.deis.test is the controller's: not served for this app" in config.text
+    assert config.domains == ["www.example.com"]
+    assert config.line == "app deis - - www.example.com=-"
 
     squatter = routes(
         app="squat",
@@ -183,18 +187,21 @@ def test_an_app_never_serves_the_controllers_name():
     )
     config = rendering.render_app(routes=squatter, options=FRONTING)
     assert config is not None
-    assert "deis.deis.test;" not in "\n".join(server_names(config.text))
-    # The wildcard stays: an exact name wins over it in nginx, on HTTP and HTTPS (where the
-    # controller's name refuses the handshake).
-    assert server_names(config.text) == [
-        "server_name squat.deis.test;",
-        "server_name *.deis.test;",
-        "server_name *.deis.test;",
+    assert "deis.deis.test" not in config.domains
+    assert "deis.deis.test" not in config.text()
+    # The wildcard stays: an exact name wins over it in nginx (the controller's own servers,
+    # on HTTP and HTTPS, come before the catch-all's `server_name ~.;`).
+    assert config.domains == ["squat.deis.test", "*.deis.test"]
+    (id_,) = config.certificates
+    assert config.line == f"app squat - - squat.deis.test=- *.deis.test={id_}"
+    controller = [
+        b for b in blocks(main(FRONTING), "server {") if "server_name deis.deis.test;" in b
     ]
+    assert len(controller) == 2
 
 
 def test_without_the_controller_an_app_may_have_the_name():
     config = rendering.render_app(routes=routes(app="deis"), options=OPTIONS)
     assert config is not None
-    assert server_names(config.text) == ["server_name deis.deis.test;"]
-    assert "controller" not in config.text
+    assert config.domains == ["deis.deis.test"]
+    assert config.line == "app deis - - deis.deis.test=-"

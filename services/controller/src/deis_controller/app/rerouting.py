@@ -16,7 +16,7 @@ taken for the change; and an app made routable again is served with upstreams on
 scheduler's endpoints (which follow `desired.routable`) reach the router too, which the
 controller cannot read (it may not get KV `endpoints`): when they come after the router took
 the routes, the first `applied` answers while the app still has none. Both windows are a
-router batch long (its debounce and one reload).
+router batch long (a few milliseconds: routes and endpoints reach nginx without a reload).
 """
 
 import asyncio

@@ -1,57 +1,43 @@
-"""Apply the routing table to nginx: coalesce, render, send endpoints, validate, swap, reload.
+"""Apply the routing table to nginx: render the changed apps, send them, report them live.
 
-Changes are gathered for `debounce_seconds` of quiet, at most `max_delay_seconds` after the
-first, and while a reload is in flight the next batch gathers: a hundred changes in a second
-cost a handful of reloads. Changes of endpoints alone are not held back (they cost no
-reload); those arriving while a batch is applied still gather. Each batch becomes a revision:
+nginx's configuration names no app (`domain.hosting`): every change of an app, its domains,
+certificates, whitelist and maintenance as much as its endpoints, is a few keys of nginx's
+shared dicts, sent through the agent's socket (`syncing`), with no reload. A batch is the
+apps changed since the last one (those arriving while one is applied gather), and becomes a
+revision:
 
-1. render the changed apps (the others keep the file that last went live), and take their
-   endpoints (`syncing`);
-2. if no app's file changed (same apps, same server blocks: a deploy, a scale), send the
-   endpoints to nginx's balancer and stop there: no reload, `router.applied` as soon as nginx
-   holds them. Otherwise send them too (so that the new workers find them), and go on;
-3. write the whole release to a new directory and `nginx -t` it there: the changed apps'
-   files are written, every other app's is a hard link to its file in the live release
-   (`Layout.write_release`), so that the write grows with the change, not with the apps;
-4. when nginx refuses it and its message names an app's file or certificate, `router.rejected`
-   names the app, and that app alone falls back: first to its new routing with the
-   certificates that last went live (none for a new app, unless it enforces HTTPS), so that a
-   broken certificate never keeps its app on old endpoints; if nginx refuses that too, to its
-   last good file (or out of the configuration if it never had one). The release is then
-   validated again; a refusal that names no app keeps the whole previous release live;
-5. swap `current` to the release, SIGHUP the master, poll the status server until the new
-   revision answers, and wait until the old workers stop accepting (`nginx.workers`); then
-   `router.applied` reports the change-to-live latency: from then on every new connection
-   meets the new revision. After nginx (re)started, the balancer is sent every app's
-   endpoints before anything is reported (its shared dict survives reloads, not restarts).
+1. render the changed apps' routes (`rendering`); an app whose routes are refused (an unsafe
+   value, or a certificate that is not a pair: `router.rejected` names the app) falls back:
+   first to its new routing with the certificates that last went live (none for a new app,
+   unless it enforces HTTPS), so that a broken certificate never keeps its app on old
+   endpoints; otherwise to what nginx holds for it (or nothing, if it never had any);
+2. take their endpoints (`syncing`);
+3. send nginx the changed apps' routes, then their endpoints; nginx answers once its shared
+   dicts hold them, and `router.applied` reports the change-to-live latency.
 
-Revisions count every change applied, endpoints alone included; a revision that changed a
-file is also a release (`releases/<revision>/`, the status server's answer).
+Only the agent's start makes a release (`releases/<revision>/nginx.conf`) and loads it: a
+fresh nginx, or one an earlier agent left running (`nginx.master`), which is reloaded unless
+it already runs exactly the configuration this agent renders (`_take_over`: then it is taken
+as it runs, so no keep-alive connection is closed). Every app's routes and endpoints are then
+sent whole (PUT), as after any nginx restart (its shared dicts survive reloads, not
+restarts). Revisions count every batch applied.
 
-If nginx does not take a validated release (it cannot bind a port, say), `current` goes back
-to the previous release, which is reloaded, and `router.rejected` says so.
-
-An agent that finds the nginx an earlier agent left running (`nginx.master`) first checks
-whether that nginx's release is exactly what it renders (`_take_over`: the same main file,
-status port included, and the same app files): then it takes it over as it runs, with no
-reload, so no keep-alive connection is closed; it only sends the balancer every app's
-endpoints. Otherwise its first release goes live by a reload of the adopted nginx.
+If nginx does not take the first release (it cannot bind a port, say), `router.rejected` says
+so, and it is tried again.
 """
 
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
-from pathlib import Path
 
 from deis_router_agent.app import publishing
 from deis_router_agent.app.context import Context
-from deis_router_agent.app.syncing import EndpointSync
+from deis_router_agent.app.syncing import TableSync
 from deis_router_agent.app.table import Batch, RoutingTable
-from deis_router_agent.domain import diagnosis, rendering, skeleton
-from deis_router_agent.domain.rendering import AppConfig
+from deis_router_agent.domain import rendering, skeleton
+from deis_router_agent.domain.rendering import AppRoutes
 from deis_router_agent.errors import NginxFailed, UnsafeValue
-from deis_router_agent.nginx import checking, status, workers
+from deis_router_agent.nginx import checking, status
 from deis_router_agent.nginx.master import MasterState
 from deis_shared.events import router as router_events
 from deis_shared.kv import routes as routes_kv
@@ -63,24 +49,23 @@ RETRY_DELAY = 1.0
 
 
 class Applier:
-    """Turns batches of changed apps into live nginx revisions."""
+    """Turns batches of changed apps into live revisions of nginx's route table."""
 
     def __init__(self, ctx: Context, *, table: RoutingTable) -> None:
         self._ctx = ctx
         self._table = table
-        self.endpoints = EndpointSync(ctx, table=table)
+        self.endpoints = TableSync(ctx, table=table)
+        """What nginx holds of every app (its routes and peers), sent through its socket."""
         self.revision = 0
         """The last revision made (live or not)."""
         self.live: int | None = None
-        """The last revision nginx took (a release, or endpoints alone)."""
+        """The last revision nginx took."""
         self.release: int | None = None
-        """The release nginx runs."""
+        """The release (`nginx.conf`) nginx runs."""
         self.reloads = 0
-        """Releases nginx took (started or reloaded); endpoint changes take none."""
-        self.good: dict[str, AppConfig] = {}
-        """Per app, the file that is live."""
+        """Releases nginx took (started or reloaded): at the agent's start only."""
         self.good_certificates: dict[str, list[routes_kv.Certificate]] = {}
-        """Per app, the certificates of the file that is live."""
+        """Per app, the certificates of the routes nginx holds."""
         self.busy = False
         """Whether a batch is being applied."""
         self.served_sequence = 0
@@ -88,10 +73,14 @@ class Applier:
         self.progress = asyncio.Event()
         """Set whenever `served_sequence` may have moved (membership reports it)."""
         self.timings: dict[str, float] = {}
-        """Seconds the steps of the last revision took: `render` (the changed apps), and for a
-        release `write`, `check` (every `nginx -t` of it), `reload` (from SIGHUP, or start,
-        until the new revision answers), `drain` (until old workers stop accepting) and
-        `prune`."""
+        """Seconds the steps of the last revision took: `render` (the changed apps) and `send`
+        (until nginx holds them); for a release also `check` (`nginx -t`) and `reload` (from
+        SIGHUP, or start, until the new revision answers)."""
+
+    @property
+    def good(self) -> dict[str, AppRoutes]:
+        """Per routed app, the routes nginx holds (or is to hold, once it started)."""
+        return self.endpoints.routes
 
     @property
     def settled(self) -> bool:
@@ -99,16 +88,15 @@ class Applier:
         return not self.busy and self._table.first_change is None and self.endpoints.in_sync
 
     async def run(self) -> None:
-        """Apply every change, coalesced; runs until cancelled."""
+        """Apply every change as it comes (those arriving meanwhile gather); until cancelled."""
         while True:
             await self._table.changed.wait()
-            await self._settle()
             batch = self._table.take()
             self.busy = True
             try:
-                if batch.apps:
+                if batch.apps or self.release is None:
                     await self.apply(batch)
-                elif self.release is not None:
+                else:
                     await self.endpoints.send((), release=self.release)  # nginx restarted
                     self._served(batch)
             except (OSError, NginxFailed):
@@ -116,26 +104,9 @@ class Applier:
                 await asyncio.sleep(RETRY_DELAY)
                 for app in batch.apps:
                     self._table.mark(app)
-                self._table.wake()  # and endpoints a restarted nginx was not sent yet
+                self._table.wake()  # and what a restarted nginx was not sent yet
             finally:
                 self.busy = False
-
-    async def _settle(self) -> None:
-        if self._table.only_endpoints:
-            return  # no reload to spare: sent to the balancer at once
-        settings = self._ctx.settings
-        first = self._table.first_change or time.monotonic()
-        while True:
-            self._table.changed.clear()
-            remaining = first + settings.max_delay_seconds - time.monotonic()
-            if remaining <= 0:
-                return
-            try:
-                async with asyncio.timeout(min(settings.debounce_seconds, remaining)):
-                    await self._table.changed.wait()
-            except TimeoutError:
-                status.raise_if_cancelling()
-                return
 
     async def _reject(self, revision: int, app: str | None, message: str) -> None:
         event = router_events.RouterRejected(
@@ -145,13 +116,13 @@ class Applier:
 
     def _render(
         self, app: str, *, certificates: list[routes_kv.Certificate] | None = None
-    ) -> AppConfig | None:
+    ) -> AppRoutes | None:
         routes = self._table.routes.get(app)
         if routes is not None and certificates is not None:
             routes = routes.model_copy(update={"certificates": certificates})
         return rendering.render_app(routes=routes, options=self._ctx.options)
 
-    def _fallback(self, app: str) -> AppConfig | None:
+    def _fallback(self, app: str) -> AppRoutes | None:
         """The app's new routing with the certificates that last went live, if that differs."""
         routes = self._table.routes.get(app)
         certificates = self.good_certificates.get(app, [])
@@ -164,130 +135,118 @@ class Applier:
         except UnsafeValue:
             return None
 
-    async def apply(self, batch: Batch) -> bool:
-        """Make a revision of the table with `batch.apps` re-rendered live; whether it went.
+    async def _settle_routes(self, revision: int, apps: frozenset[str]) -> set[str]:
+        """Render `apps` into what nginx is to hold; the apps whose routes that changed."""
+        held = self.endpoints.routes
+        changed: set[str] = set()
+        for app in sorted(apps):
+            certificates: list[routes_kv.Certificate] | None = None
+            try:
+                config = self._render(app)
+            except UnsafeValue as error:
+                await self._reject(revision, app, str(error))
+                config = self._fallback(app)
+                if config is None:
+                    if app in held:
+                        continue  # nginx keeps what it holds
+                else:
+                    certificates = self.good_certificates.get(app, [])
+            if config is None:
+                if held.pop(app, None) is not None:
+                    changed.add(app)
+                self.good_certificates.pop(app, None)
+                continue
+            if certificates is None:
+                routes = self._table.routes.get(app)
+                certificates = routes.certificates if routes is not None else []
+            self.good_certificates[app] = certificates
+            if held.get(app) != config:
+                held[app] = config
+                changed.add(app)
+        return changed
 
-        Either way (a refused release keeps its endpoints: they went to the balancer before),
-        every `endpoints` entry the batch was taken after is then served.
+    async def apply(self, batch: Batch) -> bool:
+        """Make a revision of the table with `batch.apps` live; whether nginx runs it.
+
+        Either way every `endpoints` entry the batch was taken after is then served.
 
         Raises:
-            NginxFailed: nginx did not take the endpoints (it is not running, say).
+            NginxFailed: nginx did not take what was sent (it is not running, say).
         """
-        went = await self._apply(batch)
+        self.revision += 1
+        revision = self.revision
+        timings = self.timings = {}
+        started = time.perf_counter()
+        changed = await self._settle_routes(revision, batch.apps)
+        refused = await self.endpoints.update(batch.apps)
+        for app, message in refused.items():
+            await self._reject(revision, app, message)
+        timings["render"] = time.perf_counter() - started
+        if self.release is None and not await self._start(revision):
+            return False
+        assert self.release is not None
+        started = time.perf_counter()
+        await self.endpoints.send(batch.apps, release=self.release, routes=changed)
+        timings["send"] = time.perf_counter() - started
+        await self._applied(revision, batch, refused=set(refused))
         self._served(batch)
-        return went
+        return True
 
     def _served(self, batch: Batch) -> None:
         if self.release is not None:
             self.served_sequence = max(self.served_sequence, batch.endpoints_sequence)
             self.progress.set()
 
-    async def _apply(self, batch: Batch) -> bool:
-        layout = self._ctx.layout
-        self.revision += 1
-        revision = self.revision
-        timings = self.timings = {}
-        started = time.perf_counter()
-        configs = dict(self.good)
-        fresh: set[str] = set()
-        used: dict[str, list[routes_kv.Certificate]] = {}  # what each fresh file was made with
-        for app in sorted(batch.apps):
-            try:
-                config = self._render(app)
-            except UnsafeValue as error:
-                await self._reject(revision, app, str(error))
-                continue
-            if config is None:
-                configs.pop(app, None)
-            else:
-                configs[app] = config
-                fresh.add(app)
-                routes = self._table.routes.get(app)
-                used[app] = routes.certificates if routes is not None else []
-        timings["render"] = time.perf_counter() - started
-        refused = await self.endpoints.update(batch.apps)
-        for app, message in refused.items():
-            await self._reject(revision, app, message)
-        if self.release is None and await self._take_over(revision, configs, used):
-            await self._applied(revision, batch, served=set(configs) - set(refused))
+    async def _start(self, revision: int) -> bool:
+        """Make nginx run this agent's configuration: taken over, started or reloaded."""
+        ctx = self._ctx
+        if await self._take_over(revision):
             return True
-        if self.release is not None and configs == self.good:
-            await self.endpoints.send(batch.apps, release=self.release)
-            await self._applied(revision, batch, served=set(configs) - set(refused))
-            return True
-        if self.release is not None:
-            await self.endpoints.send(batch.apps, release=self.release)
         started = time.perf_counter()
-        apps_dir = layout.release(revision) / "apps"
-        main = skeleton.render_main(options=self._ctx.options, revision=revision, apps_dir=apps_dir)
-        changed = {app for app in fresh if configs[app] != self.good.get(app)}
-        await asyncio.to_thread(
-            layout.write_release,
-            revision=revision,
-            main=main,
-            apps=list(configs.values()),
-            base=self.release,
-            changed=changed,
+        main = skeleton.render_main(options=ctx.options, revision=revision)
+        await asyncio.to_thread(ctx.layout.write_release, revision=revision, main=main)
+        message = await checking.check(
+            binary=ctx.binary, prefix=ctx.layout.root, conf=ctx.layout.conf(revision)
         )
-        timings["write"] = time.perf_counter() - started
-        if not await self._validate(revision, configs=configs, fresh=fresh, used=used):
-            await asyncio.to_thread(layout.discard, revision)
-            return False
+        self.timings["check"] = time.perf_counter() - started
+        if message is not None:
+            await asyncio.to_thread(ctx.layout.discard, revision)
+            await self._reject(revision, None, message)
+            raise NginxFailed(f"nginx refused the configuration: {message}")
         if not await self._go_live(revision):
             return False
-        await self.endpoints.send((), release=revision)  # every app's, if nginx (re)started
-        previous, self.good = self.good, configs
-        for app in batch.apps:
-            if app not in configs:
-                self.good_certificates.pop(app, None)
-            elif app in fresh:
-                self.good_certificates[app] = used[app]
-        await self._applied(revision, batch, served=set(configs) - set(refused))
-        started = time.perf_counter()
-        in_use = _tls_files(configs.values()) | _tls_files(previous.values())
-        await asyncio.to_thread(
-            layout.prune, keep=self._ctx.settings.keep_releases, tls_in_use=in_use
-        )
-        timings["prune"] = time.perf_counter() - started
+        await asyncio.to_thread(ctx.layout.prune, keep=ctx.settings.keep_releases)
         return True
 
-    async def _take_over(
-        self,
-        revision: int,
-        configs: dict[str, AppConfig],
-        used: dict[str, list[routes_kv.Certificate]],
-    ) -> bool:
-        """Adopt, without a reload, the nginx an earlier agent left, if it serves `configs`.
+    async def _take_over(self, revision: int) -> bool:
+        """Adopt, without a reload, the nginx an earlier agent left, if it runs our configuration.
 
-        Only a reload closes keep-alive connections: when nothing changed while no agent ran,
-        the release nginx runs is exactly what this agent renders, and it is taken as it is
-        (its endpoints sent again, as after any adoption). Otherwise, False: the usual path
-        adopts it with a reload.
+        Its routes and endpoints are sent whole all the same.
+
+        Only a reload closes keep-alive connections: nginx's configuration names no app, so
+        unless the agent's settings changed meanwhile, the release nginx runs is exactly what
+        this agent renders, and it is taken as it is. Otherwise, False: the usual path adopts
+        it with a reload.
         """
         ctx = self._ctx
         master, layout = ctx.master, ctx.layout
         live = layout.live_revision()
         if master.state is not MasterState.NEW or not master.found or live is None:
             return False
-        main = skeleton.render_main(
-            options=ctx.options, revision=live, apps_dir=layout.release(live) / "apps"
-        )
-        apps = list(configs.values())
-        if not await asyncio.to_thread(layout.holds, live, main=main, apps=apps):
+        main = skeleton.render_main(options=ctx.options, revision=live)
+        if not await asyncio.to_thread(layout.holds, live, main=main):
             return False
         await master.start(reload=False)
         if not master.adopted:  # it was gone by now: started afresh on `current`
             logger.info("nginx started on release %d", live)
-        await self.endpoints.send((), release=live)
-        self.release, self.good = live, dict(configs)
-        self.good_certificates = {app: used.get(app, []) for app in configs}
+        self.release = live
         logger.info(
             "revision %d: took over release %d as nginx serves it (no reload)", revision, live
         )
         return True
 
-    async def _applied(self, revision: int, batch: Batch, *, served: set[str]) -> None:
-        """Report `revision` live; `versions`: the apps of `served` with their new endpoints."""
+    async def _applied(self, revision: int, batch: Batch, *, refused: set[str]) -> None:
+        """Report `revision` live; `versions`: the apps with new endpoints (not `refused`)."""
         self.live = revision
         latency = time.monotonic() - batch.since
         logger.info("revision %d live in %.3f s", revision, latency)
@@ -295,7 +254,7 @@ class Applier:
         versions = {
             app: endpoints[app].version
             for app in sorted(batch.apps)
-            if app in endpoints and app in served
+            if app in endpoints and app in self.good and app not in refused
         }
         event = router_events.RouterApplied(
             agent=self._ctx.settings.agent_name,
@@ -307,48 +266,8 @@ class Applier:
         )
         await publishing.applied(self._ctx.js, value=event)
 
-    async def _validate(
-        self,
-        revision: int,
-        *,
-        configs: dict[str, AppConfig],
-        fresh: set[str],
-        used: dict[str, list[routes_kv.Certificate]],
-    ) -> bool:
-        ctx = self._ctx
-        layout = ctx.layout
-        fallen: set[str] = set()
-        self.timings["check"] = 0.0
-        for _ in range(2 * len(configs) + 1):
-            started = time.perf_counter()
-            message = await checking.check(
-                binary=ctx.binary, prefix=layout.root, conf=layout.conf(revision)
-            )
-            self.timings["check"] += time.perf_counter() - started
-            if message is None:
-                return True
-            app = diagnosis.blame(message, releases=layout.releases, tls=layout.tls)
-            if app is None or app not in configs:
-                await self._reject(revision, None, message)
-                return False
-            await self._reject(revision, app, message)
-            fallback = self._fallback(app) if app in fresh and app not in fallen else None
-            if fallback is not None:
-                fallen.add(app)
-                configs[app] = fallback
-                used[app] = self.good_certificates.get(app, [])
-                await asyncio.to_thread(layout.write_app, revision=revision, config=fallback)
-                continue
-            if app in fresh and app in self.good:
-                configs[app] = self.good[app]
-                await asyncio.to_thread(layout.write_app, revision=revision, config=configs[app])
-            else:
-                del configs[app]
-                await asyncio.to_thread(layout.remove_app, revision=revision, app=app)
-            fresh.discard(app)
-        return False
-
     async def _go_live(self, revision: int) -> bool:
+        """Start nginx on release `revision`, or reload the nginx adopted; whether it serves."""
         ctx = self._ctx
         master = ctx.master
         port = ctx.options.status_port
@@ -357,38 +276,17 @@ class Applier:
         await asyncio.to_thread(ctx.layout.swap, revision)
         if master.state is MasterState.NEW:
             await master.start()
-            if not await status.wait_for(
-                port=port, revision=revision, seconds=timeout, alive=master.alive
-            ):
-                raise NginxFailed(f"nginx did not start; see {ctx.layout.logs}")
-            self.timings["reload"] = time.perf_counter() - started
+        elif master.state is MasterState.CLOSED:
+            raise NginxFailed("nginx is stopped")
         else:
-            if master.state is MasterState.CLOSED:
-                raise NginxFailed("nginx is stopped")
-            old = workers.workers(master.pid) if master.pid is not None else set()
-            master.reload()  # if nginx is dead, its restart loads `current`: wait for that too
-            if not await status.wait_for(
-                port=port, revision=revision, seconds=timeout, alive=master.supervised
-            ):
-                if not master.supervised():
-                    return False  # stopping: nothing to report
-                if self.release is not None:
-                    await asyncio.to_thread(ctx.layout.swap, self.release)
-                master.reload()
-                message = f"nginx did not serve revision {revision} within {timeout} s"
-                await self._reject(revision, None, message)
-                return False
-            self.timings["reload"] = time.perf_counter() - started
-            started = time.perf_counter()
-            if master.pid is not None and not await workers.wait_until_old_ones_stop_accepting(
-                master=master.pid, old=old, seconds=timeout
-            ):
-                logger.warning("old nginx workers still accept after revision %d", revision)
-            self.timings["drain"] = time.perf_counter() - started
+            master.reload()
+        if not await status.wait_for(
+            port=port, revision=revision, seconds=timeout, alive=master.supervised
+        ):
+            if not master.supervised():
+                return False  # stopping: nothing to report
+            raise NginxFailed(f"nginx did not serve revision {revision}; see {ctx.layout.logs}")
+        self.timings["reload"] = time.perf_counter() - started
         self.release = revision
         self.reloads += 1
         return True
-
-
-def _tls_files(configs: Iterable[AppConfig]) -> set[Path]:
-    return {path for config in configs for path in config.tls_files}

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from deis_router_agent.app.context import Context
+from deis_router_agent.domain import keypairs
 from deis_router_agent.errors import BadPlatformCertificate
 from deis_router_agent.nginx import checking, workers
 from deis_router_agent.nginx.layout import Layout
@@ -77,24 +77,20 @@ def combined(source: Source, *, settings: RouterSettings) -> str:
     """
     cert_file, key_file = _files(settings)
     try:
-        chain = x509.load_pem_x509_certificates(source.certificate)
-    except ValueError as error:
-        raise BadPlatformCertificate(
-            f"DEIS_PLATFORM_CERT_FILE {cert_file} holds no PEM certificate: {error}"
-        ) from error
-    try:
-        key = serialization.load_pem_private_key(source.key, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-        raise BadPlatformCertificate(
-            f"DEIS_PLATFORM_KEY_FILE {key_file} holds no unencrypted PEM private key: {error}"
-        ) from error
-    der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    if chain[0].public_key().public_bytes(der, spki) != key.public_key().public_bytes(der, spki):
-        raise BadPlatformCertificate(
-            f"the platform certificate and key do not match: the key in DEIS_PLATFORM_KEY_FILE "
-            f"{key_file} is not the one of the certificate in DEIS_PLATFORM_CERT_FILE "
-            f"{cert_file} (its first certificate must be the server's own)"
-        )
+        chain, key = keypairs.load(source.certificate, source.key)
+    except keypairs.BadPair as error:
+        if error.part == "certificate":
+            message = f"DEIS_PLATFORM_CERT_FILE {cert_file} holds {error}"
+        elif error.part == "key":
+            message = f"DEIS_PLATFORM_KEY_FILE {key_file} holds {error}"
+        else:
+            message = (
+                f"the platform certificate and key do not match: the key in "
+                f"DEIS_PLATFORM_KEY_FILE {key_file} is not the one of the certificate in "
+                f"DEIS_PLATFORM_CERT_FILE {cert_file} (its first certificate must be the "
+                f"server's own)"
+            )
+        raise BadPlatformCertificate(message) from error
     _warn_unless_named(chain[0], settings=settings)
     pem = serialization.Encoding.PEM
     text = key.private_bytes(

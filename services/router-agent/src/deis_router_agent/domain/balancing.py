@@ -27,7 +27,7 @@ through it name an app and its peers as IP addresses and ports (`body`); each va
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from deis_router_agent.domain import challenging, metering, pages, safety, syntax
+from deis_router_agent.domain import challenging, hosting, metering, pages, safety, syntax
 from deis_router_agent.domain.options import Options
 from deis_router_agent.errors import UnsafeValue
 
@@ -59,8 +59,10 @@ def http_lines(options: Options) -> list[str]:
         f"lua_shared_dict {SHARED_DICT} {SHARED_DICT_SIZE};",
         *metering.http_lines(megabytes=options.metrics_memory),
         *challenging.http_lines(),
+        *hosting.http_lines(options),
         "init_by_lua_block {",
         f'    require("{LUA_MODULE}").configure([=[{pages.UNAVAILABLE}]=])',
+        f"    {hosting.init_code(options)}",
         f"    {metering.init_code()}",
         "}",
         "server {",
@@ -73,6 +75,7 @@ def http_lines(options: Options) -> list[str]:
         "    }",
         *(f"    {line}" for line in metering.socket_lines()),
         *(f"    {line}" for line in challenging.socket_lines()),
+        *(f"    {line}" for line in hosting.socket_lines()),
         "    location / { return 404; }",
         "}",
         *_upstream_lines(options),
@@ -90,12 +93,6 @@ def _upstream_lines(options: Options) -> list[str]:
         lines.append(f"    keepalive {options.upstream_keepalive};")  # after the balancer
     lines.append("}")
     return lines
-
-
-def location_line(app: str) -> str:
-    """The app's `location /`: a peer chosen (or the 503 page), then proxied."""
-    admit = f'access_by_lua_block {{ require("{LUA_MODULE}").admit("{safety.app(app)}") }}'
-    return f"location / {{ {admit} proxy_pass http://{UPSTREAM}; }}"
 
 
 def peer(address: str, port: int) -> str:

@@ -8,17 +8,17 @@ fills through the balancer's socket, so a challenge needs no reload:
         lua_shared_dict deis_challenges 1m;
         server { listen "unix:<socket>"; location = /challenges { content_by_lua_block ... } }
     }
-    server { listen <http>; ...                                (every plain HTTP server)
-        rewrite "^/\.well-known/acme-challenge/[A-Za-z0-9_-]{22,128}$" $uri break;
-        location ^~ /.well-known/acme-challenge/ { content_by_lua_block { ...answer() } }
-        <the server's own directives: whitelist `if`, `return 301`/`503`/`404`, locations>
+    server { listen <http>; ...                (the apps' catch-all, the controller's server)
+        location ~ "^/\.well-known/acme-challenge/[A-Za-z0-9_-]{22,128}$" {
+            content_by_lua_block { ...answer() } }
+        <the server's own locations>
     }
 
-An app's server-level `if`/`return` run in the server rewrite phase, before any location is
-chosen, so a location alone would never be reached behind a whitelist, an HTTPS redirect or
-maintenance. The `rewrite ... break` comes first: for a challenge path (and only for one) it
-ends the server's rewrite directives, and the location answers. HTTPS servers need nothing:
-HTTP-01 is validated over plain HTTP only.
+A regular expression location comes before every prefix location but `^~`, so a challenge
+path (and only one: a path under the prefix that is no token goes where any other path goes)
+is answered ahead of the app's whitelist, HTTPS redirect and maintenance page, which the
+route table's Lua answers in the access phase of `location /`, and ahead of the controller's
+redirect. HTTPS servers need nothing: HTTP-01 is validated over plain HTTP only.
 """
 
 import re
@@ -37,9 +37,9 @@ SHARED_DICT_SIZE = "1m"
 SOCKET_LOCATION = "/challenges"
 """Where the agent PUTs the whole set, on the balancer's socket."""
 
-REWRITE_PATTERN = r"^/\.well-known/acme-challenge/[A-Za-z0-9_-]{22,128}$"
-"""A challenge's path (`PATH_PREFIX` and a token, `TOKEN_PATTERN`), as `rewrite` matches it
-(quoted in the configuration: nginx takes a `{` as a block's start otherwise)."""
+PATH_PATTERN = r"^/\.well-known/acme-challenge/[A-Za-z0-9_-]{22,128}$"
+"""A challenge's path (`PATH_PREFIX` and a token, `TOKEN_PATTERN`), as the location matches
+it (quoted in the configuration: nginx takes a `{` as a block's start otherwise)."""
 
 _TOKEN = re.compile(challenges_kv.TOKEN_PATTERN.strip("^$"), re.ASCII)
 _KEY_AUTHORIZATION = re.compile(r"[A-Za-z0-9_.-]{1,300}", re.ASCII)
@@ -57,12 +57,9 @@ def socket_lines() -> list[str]:
 
 
 def server_lines() -> list[str]:
-    """The first lines of every plain HTTP server: challenge paths skip its own directives."""
-    return [
-        f'rewrite "{REWRITE_PATTERN}" $uri break;',
-        f"location ^~ {challenges_kv.PATH_PREFIX} {{ "
-        f'content_by_lua_block {{ require("{LUA_MODULE}").answer() }} }}',
-    ]
+    """The challenge's location, first in every plain HTTP server."""
+    answer = f'content_by_lua_block {{ require("{LUA_MODULE}").answer() }}'
+    return [f'location ~ "{PATH_PATTERN}" {{ {answer} }}']
 
 
 def body(answers: Mapping[str, str]) -> bytes:

@@ -21,7 +21,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from deis_router_agent.domain import safety
 from deis_shared import appnames
 from deis_shared.events import metrics as metrics_events
 
@@ -60,9 +59,12 @@ def socket_lines() -> list[str]:
     return [f'location = /metrics {{ content_by_lua_block {{ require("{LUA_MODULE}").dump() }} }}']
 
 
-def server_line(app: str) -> str:
-    """The line, in each server of an app, counting its responses."""
-    return f'log_by_lua_block {{ require("{LUA_MODULE}").record("{safety.app(app)}") }}'
+def server_line() -> str:
+    """The line, in each server of the apps, counting the responses of `$deis_app`'s app.
+
+    The route table's Lua sets the variable; empty (an unknown host, say), nothing counts.
+    """
+    return f'log_by_lua_block {{ require("{LUA_MODULE}").record(ngx.var.deis_app) }}'
 
 
 @dataclass(frozen=True, slots=True)

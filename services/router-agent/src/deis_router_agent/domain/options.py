@@ -86,6 +86,8 @@ class Options:
     """The Lua module's files (and the NDK's it needs) to load; empty: built in."""
     metrics_memory: int = 10
     """Megabytes of nginx's shared dict of per-app request counters (`metering`)."""
+    routes_memory: int = 64
+    """Megabytes of nginx's route table (`hosting`): apps' domains, options, certificates."""
 
     @property
     def controller_domain(self) -> str | None:

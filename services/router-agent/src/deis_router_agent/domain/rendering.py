@@ -1,56 +1,68 @@
-"""Render one app's routing into its own nginx file: its HTTP and HTTPS servers.
+"""Render one app's routing into the lines nginx's route table takes (`nginx/deis_routes.lua`).
 
 `render_app` is the named security boundary of the router (with `safety`): it is the only
-place where values from KV become configuration text, and every one of them passes a `safety`
-check first. Hostile-input tests live in `tests/domain/test_rendering.py`.
+place where values from KV become what nginx serves by, and every one of them passes a
+`safety` check first. Hostile-input tests live in `tests/domain/test_rendering.py`.
 
-Per app (routes absent, or `routable: false`: nothing at all, so the default server answers 404):
+nginx's configuration names no app: two catch-all servers (`skeleton`) look every request's
+host up in a shared dict the agent fills through its socket, so a domain, certificate,
+whitelist or maintenance change is a few keys set, with no reload, whatever the number of
+apps. Per routed app (routes absent, or `routable: false`: nothing, so its hosts answer 404):
 
-    geo $deis_allow_<app> { default 0; <whitelist> 1; }                    (if whitelisted)
-    server { listen <http>; server_name <domains without a certificate>; <serve> }
-    server { listen <http>; server_name <domains with one>; <serve, or 301 to https> }
-    server { listen <https> ssl; server_name <a certificate's domains>; ssl_certificate ...;
-             <HSTS if enforced>; <serve> }                                  (per certificate)
+    cert <app>/<name>-<digest> <base64 PEM chain> <base64 PEM key>       (per certificate)
+    app <app> <flags> <whitelist> <domain>=<certificate or -> ...
 
-Each plain HTTP server starts with the ACME HTTP-01 answers (`challenging`), which skip the
-rest for a challenge path. <serve> is, in order: 403 outside the whitelist, the 503
-maintenance page, or the app's `location /`, where the Lua balancer answers the 503 "nothing
-running" page when the app has no process and proxies to one of them otherwise (`balancing`:
-every app shares one upstream).
-The app's endpoints are not in the file: they reach nginx through the balancer's socket, so
-the file changes only with the app's routes, and an endpoint change needs no reload. The
-whitelist is a `geo` variable tested with `if` at server level (server rewrite phase), not
-`allow`/`deny`: those run in the access phase, after `return`, and would let maintenance
-pages and redirects skip the whitelist.
+flags: `m` maintenance, `e` HTTPS enforced, `-` neither; whitelist: `-`, or each network as
+its address bytes in hex and its prefix length (`c0a80000/16`), which Lua compares with the
+client's binary address. A domain served with a certificate is redirected to HTTPS when the
+app enforces it, and answers with HSTS over HTTPS; one without is served over plain HTTP.
+Each certificate is checked to be a pair (`keypairs`) before it is sent: a broken one is
+refused for its app, naming it, and never reaches nginx.
 
 When the router fronts the controller, its name (`deis.<platform domain>`, `platform`) is
 dropped from every app's domains, certificates included: an app named `deis`, or one adding
-that domain, can never take the platform's API (and its users' credentials) over.
-
-Certificates are written content-addressed under `tls/<app>/` (outside every release and
-every served path, mode 0600), so an unchanged app's file is the same across releases and an
-nginx error naming a path pins the app.
+that domain, can never take the platform's API (and its users' credentials) over. (Its own
+server blocks would win anyway: exact names come before the catch-all's.)
 """
 
+import base64
 import hashlib
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from deis_router_agent.domain import balancing, challenging, metering, pages, safety, syntax
+from deis_router_agent.domain import keypairs, safety
 from deis_router_agent.domain.options import Options
+from deis_router_agent.errors import UnsafeValue
 from deis_shared.kv import routes as routes_kv
 
 
 @dataclass(frozen=True, slots=True)
-class AppConfig:
-    """One app's rendered file and the TLS files it refers to."""
+class AppRoutes:
+    """One app's lines for nginx's route table."""
 
     app: str
-    text: str
-    """Contents of `apps/<app>.conf`."""
-    tls_files: dict[Path, str] = field(default_factory=dict)
-    """Absolute path under the TLS directory -> contents (PEM), written with mode 0600."""
+    line: str
+    """`app <app> <flags> <whitelist> <domain>=<certificate> ...`."""
+    certificates: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Certificate id (`<app>/<name>-<digest>`) -> (PEM chain, PEM key)."""
+
+    @property
+    def domains(self) -> list[str]:
+        """The domains served, in order."""
+        return [token.partition("=")[0] for token in self.line.split()[4:]]
+
+    def text(self) -> str:
+        """The app's lines: its certificates first, then the app."""
+        lines = [
+            f"cert {id_} {_b64(chain)} {_b64(key)}\n"
+            for id_, (chain, key) in sorted(self.certificates.items())
+        ]
+        return "".join(lines) + self.line + "\n"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 def resolve_domain(domain: str, *, platform_domain: str) -> str:
@@ -58,50 +70,28 @@ def resolve_domain(domain: str, *, platform_domain: str) -> str:
     return domain if "." in domain else f"{domain}.{platform_domain}"
 
 
-def _quoted(page: str) -> str:
-    return f'"{page}"'
-
-
-def _serve_lines(*, app: str, routes: routes_kv.Routes, redirect: str | None) -> list[str]:
-    lines: list[str] = []
-    if routes.whitelist:
-        lines.append(f"if ($deis_allow_{app.replace('-', '_')} = 0) {{ return 403; }}")
-    if redirect is not None:
-        lines.append(f"return 301 {redirect};")
-    elif routes.maintenance:
-        lines.append(f"return 503 {_quoted(pages.MAINTENANCE)};")
-    else:
-        lines.append(balancing.location_line(app))
-    return lines
-
-
-def _server(app: str, head: list[str], body: list[str]) -> list[str]:
-    lines = (*head, metering.server_line(app), *body)
-    return ["server {", *(f"    {line}" for line in lines), "}"]
-
-
-def _domains(routes: routes_kv.Routes, *, options: Options) -> tuple[list[str], str | None]:
-    """The app's server names, and the controller's name if the app asked for it (dropped)."""
+def _domains(routes: routes_kv.Routes, *, options: Options) -> list[str]:
+    """The app's host names, without the controller's (never an app's)."""
     seen: dict[str, None] = {safety.domain(routes.default_domain): None}
     for domain in routes.domains:
         resolved = resolve_domain(safety.domain(domain), platform_domain=options.platform_domain)
         seen[safety.domain(resolved)] = None
-    reserved = options.controller_domain
-    if reserved is None or reserved not in seen:
-        return list(seen), None
-    del seen[reserved]
-    return list(seen), reserved
+    seen.pop(options.controller_domain or "", None)
+    return list(seen)
 
 
 def _certificates(
     app: str, routes: routes_kv.Routes, domains: Iterable[str], *, options: Options
-) -> tuple[dict[str, list[str]], dict[str, tuple[Path, Path]], dict[Path, str]]:
-    """Which domains each certificate serves (first certificate wins a domain), its files."""
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Per domain its certificate's id (the first certificate naming it wins), and the pairs.
+
+    Raises:
+        UnsafeValue: a certificate that serves a domain is not a good pair (it is named).
+    """
     wanted = set(domains)
-    served: dict[str, list[str]] = {}
-    paths: dict[str, tuple[Path, Path]] = {}
-    files: dict[Path, str] = {}
-    taken: set[str] = set()
+    served: dict[str, str] = {}
+    pairs: dict[str, tuple[str, str]] = {}
+    names: set[str] = set()
     for cert in routes.certificates:
         name = safety.name(cert.name)
         mine = []
@@ -109,61 +99,58 @@ def _certificates(
             resolved = resolve_domain(
                 safety.domain(domain), platform_domain=options.platform_domain
             )
-            if resolved in wanted and resolved not in taken:
-                taken.add(resolved)
+            if resolved in wanted and resolved not in served and resolved not in mine:
                 mine.append(resolved)
-        if not mine or name in served:
+        if not mine or name in names:
             continue
+        names.add(name)
+        if not isinstance(cert.certificate, str) or not isinstance(cert.key, str):
+            raise UnsafeValue(f"certificate {name} of app {app}: not PEM text")
+        try:
+            keypairs.load(cert.certificate.encode(), cert.key.encode())
+        except (keypairs.BadPair, UnicodeError) as error:
+            raise UnsafeValue(f"certificate {name} of app {app}: {error}") from error
         digest = hashlib.sha256(f"{cert.certificate}\0{cert.key}".encode()).hexdigest()[:16]
-        base = options.paths.tls / app / f"{name}-{digest}"
-        crt, key = base.with_suffix(".crt"), base.with_suffix(".key")
-        served[name], paths[name] = mine, (crt, key)
-        files[crt], files[key] = cert.certificate, cert.key
-    return served, paths, files
+        id_ = f"{app}/{name}-{digest}"
+        pairs[id_] = (cert.certificate, cert.key)
+        served.update(dict.fromkeys(mine, id_))
+    return served, pairs
 
 
-def render_app(*, routes: routes_kv.Routes | None, options: Options) -> AppConfig | None:
-    """The nginx file of one app, or None when the app is not routed (its endpoints: apart).
+def whitelist_entry(entry: str) -> str:
+    """A whitelist entry as Lua compares it: network address bytes in hex, `/`, prefix length.
 
     Raises:
-        UnsafeValue: a value failed its `safety` check; nothing of the app is rendered.
+        UnsafeValue: not an IP address or network.
+    """
+    try:
+        network = ipaddress.ip_network(safety.network(entry), strict=False)
+    except ValueError as error:
+        raise UnsafeValue(f"refusing whitelist entry {entry!r}") from error
+    return f"{network.network_address.packed.hex()}/{network.prefixlen}"
+
+
+def render_app(*, routes: routes_kv.Routes | None, options: Options) -> AppRoutes | None:
+    """The app's lines for nginx, or None when the app is not routed (its endpoints: apart).
+
+    Raises:
+        UnsafeValue: a value failed its `safety` check, or a certificate is not a pair;
+            nothing of the app is rendered.
     """
     if routes is None or not routes.routable:
         return None
     app = safety.app(routes.app)
-    domains, reserved = _domains(routes, options=options)
-    by_cert, cert_paths, tls_files = _certificates(app, routes, domains, options=options)
-    secure = [d for names in by_cert.values() for d in names]
-    plain = [d for d in domains if d not in secure]
+    domains = _domains(routes, options=options)
+    by_domain, pairs = _certificates(app, routes, domains, options=options)
+    flags = ("m" if routes.maintenance else "") + ("e" if routes.https_enforced else "")
+    whitelist = ",".join(whitelist_entry(entry) for entry in routes.whitelist) or "-"
+    hosts = " ".join(f"{domain}={by_domain.get(domain, '-')}" for domain in domains)
+    line = f"app {app} {flags or '-'} {whitelist} {hosts}"
+    return AppRoutes(app=app, line=line, certificates=pairs)
 
-    lines = [f"# app {app}"]
-    if reserved is not None:
-        lines.append(f"# {reserved} is the controller's: not served for this app")
-    if routes.whitelist:
-        lines.append(f"geo $deis_allow_{app.replace('-', '_')} {{")
-        lines.append("    default 0;")
-        lines.extend(f"    {safety.network(entry)} 1;" for entry in routes.whitelist)
-        lines.append("}")
-    http = syntax.listen(options.listen_address, options.http_port)
-    https = syntax.listen(options.listen_address, options.https_port, "ssl")
-    serve = _serve_lines(app=app, routes=routes, redirect=None)
-    acme = challenging.server_lines()  # first: before the whitelist, redirect, maintenance
-    if plain:
-        lines.extend(_server(app, [http, f"server_name {' '.join(plain)};", *acme], serve))
-    if secure:
-        redirect = None
-        if routes.https_enforced:
-            port = options.https_redirect_port
-            suffix = "" if port == 443 else f":{port}"
-            redirect = f"https://$host{suffix}$request_uri"
-        insecure = _serve_lines(app=app, routes=routes, redirect=redirect)
-        lines.extend(_server(app, [http, f"server_name {' '.join(secure)};", *acme], insecure))
-    for name, names in by_cert.items():
-        crt, key = cert_paths[name]
-        head = [https, f"server_name {' '.join(names)};"]
-        head += [f"ssl_certificate {syntax.path(crt)};", f"ssl_certificate_key {syntax.path(key)};"]
-        if routes.https_enforced:
-            hsts = f"max-age={options.hsts_max_age}"
-            head.append(f'add_header Strict-Transport-Security "{hsts}" always;')
-        lines.extend(_server(app, head, serve))
-    return AppConfig(app=app, text="\n".join(lines) + "\n", tls_files=tls_files)
+
+def body(apps: Iterable[AppRoutes], *, gone: Iterable[str] = ()) -> bytes:
+    """The request body setting these apps (and removing those `gone`)."""
+    text = "".join(routes.text() for routes in sorted(apps, key=lambda item: item.app))
+    text += "".join(f"gone {safety.app(app)}\n" for app in sorted(gone))
+    return text.encode()

@@ -1,21 +1,18 @@
 """Render the main nginx file of a release: process and HTTP settings, default servers, status.
 
-The file ends with an `include` of the release's app files.
+It names no app: every app is served by the catch-all servers of `hosting`, from the route
+table the agent fills through its socket, so the file changes only with the agent's settings.
 
 The status server listens on 127.0.0.1 only and answers `GET /revision` with the revision this
 configuration was rendered for: after a reload the agent polls it until the new revision
 answers, which is when new workers serve the new configuration (a SIGHUP returning says nothing
-about that). The default servers answer every unknown host with the same 404 page (no app is
-named; ACME challenges are answered: `challenging`) and refuse TLS handshakes for unknown
-names (`ssl_reject_handshake`), so no certificate is needed for them. The Lua balancer's
+about that). The Lua balancer's
 parts (its module, shared dict and endpoints socket) come from `balancing`. The platform's
 own services (the controller's server, the builder's `stream` block), when the router fronts
 them, come from `platform`.
 """
 
-from pathlib import Path
-
-from deis_router_agent.domain import balancing, challenging, pages, platform, syntax
+from deis_router_agent.domain import balancing, hosting, platform, syntax
 from deis_router_agent.domain.options import Options
 
 GZIP_TYPES = (
@@ -24,8 +21,8 @@ GZIP_TYPES = (
 )
 
 
-def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
-    """The `nginx.conf` of revision `revision`, including every `*.conf` in `apps_dir`."""
+def render_main(*, options: Options, revision: int) -> str:
+    """The `nginx.conf` of revision `revision`."""
     paths = options.paths
     temp = paths.temp
     user = [f"user {options.worker_user};"] if options.worker_user else []
@@ -35,9 +32,6 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
         else "access_log off;"
     )
     body_size = f"{options.client_max_body_size}m" if options.client_max_body_size else "0"
-    https_default = syntax.listen(
-        options.listen_address, options.https_port, "ssl", "default_server"
-    )
     lines = [
         f"# deis router, revision {revision}",
         *platform.main_lines(options),
@@ -85,17 +79,6 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
         "    proxy_set_header Upgrade $http_upgrade;",
         "    proxy_set_header Connection $deis_connection;",
         "    server {",
-        f"        {syntax.listen(options.listen_address, options.http_port, 'default_server')}",
-        "        server_name _;",
-        *(f"        {line}" for line in challenging.server_lines()),
-        f'        return 404 "{pages.NOT_FOUND}";',
-        "    }",
-        "    server {",
-        f"        {https_default}",
-        "        server_name _;",
-        "        ssl_reject_handshake on;",
-        "    }",
-        "    server {",
         f"        listen 127.0.0.1:{options.status_port};",
         "        server_name _;",
         "        access_log off;",
@@ -104,7 +87,7 @@ def render_main(*, options: Options, revision: int, apps_dir: Path) -> str:
         "    }",
         *(f"    {line}" for line in platform.http_lines(options)),
         *(f"    {line}" for line in balancing.http_lines(options)),
-        f"    include {syntax.path(apps_dir / '*.conf')};",
+        *(f"    {line}" for line in hosting.server_lines(options, upstream=balancing.UPSTREAM)),
         "}",
         *platform.stream_lines(options),
     ]

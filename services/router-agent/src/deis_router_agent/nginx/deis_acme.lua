@@ -8,7 +8,7 @@ HTTP server at once, without a reload:
     key:   the token (base64url, 22 to 128 characters)
     value: its key authorization ("<token>.<thumbprint>")
 
-`answer()` (the `location ^~ /.well-known/acme-challenge/` of every plain HTTP server) answers
+`answer()` (the challenge location of every plain HTTP server: `domain.challenging`) answers
 `GET /.well-known/acme-challenge/<token>` with the key authorization as text/plain, or 404.
 
 `update()` takes lines "<token> <key authorization>", each ending with a newline; PUT replaces
@@ -19,7 +19,10 @@ The dict lives as long as the master: it survives reloads; after a restart the a
 the set again.
 ]]
 
+local socket = require "deis_socket"
+
 local store = ngx.shared.deis_challenges
+local reply = socket.reply
 local _M = {}
 
 local PREFIX = "/.well-known/acme-challenge/"
@@ -34,14 +37,8 @@ local function valid_key_authorization(value)
     return value ~= nil and #value >= 1 and #value <= 300 and value:match(KEY_AUTHORIZATION) ~= nil
 end
 
-local function reply(status, text)
-    ngx.status = status
-    ngx.header["Content-Type"] = "text/plain"
-    ngx.print(text)
-    return ngx.exit(ngx.HTTP_OK)
-end
 
---- `location ^~ /.well-known/acme-challenge/` of every plain HTTP server.
+--- The challenge location (a token's path) of every plain HTTP server.
 function _M.answer()
     local method = ngx.req.get_method()
     if method ~= "GET" and method ~= "HEAD" then
@@ -91,13 +88,9 @@ function _M.update()
     if method ~= "PUT" then
         return reply(405, "GET or PUT\n")
     end
-    ngx.req.read_body()
-    local body = ngx.req.get_body_data()
+    local body, too_large = socket.body()
     if body == nil then
-        if ngx.req.get_body_file() ~= nil then
-            return reply(413, "body larger than the buffer\n")
-        end
-        body = ""
+        return reply(413, too_large .. "\n")
     end
     local entries, err = parse(body)
     if entries == nil then

@@ -23,6 +23,9 @@ Loaded by `init_by_lua_block` in the master, so workers share it; reloaded at ev
 ]]
 
 local balancer = require "ngx.balancer"
+local socket = require "deis_socket"
+
+local reply = socket.reply
 
 local store = ngx.shared.deis_endpoints
 local _M = {}
@@ -146,12 +149,6 @@ local function parse(body)
     return entries, order
 end
 
-local function reply(status, text)
-    ngx.status = status
-    ngx.header["Content-Type"] = "text/plain"
-    ngx.print(text)
-    return ngx.exit(ngx.HTTP_OK)
-end
 
 local function dump()
     local lines = {}
@@ -174,13 +171,9 @@ function _M.update()
     if method ~= "PUT" and method ~= "PATCH" then
         return reply(405, "GET, PUT or PATCH\n")
     end
-    ngx.req.read_body()
-    local body = ngx.req.get_body_data()
+    local body, too_large = socket.body()
     if body == nil then
-        if ngx.req.get_body_file() ~= nil then
-            return reply(413, "body larger than the buffer\n")
-        end
-        body = ""
+        return reply(413, too_large .. "\n")
     end
     local entries, order = parse(body)
     if entries == nil then

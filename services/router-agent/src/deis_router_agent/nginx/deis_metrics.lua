@@ -44,6 +44,9 @@ end
 
 --- Log phase of an app's servers: count this response.
 function _M.record(app)
+    if app == nil or app == "" then
+        return -- no app served this request (an unknown host, say)
+    end
     local class = classes[math.floor(ngx.status / 100)]
     if class == nil then
         return -- no response was sent (status 0)

@@ -1,11 +1,11 @@
 """The agent's data dir as nginx's prefix: releases, the `current` symlink, TLS files, temp.
 
     <data_dir>/
-        releases/<revision>/nginx.conf, apps/<app>.conf     (0700: rendered, then validated)
+        releases/<revision>/nginx.conf                      (0700: rendered, then validated)
         current -> releases/<revision>                      (nginx runs `-c current/nginx.conf`)
-        tls/<app>/<name>-<digest>.crt|.key                  (0700 dirs, 0600 files)
         tls/_platform/deis.pem                              (the platform's key and chain)
-        lua/deis_balancer.lua, deis_metrics.lua, deis_acme.lua  (Lua, from this package)
+        tls/_fallback.pem                                   (the catch-all's unused pair)
+        lua/deis_*.lua                                      (Lua, from this package)
         run/balancer.sock                                   (0700 dir: endpoints, agent only)
         temp/{body,proxy,fastcgi,uwsgi,scgi}                (the workers' temp files)
         logs/error.log, access.log, nginx.stderr
@@ -13,37 +13,34 @@
 
 A release is written whole into a new directory, validated there, and made live by replacing
 the `current` symlink with `rename(2)`, which is atomic: nginx (at a reload or a restart)
-reads either the old release or the new one, never a mix. Only the apps that changed are
-written: every other app's file is a hard link to its file in the live release (a link per
-app, not a file), and a file is never written in place (a new one is renamed over it), so
-rewriting a linked file replaces the link and leaves the live release as it was: each release
-is complete, and unchanged once written. The balancer's socket may live
+reads either the old release or the new one, never a mix. A release names no app (apps are
+in nginx's route table, `domain.hosting`): it changes only with the agent's settings, and apps'
+certificates are in nginx's memory, never on disk. The balancer's socket may live
 elsewhere (`DEIS_BALANCER_SOCKET`, when the data dir's path is too long for a socket
 address); its directory is made 0700 either way. Every method here is synchronous file work,
 run by callers in a thread.
 
-The platform's key and certificate chain share one file with a fixed path (no app name
-starts with `_`, so none can collide; pruning leaves it alone): a rotated pair replaces it in
-one `rename(2)`, so nginx never reads a new certificate with the old key, and is reloaded.
+The platform's key and certificate chain share one file with a fixed path: a rotated pair
+replaces it in one `rename(2)`, so nginx never reads a new certificate with the old key, and
+is reloaded. The fallback pair (`domain.hosting`) is made once, at the first start.
 """
 
-import contextlib
 import importlib.resources
 import os
 import shutil
-from collections.abc import Container, Iterable
 from pathlib import Path
 
+from deis_router_agent.domain import hosting, keypairs
 from deis_router_agent.domain.options import KeyPair, Paths
-from deis_router_agent.domain.rendering import AppConfig
 from deis_router_agent.errors import NginxFailed
 
 TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 PLATFORM_TLS = "_platform"
 """The directory under `tls/` of the platform's certificate."""
 LUA_FILE = "deis_balancer.lua"
-LUA_FILES = (LUA_FILE, "deis_metrics.lua", "deis_acme.lua")
-"""The Lua modules nginx loads from `lua/`: the balancer, the request counters, ACME answers."""
+LUA_FILES = (LUA_FILE, "deis_routes.lua", "deis_metrics.lua", "deis_acme.lua", "deis_socket.lua")
+"""The Lua modules nginx loads from `lua/`: the balancer, the route table, the request
+counters, the ACME answers, and what the agent's socket's handlers share."""
 
 
 def _write(path: Path, text: str, *, mode: int) -> None:
@@ -131,17 +128,10 @@ class Layout:
             return None
         return int(name) if self.conf(int(name)).is_file() else None
 
-    def holds(self, revision: int, *, main: str, apps: Iterable[AppConfig]) -> bool:
-        """Whether release `revision` is exactly `main` and the files of `apps`, nothing else."""
-        directory = self.release(revision) / "apps"
+    def holds(self, revision: int, *, main: str) -> bool:
+        """Whether release `revision` is exactly `main`."""
         try:
-            if self.conf(revision).read_text() != main:
-                return False
-            files = {path.name for path in directory.iterdir()}
-            wanted = {f"{config.app}.conf": config for config in apps}
-            if files != set(wanted):
-                return False
-            return all((directory / name).read_text() == c.text for name, c in wanted.items())
+            return self.conf(revision).read_text() == main
         except OSError:
             return False
 
@@ -166,6 +156,7 @@ class Layout:
             private.mkdir(mode=0o700, exist_ok=True)
             private.chmod(0o700)
         self._private_socket_dir()
+        self._fallback()
         for name in LUA_FILES:
             source = importlib.resources.files("deis_router_agent.nginx").joinpath(name)
             _write(self.lua / name, source.read_text(), mode=0o644)
@@ -197,61 +188,23 @@ class Layout:
                 f"{found.st_mode & 0o777:o} and owner {found.st_uid}"
             )
 
-    def write_release(
-        self,
-        *,
-        revision: int,
-        main: str,
-        apps: Iterable[AppConfig],
-        base: int | None = None,
-        changed: Container[str] = frozenset(),
-    ) -> Path:
-        """Write a whole release (and any TLS file it needs that is not on disk yet).
+    def _fallback(self) -> None:
+        """Make the fallback pair if missing; drop what earlier versions kept under `tls/`."""
+        path = self.tls / hosting.FALLBACK
+        if not path.is_file():
+            _write(path, keypairs.self_signed("deis-router-fallback"), mode=0o600)
+        for entry in self.tls.iterdir():
+            if entry.is_dir() and entry.name != PLATFORM_TLS:
+                shutil.rmtree(entry, ignore_errors=True)  # per-app files: now in nginx's memory
 
-        With `base`, a release on disk that holds the file of every app of `apps` except those
-        of `changed`: those are written, and every other app's file is a hard link to its file
-        in `base` (written if missing there). Without it, every file is written.
-        """
+    def write_release(self, *, revision: int, main: str) -> Path:
+        """Write a release: its directory and its `nginx.conf`."""
         directory = self.release(revision)
         if directory.exists():
             shutil.rmtree(directory)
-        apps_dir = directory / "apps"
-        apps_dir.mkdir(parents=True, mode=0o700)
-        with contextlib.ExitStack() as fds:
-            target = os.open(apps_dir, os.O_RDONLY | os.O_DIRECTORY)
-            fds.callback(os.close, target)
-            source = None
-            if base is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    source = os.open(self.release(base) / "apps", os.O_RDONLY | os.O_DIRECTORY)
-                    fds.callback(os.close, source)
-            for config in apps:
-                if source is not None and config.app not in changed:
-                    name = f"{config.app}.conf"
-                    try:
-                        os.link(name, name, src_dir_fd=source, dst_dir_fd=target)
-                        continue
-                    except FileNotFoundError:
-                        pass
-                self.write_app(revision=revision, config=config)
+        directory.mkdir(parents=True, mode=0o700)
         _write(self.conf(revision), main, mode=0o600)
         return directory
-
-    def write_app(self, *, revision: int, config: AppConfig) -> None:
-        """Write (or replace) one app's file in a release, and its TLS files.
-
-        The file is replaced, never written through: if it is a link to an earlier release's
-        file, that file stays as it was.
-        """
-        for path, text in config.tls_files.items():
-            if not path.exists():
-                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                _write(path, text, mode=0o600)
-        _write(self.release(revision) / "apps" / f"{config.app}.conf", config.text, mode=0o600)
-
-    def remove_app(self, *, revision: int, app: str) -> None:
-        """Take one app out of a release."""
-        (self.release(revision) / "apps" / f"{app}.conf").unlink(missing_ok=True)
 
     def swap(self, revision: int) -> None:
         """Make `revision` the live release, atomically."""
@@ -264,16 +217,8 @@ class Layout:
         """Remove a release that never went live."""
         shutil.rmtree(self.release(revision), ignore_errors=True)
 
-    def prune(self, *, keep: int, tls_in_use: set[Path]) -> None:
-        """Keep the newest `keep` releases and the TLS files still referred to."""
+    def prune(self, *, keep: int) -> None:
+        """Keep the newest `keep` releases."""
         revisions = sorted(int(p.name) for p in self.releases.iterdir() if p.name.isdigit())
         for revision in revisions[:-keep]:
             self.discard(revision)
-        for app_dir in self.tls.iterdir():
-            if app_dir.name == PLATFORM_TLS:
-                continue
-            for path in app_dir.iterdir():
-                if path not in tls_in_use:
-                    path.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                app_dir.rmdir()  # only once empty
