@@ -79,18 +79,11 @@ end
 
 --- `location = /challenges` on the agent's socket: PUT every challenge, GET the tokens.
 function _M.update()
-    local method = ngx.req.get_method()
-    if method == "GET" then
-        local tokens = store:get_keys(0)
-        table.sort(tokens)
-        return reply(ngx.HTTP_OK, table.concat(tokens, "\n") .. (#tokens > 0 and "\n" or ""))
-    end
-    if method ~= "PUT" then
-        return reply(405, "GET or PUT\n")
-    end
-    local body, too_large = socket.body()
-    if body == nil then
-        return reply(413, too_large .. "\n")
+    local method, body = socket.accept({ PUT = true }, function()
+        return store:get_keys(0)
+    end)
+    if method == nil then
+        return
     end
     local entries, err = parse(body)
     if entries == nil then

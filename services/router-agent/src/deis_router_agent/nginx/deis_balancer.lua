@@ -150,7 +150,7 @@ local function parse(body)
 end
 
 
-local function dump()
+local function held()
     local lines = {}
     for _, app in ipairs(store:get_keys(0)) do
         local value = store:get(app)
@@ -158,22 +158,14 @@ local function dump()
             lines[#lines + 1] = value == "" and app or (app .. " " .. value)
         end
     end
-    table.sort(lines)
-    return table.concat(lines, "\n") .. (#lines > 0 and "\n" or "")
+    return lines
 end
 
 --- `location = /endpoints`: GET the endpoints, PUT all of them, PATCH some.
 function _M.update()
-    local method = ngx.req.get_method()
-    if method == "GET" then
-        return reply(ngx.HTTP_OK, dump())
-    end
-    if method ~= "PUT" and method ~= "PATCH" then
-        return reply(405, "GET, PUT or PATCH\n")
-    end
-    local body, too_large = socket.body()
-    if body == nil then
-        return reply(413, too_large .. "\n")
+    local method, body = socket.accept({ PUT = true, PATCH = true }, held)
+    if method == nil then
+        return
     end
     local entries, order = parse(body)
     if entries == nil then

@@ -383,7 +383,7 @@ local function apply(app, change, written)
     return ok, err
 end
 
-local function dump()
+local function held()
     local lines = {}
     for _, key in ipairs(store:get_keys(0)) do
         local app = key:match("^a:(.+)$")
@@ -392,22 +392,14 @@ local function dump()
             lines[#lines + 1] = "app " .. app .. " " .. raw
         end
     end
-    table.sort(lines)
-    return table.concat(lines, "\n") .. (#lines > 0 and "\n" or "")
+    return lines
 end
 
 --- `location = /routes` on the agent's socket: GET the apps, PUT all of them, PATCH some.
 function _M.update()
-    local method = ngx.req.get_method()
-    if method == "GET" then
-        return reply(ngx.HTTP_OK, dump())
-    end
-    if method ~= "PUT" and method ~= "PATCH" then
-        return reply(405, "GET, PUT or PATCH\n")
-    end
-    local body, too_large = socket.body()
-    if body == nil then
-        return reply(413, too_large .. "\n")
+    local method, body = socket.accept({ PUT = true, PATCH = true }, held)
+    if method == nil then
+        return
     end
     local parsed, err = parse(body)
     if parsed == nil then

@@ -15,18 +15,38 @@ function _M.reply(status, text)
     return ngx.exit(ngx.HTTP_OK)
 end
 
---- The request's body ("" when none), or nil and an error when it is larger than the buffer
---- (the socket's server keeps bodies in memory up to `client_body_buffer_size`).
-function _M.body()
+--- Lines sorted, each ending with a newline, as one text.
+function _M.listing(lines)
+    table.sort(lines)
+    return table.concat(lines, "\n") .. (#lines > 0 and "\n" or "")
+end
+
+--- The start of every handler: GET answers `list()`'s lines; a method not in `methods`
+--- (a set) answers 405; otherwise the method and the body (kept whole in memory by the
+--- socket's server, up to `client_body_buffer_size`; larger answers 413). After an answer:
+--- nil, and the handler returns.
+function _M.accept(methods, list)
+    local method = ngx.req.get_method()
+    if method == "GET" then
+        _M.reply(ngx.HTTP_OK, _M.listing(list()))
+        return nil
+    end
+    if not methods[method] then
+        local names = {}
+        for name in pairs(methods) do
+            names[#names + 1] = name
+        end
+        table.sort(names)
+        _M.reply(405, "GET or " .. table.concat(names, " or ") .. "\n")
+        return nil
+    end
     ngx.req.read_body()
     local body = ngx.req.get_body_data()
-    if body ~= nil then
-        return body
+    if body == nil and ngx.req.get_body_file() ~= nil then
+        _M.reply(413, "body larger than the buffer\n")
+        return nil
     end
-    if ngx.req.get_body_file() ~= nil then
-        return nil, "body larger than the buffer"
-    end
-    return ""
+    return method, body or ""
 end
 
 return _M
