@@ -25,9 +25,9 @@ from deis_cli.commands import (
     limits,
     metrics,
     perms,
-    processes,
     ps,
     releases,
+    runlogs,
     tags,
 )
 
@@ -36,7 +36,7 @@ MODULES = [
     apps,
     config,
     ps,
-    processes,
+    runlogs,
     metrics,
     releases,
     builds,

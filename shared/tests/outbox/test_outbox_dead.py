@@ -11,7 +11,7 @@ import pytest
 from nats.js.api import StreamConfig
 from prometheus_client import CollectorRegistry
 
-from deis_shared.outbox import dead, outbox, publishing, relay, retention
+from deis_shared.outbox import dead, outbox, relay, retention, rounds
 
 
 @pytest.fixture
@@ -162,13 +162,13 @@ async def test_a_row_refused_every_time_dies_after_max_attempts_and_frees_its_ke
         "js": js,
         "schema": unique,
         "clock": clock,
-        "backoff": publishing.Backoff(base=1, cap=60),
+        "backoff": rounds.Backoff(base=1, cap=60),
         "max_attempts": 3,
         "on_dead": on_dead,
     }
     for attempt, delay in ((1, 1), (2, 2)):
-        done = await publishing.relay_round(pool, **once)
-        assert done == publishing.Round(published=0, dead=())
+        done = await rounds.relay_round(pool, **once)
+        assert done == rounds.Round(published=0, dead=())
         state = await row_state(pool, poison)
         assert (state["attempts"], state["rejections"], state["dead_at"]) == (
             attempt,
@@ -178,7 +178,7 @@ async def test_a_row_refused_every_time_dies_after_max_attempts_and_frees_its_ke
         assert (await row_state(pool, after))["sent_at"] is None  # held back behind it
         clock.advance(delay)
     # The third refusal is the last: the row is set aside and the next value goes out.
-    done = await publishing.relay_round(pool, **once)
+    done = await rounds.relay_round(pool, **once)
     assert done.published == 1
     assert [row.id for row in done.dead] == [poison]
     state = await row_state(pool, poison)
@@ -192,7 +192,7 @@ async def test_a_row_refused_every_time_dies_after_max_attempts_and_frees_its_ke
 
     # Dead is final: later rounds never try it again, even long after.
     clock.advance(3600)
-    assert await publishing.relay_round(pool, **once) == publishing.Round()
+    assert await rounds.relay_round(pool, **once) == rounds.Round()
     assert (await row_state(pool, poison))["attempts"] == 3
     assert [e.value for e in await kv.history("app")] == [b"next"]
     assert len(reported) == 1
@@ -203,10 +203,10 @@ async def test_always_failing_event_dies_after_max_attempts(new_clock, pool, nc,
     clock = new_clock()
     row_id = await insert_raw(pool, kind="event", subject=f"{unique}.nostream", headers={})
     once = {"js": js, "schema": unique, "clock": clock, "max_attempts": 2}
-    assert await publishing.relay_round(pool, **once) == publishing.Round()
+    assert await rounds.relay_round(pool, **once) == rounds.Round()
     assert (await row_state(pool, row_id))["dead_at"] is None
     clock.advance(1)
-    done = await publishing.relay_round(pool, **once)
+    done = await rounds.relay_round(pool, **once)
     assert [(row.id, row.kind, row.subject, row.attempts) for row in done.dead] == [
         (row_id, "event", f"{unique}.nostream", 2)
     ]
@@ -225,8 +225,8 @@ async def test_nats_away_never_kills_a_row(new_clock, pool, nats_server_factory,
         clock = new_clock()
         once = {"js": js, "schema": unique, "clock": clock, "max_attempts": 1}
         for _ in range(3):
-            done = await publishing.relay_round(pool, publish_timeout=0.2, **once)
-            assert done == publishing.Round()
+            done = await rounds.relay_round(pool, publish_timeout=0.2, **once)
+            assert done == rounds.Round()
             clock.advance(3600)
         state = await row_state(pool, row_id)
         assert (state["attempts"], state["rejections"], state["dead_at"]) == (3, 0, None)
@@ -249,7 +249,7 @@ async def test_a_failing_hook_is_logged_and_the_row_still_dies(pool, nc, unique,
             "INSERT INTO outbox (id, kind, subject) VALUES ($1, 'event', 'a')", row.id
         )
 
-    done = await publishing.relay_round(pool, js=js, schema=unique, max_attempts=1, on_dead=on_dead)
+    done = await rounds.relay_round(pool, js=js, schema=unique, max_attempts=1, on_dead=on_dead)
     assert [row.id for row in done.dead] == [row_id]
     assert (await row_state(pool, row_id))["dead_at"] is not None
     assert "dead-row hook failed" in caplog.text
@@ -265,9 +265,7 @@ async def test_what_the_hook_writes_commits_with_the_mark(pool, nc, unique):
         async def on_dead(conn, row):
             await outbox.enqueue_event(conn, subject=f"{unique}.dead", message=str(row.id).encode())
 
-        done = await publishing.relay_round(
-            pool, js=js, schema=unique, max_attempts=1, on_dead=on_dead
-        )
+        done = await rounds.relay_round(pool, js=js, schema=unique, max_attempts=1, on_dead=on_dead)
         assert [row.id for row in done.dead] == [row_id]
         assert await relay.drain(pool, js=js, schema=unique) == 1
         msg = await js.get_msg(stream, 1)
@@ -287,7 +285,7 @@ async def test_dead_rows_are_kept_longer_than_sent_rows(new_clock, pool, nc, uni
     js = nc.jetstream()
     clock = new_clock()
     row_id = await insert_raw(pool, kind="event", subject=f"{unique}.nostream", headers={})
-    await publishing.relay_round(pool, js=js, schema=unique, max_attempts=1, clock=clock)
+    await rounds.relay_round(pool, js=js, schema=unique, max_attempts=1, clock=clock)
     clock.advance(2 * 86400)
     assert (
         await retention.delete_sent(pool, schema=unique, older_than=timedelta(days=1), clock=clock)

@@ -10,7 +10,7 @@ import pytest
 from nats.js.api import StreamConfig
 
 from deis_shared.db import pool as db_pool
-from deis_shared.outbox import outbox, publishing, relay, retention
+from deis_shared.outbox import outbox, relay, retention, rounds
 
 CHILD = Path(__file__).parent / "relay_child.py"
 
@@ -52,7 +52,7 @@ async def unsent(pool):
 
 
 def test_backoff_doubles_up_to_the_cap():
-    b = publishing.Backoff(base=0.5, cap=3.0)
+    b = rounds.Backoff(base=0.5, cap=3.0)
     assert [b.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
     assert b.delay(10_000) == 3.0
 
@@ -96,7 +96,7 @@ async def test_kv_writes_land_in_order(pool, js, unique):
 
 async def test_failed_kv_row_holds_back_later_rows_of_its_key(new_clock, pool, js, unique):
     clock = new_clock()
-    backoff = publishing.Backoff(base=10, cap=60)
+    backoff = rounds.Backoff(base=10, cap=60)
     async with pool.acquire() as conn, conn.transaction():
         first = await outbox.enqueue_kv_put(conn, bucket=unique, key="k", value=b"a")
         second = await outbox.enqueue_kv_put(conn, bucket=unique, key="k", value=b"b")
@@ -132,7 +132,7 @@ async def test_nats_away_keeps_rows_and_publishes_when_back(
             StreamConfig(name=stream, subjects=[f"{unique}.>"], duplicate_window=120)
         )
         clock = new_clock()
-        backoff = publishing.Backoff(base=2, cap=60)
+        backoff = rounds.Backoff(base=2, cap=60)
         once = {
             "js": js,
             "schema": unique,

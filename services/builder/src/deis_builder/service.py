@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from deis_builder import settings as builder_settings
 from deis_builder.app.context import Context
-from deis_builder.app.hooks import HookServer
+from deis_builder.app.prereceive import HookServer
 from deis_builder.buildpacks import sandboxing
 from deis_builder.settings import BuilderSettings
 from deis_builder.ssh.server import SshServer

@@ -15,7 +15,7 @@ import nats.aio.client
 import pytest
 from fastapi import FastAPI
 
-from deis_controller.app import metrics
+from deis_controller.usecases import metrics
 from deis_shared import wire
 from deis_shared.events import metrics as metrics_events
 

@@ -3,7 +3,7 @@
 It wakes on the schema's `NOTIFY` channel (sent at commit by every enqueue) and also polls
 every `poll_interval` seconds, since notifications are lost while its listening connection is
 down and retries fall due without any. The listening connection is held from the pool and
-replaced when it drops. Each round is `publishing.relay_round`; database outages are logged
+replaced when it drops. Each round is `rounds.relay_round`; database outages are logged
 and retried at the next poll, publish failures are recorded on the rows. A row that cannot be
 published (larger than the server's `max_payload`, or rejected `max_attempts` times) is set
 aside as dead (`dead`): it no longer holds back the later rows of its KV key, the optional
@@ -30,17 +30,17 @@ from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry, Counter
 
 from deis_shared.db import errors as db_errors, pool as db_pool
-from deis_shared.outbox import dead, outbox, publishing, retention as outbox_retention
+from deis_shared.outbox import dead, outbox, retention as outbox_retention, rounds
 
 if TYPE_CHECKING:
     from deis_shared.db.pool import Pool
 
 logger = logging.getLogger(__name__)
 
-relay_once = publishing.relay_once
+relay_once = rounds.relay_once
 """One round: publish a batch of due rows, return how many were sent (for tests, benches)."""
 
-Backoff = publishing.Backoff
+Backoff = rounds.Backoff
 
 
 class RelayState(enum.Enum):
@@ -64,8 +64,8 @@ class OutboxRelay:
         batch_size: int = 100,
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,
-        backoff: publishing.Backoff | None = None,
-        clock: publishing.Clock = publishing.utc_now,
+        backoff: rounds.Backoff | None = None,
+        clock: rounds.Clock = rounds.utc_now,
         retention: timedelta = timedelta(days=1),
         dead_retention: timedelta = timedelta(days=7),
         retention_interval: float = 600.0,
@@ -104,7 +104,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.publish_timeout = publish_timeout
-        self.backoff = backoff or publishing.Backoff()
+        self.backoff = backoff or rounds.Backoff()
         self.clock = clock
         self.retention = retention
         self.dead_retention = dead_retention
@@ -200,7 +200,7 @@ class OutboxRelay:
 
     async def _round(self) -> int:
         try:
-            done = await publishing.relay_round(
+            done = await rounds.relay_round(
                 self.pool,
                 js=self.js,
                 schema=self.schema,
@@ -299,8 +299,6 @@ async def drain(pool: Pool, *, js: JetStreamContext, schema: str, batch_size: in
         The number of rows published.
     """
     total = 0
-    while published := await publishing.relay_once(
-        pool, js=js, schema=schema, batch_size=batch_size
-    ):
+    while published := await rounds.relay_once(pool, js=js, schema=schema, batch_size=batch_size):
         total += published
     return total

@@ -12,14 +12,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from deis_shared.db import errors as db_errors, pool as db_pool
-from deis_shared.outbox import publishing
+from deis_shared.outbox import rounds
 
 if TYPE_CHECKING:
     from deis_shared.db.pool import Pool
 
 
 async def delete_sent(
-    pool: Pool, *, schema: str, older_than: timedelta, clock: publishing.Clock = publishing.utc_now
+    pool: Pool, *, schema: str, older_than: timedelta, clock: rounds.Clock = rounds.utc_now
 ) -> int:
     """Delete rows sent more than `older_than` ago.
 
@@ -40,7 +40,7 @@ async def delete_sent(
 
 
 async def delete_dead(
-    pool: Pool, *, schema: str, older_than: timedelta, clock: publishing.Clock = publishing.utc_now
+    pool: Pool, *, schema: str, older_than: timedelta, clock: rounds.Clock = rounds.utc_now
 ) -> int:
     """Delete rows set aside as dead more than `older_than` ago.
 

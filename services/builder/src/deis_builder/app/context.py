@@ -8,7 +8,7 @@ import asyncpg
 import nats.aio.client
 import nats.js
 
-from deis_builder.app.hooks import HookServer
+from deis_builder.app.prereceive import HookServer
 from deis_builder.settings import BuilderSettings
 from deis_shared.objectstore.base import ObjectStore
 from deis_shared.sandbox import UidTable

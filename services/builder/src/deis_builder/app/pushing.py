@@ -24,7 +24,7 @@ from pathlib import Path
 from deis_builder import hookscript
 from deis_builder.app import access, building, history, locks, repos
 from deis_builder.app.context import Context
-from deis_builder.app.hooks import HookChannel, HookRequest
+from deis_builder.app.prereceive import HookChannel, HookRequest
 from deis_builder.buildpacks import output
 from deis_builder.domain import paths, refs
 from deis_builder.domain.commands import GitCommand

@@ -13,10 +13,10 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import PlainTextResponse, Response
 
 from deis_controller.api import bodies, bodysize, errors as api_errors, headers, routes, routing
-from deis_controller.app import undelivered
-from deis_controller.app.context import Context
 from deis_controller.domain.credentials import Passwords
 from deis_controller.settings import PLATFORM_VERSION, ControllerSettings
+from deis_controller.usecases import undelivered
+from deis_controller.usecases.context import Context
 from deis_shared.db import migrations
 from deis_shared.runner import MigrationSet, Service, ServiceRunner
 

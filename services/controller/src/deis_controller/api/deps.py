@@ -14,9 +14,9 @@ import asyncpg
 from fastapi import Depends, Path, Request
 
 from deis_controller import errors
-from deis_controller.app import access
-from deis_controller.app.context import Context
-from deis_controller.app.records import AppAccess, User
+from deis_controller.usecases import access
+from deis_controller.usecases.context import Context
+from deis_controller.usecases.records import AppAccess, User
 
 
 async def context(request: Request) -> Context:

@@ -10,7 +10,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from deis_controller import errors
 from deis_controller.api.headers import VERSION_HEADERS
-from deis_controller.app import access
+from deis_controller.usecases import access
 
 logger = logging.getLogger(__name__)
 

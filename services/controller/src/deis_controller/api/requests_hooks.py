@@ -1,6 +1,6 @@
 """Request-body models of the builder hooks and `run`, for the OpenAPI document.
 
-Validation itself is in the use cases (`app.hooks`, `app.processes`).
+Validation itself is in the use cases (`usecases.builderhooks`, `usecases.runlogs`).
 """
 
 from pydantic import BaseModel, ConfigDict

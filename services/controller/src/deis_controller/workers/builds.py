@@ -18,8 +18,8 @@ import asyncpg
 import nats.js
 from nats.aio.msg import Msg
 
-from deis_controller.app import deploys, pushes
-from deis_controller.app.context import Context
+from deis_controller.usecases import deploys, pushes
+from deis_controller.usecases.context import Context
 from deis_shared import events, wire
 from deis_shared.bus import consuming
 from deis_shared.db import errors as db_errors

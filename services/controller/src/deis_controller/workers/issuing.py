@@ -10,8 +10,8 @@ import asyncio
 import contextlib
 import logging
 
-from deis_controller.app import issuing
-from deis_controller.app.context import Context
+from deis_controller.usecases import issuing
+from deis_controller.usecases.context import Context
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any, cast
 import asyncpg
 import nats.aio.client
 
-from deis_controller.app import builder
+from deis_controller.usecases import builder
 from deis_shared.bus import requesting
 from deis_shared.db import errors as db_errors
 from deis_shared.rpc import controller as controller_rpc

@@ -9,7 +9,7 @@ being answered gets its reply.
 import asyncio
 from typing import Any
 
-from deis_controller.app.context import Context
+from deis_controller.usecases.context import Context
 from deis_controller.workers import builds, issuing, rpcs
 from deis_shared.bus import consuming, requesting
 from deis_shared.runner import Service

@@ -30,7 +30,7 @@ import asyncio
 import logging
 import time
 
-from deis_router_agent.app import publishing
+from deis_router_agent.app import outcomes
 from deis_router_agent.app.context import Context
 from deis_router_agent.app.syncing import TableSync
 from deis_router_agent.app.table import Batch, RoutingTable
@@ -112,7 +112,7 @@ class Applier:
         event = router_events.RouterRejected(
             agent=self._ctx.settings.agent_name, revision=revision, app=app, message=message
         )
-        await publishing.rejected(self._ctx.js, value=event)
+        await outcomes.rejected(self._ctx.js, value=event)
 
     def _render(
         self, app: str, *, certificates: list[routes_kv.Certificate] | None = None
@@ -264,7 +264,7 @@ class Applier:
             versions=versions,
             routes=sorted(batch.routes),
         )
-        await publishing.applied(self._ctx.js, value=event)
+        await outcomes.applied(self._ctx.js, value=event)
 
     async def _go_live(self, revision: int) -> bool:
         """Start nginx on release `revision`, or reload the nginx adopted; whether it serves."""

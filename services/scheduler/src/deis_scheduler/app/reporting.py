@@ -19,7 +19,7 @@ from typing import Final, Protocol
 
 import nats.js
 
-from deis_scheduler.app import publishing
+from deis_scheduler.app import facts
 from deis_shared.events import deploy as deploy_events
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Reports:
         """
         while self._queue:
             first = self._queue[0]
-            await publishing.event(self._js, subject=first.subject, value=first.value)
+            await facts.event(self._js, subject=first.subject, value=first.value)
             self._queue.pop(0)
 
     def forget(self) -> None:

@@ -21,7 +21,7 @@ import logging
 import time
 from typing import Final
 
-from deis_scheduler.app import publishing, reporting, restarts
+from deis_scheduler.app import facts, reporting, restarts
 from deis_scheduler.kubernetes import manifests, pods
 from deis_scheduler.kubernetes.client import KubeError
 from deis_scheduler.kubernetes.context import KubeContext
@@ -140,7 +140,7 @@ class KubeApp:
         found = pods.processes(self._ctx.cache.all("Pod", self.app))
         if found == self._procs:
             return
-        await publishing.procs(self._ctx.js, value=procs_kv.Procs(app=self.app, processes=found))
+        await facts.procs(self._ctx.js, value=procs_kv.Procs(app=self.app, processes=found))
         self._procs = found
 
     # --- applying ----------------------------------------------------------------------------
@@ -222,7 +222,7 @@ class KubeApp:
 
     async def _rollout(self, desired: desired_kv.DesiredState, formation: dict[str, int]) -> None:
         version, began = desired.release.version, time.monotonic()
-        await publishing.event(
+        await facts.event(
             self._ctx.js,
             subject=deploy_events.started_subject(self.app),
             value=deploy_events.DeployStarted(app=self.app, version=version, formation=formation),
@@ -430,7 +430,7 @@ class KubeApp:
             value.upstreams,
         ):
             return
-        await publishing.endpoints(self._ctx.js, value=value)
+        await facts.endpoints(self._ctx.js, value=value)
         self._endpoints = value
 
     async def _delete(self) -> None:
@@ -438,7 +438,7 @@ class KubeApp:
             await self._ctx.kube.delete("Namespace", self.app)
             await self._wait_gone()
         self._reports.forget()
-        await publishing.forget(self._ctx.js, app=self.app)
+        await facts.forget(self._ctx.js, app=self.app)
         self.version, self._desired, self._endpoints, self._procs = None, None, None, None
 
     async def _wait_gone(self) -> None:

@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from deis_scheduler import errors
-from deis_scheduler.app import publishing, reporting, restarts
+from deis_scheduler.app import facts, reporting, restarts
 from deis_scheduler.local import cgroups, health, launching, records, sandboxing, supervision
 from deis_scheduler.local.context import LocalContext
 from deis_scheduler.local.processes import Identity
@@ -101,7 +101,7 @@ class AppRuntime:
                 self.procs, self.version, self._endpoints = {}, None, None
                 self._pending, self._retiring = [], []
                 self._reports.forget()
-                await publishing.forget(self._ctx.js, app=self.app)
+                await facts.forget(self._ctx.js, app=self.app)
                 await self._ctx.slugs.remove_app(self.app)
                 self._ctx.records.remove(self.app)
                 if self._ctx.cpu is not None:
@@ -225,7 +225,7 @@ class AppRuntime:
         """Write every process's state to KV `procs` (and to the app's process record)."""
         self._save()
         statuses = [proc.status() for _, proc in sorted(self.procs.items())]
-        await publishing.procs(self._ctx.js, value=procs_kv.Procs(app=self.app, processes=statuses))
+        await facts.procs(self._ctx.js, value=procs_kv.Procs(app=self.app, processes=statuses))
 
     def _save(self) -> None:
         roles: list[tuple[records.Role, Proc]] = [
@@ -352,7 +352,7 @@ class AppRuntime:
     async def _rollout(self, desired: desired_kv.DesiredState, formation: dict[str, int]) -> None:
         settings, version = self._ctx.settings, desired.release.version
         began = time.monotonic()
-        await publishing.event(
+        await facts.event(
             self._ctx.js,
             subject=deploy_events.started_subject(self.app),
             value=deploy_events.DeployStarted(app=self.app, version=version, formation=formation),
@@ -507,7 +507,7 @@ class AppRuntime:
         ]
         if upstreams == self._endpoints or self.version is None:
             return
-        self._endpoints_sequence = await publishing.endpoints(
+        self._endpoints_sequence = await facts.endpoints(
             self._ctx.js,
             value=endpoints_kv.Endpoints(app=self.app, version=self.version, upstreams=upstreams),
         )

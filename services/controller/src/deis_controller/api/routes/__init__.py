@@ -10,17 +10,17 @@ from deis_controller.api.routes import (
     apps,
     appsettings,
     auth,
+    builderhooks,
     builds,
     certs,
     config,
     domains,
-    hooks,
     keys,
     metrics,
     perms,
     pods,
-    processes,
     releases,
+    runlogs,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -29,7 +29,7 @@ ROUTERS: list[APIRouter] = [
     builds.router,
     releases.router,
     pods.router,
-    processes.router,
+    runlogs.router,
     metrics.router,
     domains.router,
     perms.router,
@@ -37,5 +37,5 @@ ROUTERS: list[APIRouter] = [
     auth.router,
     keys.router,
     certs.router,
-    hooks.router,
+    builderhooks.router,
 ]

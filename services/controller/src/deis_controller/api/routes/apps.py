@@ -6,7 +6,7 @@ from starlette.responses import JSONResponse, Response
 from deis_controller.api import bodies, pagination, requests, schemas
 from deis_controller.api.deps import Conn, Ctx, CurrentUser, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import apps
+from deis_controller.usecases import apps
 
 router = APIRouter(tags=["apps"])
 

@@ -6,7 +6,7 @@ from starlette.responses import JSONResponse, Response
 from deis_controller.api import bodies, requests_settings, schemas_settings
 from deis_controller.api.deps import Conn, Ctx, OwnedApp, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import appsettings
+from deis_controller.usecases import appsettings
 
 router = APIRouter(tags=["settings"])
 

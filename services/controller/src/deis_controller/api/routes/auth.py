@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from deis_controller.api import bodies, pagination, requests, schemas
 from deis_controller.api.deps import AdminUser, Conn, Ctx, CurrentUser, OptionalUser
 from deis_controller.api.routing import route
-from deis_controller.app import users
+from deis_controller.usecases import users
 
 router = APIRouter(tags=["auth"])
 

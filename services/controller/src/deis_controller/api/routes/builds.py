@@ -15,7 +15,7 @@ from deis_controller.api import (
 )
 from deis_controller.api.deps import Conn, Ctx, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import builds, waiting
+from deis_controller.usecases import builds, waiting
 
 router = APIRouter(tags=["builds"])
 

@@ -15,7 +15,7 @@ from deis_controller.api import bodies, pagination, requests_sharing, schemas, s
 from deis_controller.api.deps import Conn, Ctx, CurrentUser
 from deis_controller.api.routes.domains import DomainName
 from deis_controller.api.routing import route
-from deis_controller.app import certs
+from deis_controller.usecases import certs
 
 router = APIRouter(tags=["certs"])
 

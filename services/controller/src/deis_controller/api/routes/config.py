@@ -6,7 +6,7 @@ from starlette.responses import JSONResponse, Response
 from deis_controller.api import bodies, deps, requests_releases, schemas_releases
 from deis_controller.api.deps import Conn, Ctx, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import config, waiting
+from deis_controller.usecases import config, waiting
 
 router = APIRouter(tags=["config"])
 

@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from deis_controller.api import bodies, pagination, requests_sharing, schemas, schemas_sharing
 from deis_controller.api.deps import Conn, Ctx, OwnedApp, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import domains
+from deis_controller.usecases import domains
 
 router = APIRouter(tags=["domains"])
 

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from deis_controller.api import bodies, pagination, requests_sharing, schemas, schemas_sharing
 from deis_controller.api.deps import Conn, CurrentUser
 from deis_controller.api.routing import route
-from deis_controller.app import keys
+from deis_controller.usecases import keys
 
 router = APIRouter(tags=["keys"])
 

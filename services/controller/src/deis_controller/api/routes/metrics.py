@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from deis_controller.api import schemas_metrics
 from deis_controller.api.deps import Ctx, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import metrics
+from deis_controller.usecases import metrics
 
 router = APIRouter(tags=["metrics"])
 

@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from deis_controller.api import bodies, requests, schemas_sharing
 from deis_controller.api.deps import Conn, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import perms
+from deis_controller.usecases import perms
 
 router = APIRouter(tags=["perms"])
 

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from deis_controller.api import bodies, requests_settings, schemas_settings
 from deis_controller.api.deps import Ctx, UsableApp
 from deis_controller.api.routing import route
-from deis_controller.app import pods, restarts, scale
+from deis_controller.usecases import pods, restarts, scale
 
 router = APIRouter(tags=["pods"])
 
