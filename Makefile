@@ -35,6 +35,7 @@ deps:  ## each member imports with only its declared dependencies
 	$(UV) run --isolated --frozen --no-dev --package deis-logger python scripts/import_all.py deis_logger
 	$(UV) run --isolated --frozen --no-dev --package deis-slugrunner python scripts/import_all.py deis_slugrunner
 	$(UV) run --isolated --frozen --no-dev --package deis-cli python scripts/import_all.py deis_cli
+	$(UV) run --isolated --frozen --no-dev --package deis-ctl python scripts/import_all.py deisctl
 
 test:  ## the whole suite, end-to-end tests included, against servers it starts itself
 	$(UV) run pytest --e2e $(PYTEST_ARGS)

@@ -76,7 +76,7 @@ def pushed_app(work: Path) -> Iterator[Pushed]:
     (the first build, a warm-up); `deisctl down` afterwards."""
     data = work / "data"
     api, ssh, http_port, https = free_port(), free_port(), free_port(), free_port()
-    ctl = [sys.executable, "-m", "deis_cli.ctl.main"]
+    ctl = [sys.executable, "-m", "deisctl.main"]
     ports = {"--api-port": api, "--ssh-port": ssh, "--http-port": http_port, "--https-port": https}
     run(*ctl, "up", "-d", "--data-dir", str(data), *(f"{k}={v}" for k, v in ports.items()))
     try:

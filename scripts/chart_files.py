@@ -3,7 +3,7 @@
     deploy/helm/deis/files/nats-authorization.conf   a NATS user per service with its
                                                      permissions (deis_shared.bus.permissions)
     deploy/helm/deis/files/initdb.sql                each service's PostgreSQL role and schema
-                                                     (deis_cli.ctl.provisioning)
+                                                     (deisctl.provisioning)
 
 They are the very texts `deisctl compose-env` writes for docker compose, with the passwords
 left to the servers' environments, so the chart holds no secret and cannot drift from the code:
@@ -15,8 +15,8 @@ tests/helm checks them.
 import sys
 from pathlib import Path
 
-from deis_cli.ctl import composing, embedded
 from deis_shared.bus import permissions
+from deisctl import composing, embedded
 
 CHART_FILES = Path(__file__).resolve().parent.parent / "deploy" / "helm" / "deis" / "files"
 

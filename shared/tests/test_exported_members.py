@@ -6,6 +6,17 @@ import sys
 
 import deis_shared
 
+# The names of `__all__` load on first use; these imports load them, as a service's main() does.
+from deis_shared import (  # noqa: F401
+    DeisError,
+    PermanentError,
+    Service,
+    ServiceRunner,
+    ServiceSettings,
+    TransientError,
+    run,
+)
+
 
 def test_all_is_sorted_and_complete() -> None:
     assert deis_shared.__all__ == sorted(deis_shared.__all__)

@@ -21,14 +21,14 @@ import nats
 import nats.js.errors
 import pytest
 
-from deis_cli.ctl import composing, provisioning
-from deis_cli.ctl.errors import CtlError
 from deis_shared import binaries
 from deis_shared.bus import permissions
 from deis_testing.ports import free_port, wait_for_port
 from deis_testing.postgres import PostgresServer, postgres_bindir
+from deisctl import composing, provisioning
+from deisctl.errors import CtlError
 
-DEISCTL = [sys.executable, "-m", "deis_cli.ctl.main"]
+DEISCTL = [sys.executable, "-m", "deisctl.main"]
 
 
 def read_env(path: Path) -> dict[str, str]:

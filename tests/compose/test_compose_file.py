@@ -18,8 +18,8 @@ import jsonschema  # type: ignore[import-untyped]  # ships no type information
 import pytest
 import yaml  # type: ignore[import-untyped]  # ships no type information
 
-from deis_cli.ctl import composing, provisioning
 from deis_shared.bus import permissions
+from deisctl import composing, provisioning
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

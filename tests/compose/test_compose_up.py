@@ -26,8 +26,8 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from deis_cli.ctl import composing
 from deis_testing.ports import free_port
+from deisctl import composing
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1500)]
 

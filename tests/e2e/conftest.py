@@ -56,7 +56,7 @@ for n in itertools.count():
 }
 """A Python app (`hello from v<n>`, or `$GREETING from v<n>`) with a worker that ticks."""
 
-DEISCTL = [sys.executable, "-m", "deis_cli.ctl.main"]
+DEISCTL = [sys.executable, "-m", "deisctl.main"]
 DEIS = [sys.executable, "-m", "deis_cli.main"]
 
 

@@ -1,7 +1,7 @@
 """End to end: the embedded PostgreSQL and NATS take only the platform's credentials.
 
 `deisctl up` makes the cluster with SCRAM authentication and a role per service that keeps
-state (`deis_cli.ctl.provisioning`), and runs nats-server with a user per service, each
+state (`deisctl.provisioning`), and runs nats-server with a user per service, each
 allowed only its service's subjects (`deis_shared.bus.permissions`); the passwords are in the
 data dir's secrets.
 """
@@ -150,7 +150,7 @@ def test_a_service_with_a_wrong_or_missing_nats_password_stops_with_a_clear_mess
 
 
 def test_on_the_platform_a_service_may_not_use_another_services_subjects(platform):
-    # What each service may do is checked in cli/tests/ctl/test_nats_permissions.py; here, that
+    # What each service may do is checked in cli/deisctl/tests/test_nats_permissions.py; here, that
     # the server deisctl runs enforces it.
     url = service_env(platform.data_dir, "scheduler")["DEIS_NATS_URL"]
 

@@ -5,9 +5,9 @@ import pwd
 
 import pytest
 
-from deis_cli.ctl import state
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import Layout, reachable_by
+from deisctl import state
+from deisctl.errors import CtlError
+from deisctl.layout import Layout, reachable_by
 
 
 def test_a_directory_under_a_closed_one_is_not_reachable_by_others(tmp_path):

@@ -25,9 +25,6 @@ import nats.js.errors
 import pytest
 from nats.aio.msg import Msg
 
-from deis_cli.ctl import embedded
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import SERVICES
 from deis_shared.bus import (
     connection,
     consuming,
@@ -61,6 +58,9 @@ from deis_shared.rpc import (
 )
 from deis_testing.naming import unique_name
 from deis_testing.ports import free_port, wait_for_port
+from deisctl import embedded
+from deisctl.errors import CtlError
+from deisctl.layout import SERVICES
 
 pytestmark = pytest.mark.integration
 

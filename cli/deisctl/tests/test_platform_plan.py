@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import Layout
-from deis_cli.ctl.platform import Options, make_plan
+from deisctl.errors import CtlError
+from deisctl.layout import Layout
+from deisctl.platform import Options, make_plan
 
 SERVICES = ["controller", "builder", "scheduler", "logger", "router"]
 

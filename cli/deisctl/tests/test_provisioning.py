@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from deis_cli.ctl import provisioning
-from deis_cli.ctl.errors import CtlError
 from deis_testing.postgres import PostgresServer
+from deisctl import provisioning
+from deisctl.errors import CtlError
 
 PASSWORDS = {"controller": "controller-pw", "builder": "builder-pw"}
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from deis_cli.ctl.layout import Layout
 from deis_scheduler.local import records
 from deis_scheduler.local.processes import start_ticks
 from deis_testing import unique_name
+from deisctl.layout import Layout
 
 
 def entry(index: int, *, pid: int, ticks: int) -> records.ProcessRecord:
@@ -72,7 +72,7 @@ def test_down_without_a_supervisor_stops_the_recorded_app_processes(tmp_path, sl
     )
 
     done = subprocess.run(
-        [sys.executable, "-m", "deis_cli.ctl.main", "down", "--data-dir", str(layout.root)],
+        [sys.executable, "-m", "deisctl.main", "down", "--data-dir", str(layout.root)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -88,7 +88,7 @@ def test_down_without_a_supervisor_stops_the_recorded_app_processes(tmp_path, sl
 
 def test_down_with_nothing_recorded_says_not_running(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "deis_cli.ctl.main", "down", "--data-dir", str(tmp_path / "x")],
+        [sys.executable, "-m", "deisctl.main", "down", "--data-dir", str(tmp_path / "x")],
         capture_output=True,
         text=True,
         timeout=60,

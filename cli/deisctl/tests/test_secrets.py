@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
-from deis_cli.ctl import secrets
 from deis_testing import free_port
 from deis_testing.nats import nats_server_binary
+from deisctl import secrets
 
 
 def test_every_secret_starts_with_a_letter_and_needs_no_quoting():

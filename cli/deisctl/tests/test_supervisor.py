@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from deis_cli.ctl import supervisor
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.supervisor import Component, Supervisor
+from deisctl import supervisor
+from deisctl.errors import CtlError
+from deisctl.supervisor import Component, Supervisor
 
 SERVE = (
     "import socket, sys, time\n"

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from deis_cli.ctl import tuning
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import Layout
-from deis_cli.ctl.main import cli
-from deis_cli.ctl.platform import Options, make_plan
+from deisctl import tuning
+from deisctl.errors import CtlError
+from deisctl.layout import Layout
+from deisctl.main import cli
+from deisctl.platform import Options, make_plan
 
 SERVICES = ["controller", "builder", "scheduler", "logger", "router"]
 

@@ -1,7 +1,7 @@
 """The permissions table against the NATS contract: one writer per bucket, one answerer per RPC.
 
 That nats-server enforces them is tested where `deisctl` writes them into its configuration
-(`cli/tests/ctl/test_nats_permissions.py`).
+(`cli/deisctl/tests/test_nats_permissions.py`).
 """
 
 from deis_shared.bus import permissions, topology

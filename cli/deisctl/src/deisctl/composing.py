@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deis_cli import dotenv, errors as cli_errors
-from deis_cli.ctl import embedded, provisioning, secrets
-from deis_cli.ctl.errors import CtlError
 from deis_shared.bus import permissions
+from deisctl import embedded, provisioning, secrets
+from deisctl.errors import CtlError
 
 ENV_FILE = ".env"
 """The credentials, where compose looks for its variables: the project's directory."""

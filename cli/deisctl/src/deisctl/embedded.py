@@ -14,9 +14,9 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from deis_cli.ctl.errors import CtlError
 from deis_shared import binaries
 from deis_shared.bus import permissions
+from deisctl.errors import CtlError
 
 
 def postgres_bindir() -> Path:

@@ -23,11 +23,11 @@ from types import FrameType
 
 import click
 
-from deis_cli.ctl import composing, reaping, settings, state as ctl_state, tuning
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import Layout, default_data_dir
-from deis_cli.ctl.platform import Options, make_plan
-from deis_cli.ctl.supervisor import Component, Supervisor
+from deisctl import composing, reaping, settings, state as ctl_state, tuning
+from deisctl.errors import CtlError
+from deisctl.layout import Layout, default_data_dir
+from deisctl.platform import Options, make_plan
+from deisctl.supervisor import Component, Supervisor
 
 START_TIMEOUT = 240.0
 """Seconds `up -d` waits for the detached platform to be ready."""
@@ -136,7 +136,7 @@ def _start_detached(layout: Layout) -> None:
     argv = [a for a in sys.argv[1:] if a not in ("-d", "--detach")]
     with layout.log("deisctl").open("ab") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "deis_cli.ctl.main", *argv, "--supervise"],
+            [sys.executable, "-m", "deisctl.main", *argv, "--supervise"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import httpx
 
-from deis_cli.ctl import embedded, provisioning, secrets
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import SERVICES, Layout, reachable_by
-from deis_cli.ctl.supervisor import Component
 from deis_shared import sandbox
+from deisctl import embedded, provisioning, secrets
+from deisctl.errors import CtlError
+from deisctl.layout import SERVICES, Layout, reachable_by
+from deisctl.supervisor import Component
 
 UNPRIVILEGED = "nobody"
 """A user with no rights of its own: what any other user id may reach, it may."""

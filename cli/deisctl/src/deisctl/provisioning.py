@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import asyncpg
 
-from deis_cli.ctl.errors import CtlError
+from deisctl.errors import CtlError
 
 SERVICE_SCHEMAS = {"controller": "controller", "builder": "builder"}
 """The services that keep state in PostgreSQL, and their schemas."""

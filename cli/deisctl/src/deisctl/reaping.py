@@ -13,8 +13,8 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import Layout
+from deisctl.errors import CtlError
+from deisctl.layout import Layout
 
 TIMEOUT = 60.0
 """Seconds the command may take (its own grace period is the scheduler's `DEIS_STOP_GRACE`)."""

@@ -11,7 +11,7 @@ import secrets as random
 import string
 from pathlib import Path
 
-from deis_cli.ctl.errors import CtlError
+from deisctl.errors import CtlError
 
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 

@@ -13,8 +13,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import Layout
+from deisctl.errors import CtlError
+from deisctl.layout import Layout
 
 
 @dataclass

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deis_cli.ctl.errors import CtlError
+from deisctl.errors import CtlError
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ A `--set` wins over its service's file. What `deisctl` wires itself (`WIRED`: th
 NATS URLs, ports, data dirs, the health probe, the object store, the platform domain) is refused,
 naming the option that sets it instead: the platform's own wiring is authoritative.
 
-Everything is checked before anything starts. `deis_cli` may not import the services (the
-`services-are-independent` import contract), so one child Python, the one the services run in,
+Everything is checked before anything starts. `deisctl` may not import the services (the
+`deisctl-imports-no-service` import contract), so one child Python, the one the services run in,
 constructs each named service's settings model with the operator's values (`_CHECK`): an
 unknown name or a value the model refuses fails `up` with the model's own words.
 """
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from deis_cli import dotenv, errors
-from deis_cli.ctl.errors import CtlError
-from deis_cli.ctl.layout import SERVICES, Layout
+from deisctl.errors import CtlError
+from deisctl.layout import SERVICES, Layout
 
 MODELS = {
     "controller": "deis_controller.settings:ControllerSettings",

@@ -1,6 +1,6 @@
 """What each service may publish and subscribe to on NATS: its user's permissions.
 
-A server that gives each service a user of its own (`deisctl` does, `deis_cli.ctl.embedded`)
+A server that gives each service a user of its own (`deisctl` does, `deisctl.embedded`)
 checks every publish and subscription of that user against these allow lists, so a service can
 only write what the NATS contract (DESIGN.md) says it writes, and only answer its own RPCs.
 They are derived from what the code does:
