@@ -1,7 +1,8 @@
 """Release events: the controller announces each new release of an app.
 
 Subject: `deis.events.release.<app>.created`. The builder (a waiting push) and the controller
-(a waiting request) listen for it. The release's desired state itself travels in KV `desired`, not here.
+(a waiting request) listen for it. The release's desired state itself travels in KV
+`desired`, not here.
 """
 
 from typing import Literal
