@@ -71,3 +71,42 @@ def test_bad_metadata_is_a_slug_error(tmp_path: Path, text: str) -> None:
     (tmp_path / ".deis" / "slug.json").write_text(text)
     with pytest.raises(slugs.SlugError):
         slugs.read(tmp_path)
+
+
+def test_read_takes_what_the_builder_writes(tmp_path: Path) -> None:
+    (tmp_path / ".deis").mkdir()
+    (tmp_path / ".deis" / "slug.json").write_bytes(
+        b"{\n"
+        b'  "schema": 1,\n'
+        b'  "buildpack": "python",\n'
+        b'  "process_types": {\n'
+        b'    "web": "gunicorn app:app",\n'
+        b'    "worker": "echo h\\u00e9llo"\n'
+        b"  },\n"
+        b'  "env": {\n'
+        b'    "PYTHONPATH": "$HOME/.deis/python",\n'
+        b'    "PATH": "$HOME/.deis/python/bin:$PATH"\n'
+        b"  }\n"
+        b"}\n"
+    )
+    assert slugs.read(tmp_path) == slugs.Slug(
+        env={"PYTHONPATH": "$HOME/.deis/python", "PATH": "$HOME/.deis/python/bin:$PATH"},
+        process_types={"web": "gunicorn app:app", "worker": "echo h\u00e9llo"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "unreadable .deis/slug.json in the slug"),
+        ("[1]", ".deis/slug.json in the slug is not an object"),
+        ('{"env": {"A": 1}}', "env in .deis/slug.json is not an object of strings"),
+        ('{"process_types": []}', "process_types in .deis/slug.json is not an object of strings"),
+    ],
+)
+def test_bad_metadata_messages(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / ".deis").mkdir()
+    (tmp_path / ".deis" / "slug.json").write_text(text)
+    with pytest.raises(slugs.SlugError) as caught:
+        slugs.read(tmp_path)
+    assert str(caught.value) == message

@@ -28,7 +28,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from deis_shared import errors as deis_errors, wire
+from deis_shared import errors as deis_errors, processtypes, wire
 from deis_shared.events import (
     build as build_events,
     deploy as deploy_events,
@@ -170,7 +170,7 @@ class DeployWatch:
             release has nothing to route.
         """
         formation = self._formations.get(version, {})
-        if not any(formation.get(kind, 0) > 0 for kind in ("web", "cmd")):
+        if not any(formation.get(kind, 0) > 0 for kind in processtypes.ROUTABLE):
             return False
         while self._served < version:
             try:

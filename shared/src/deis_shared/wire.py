@@ -25,7 +25,7 @@ from uuid import UUID, uuid4
 import pydantic
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from deis_shared import errors
+from deis_shared import errors, processtypes
 
 
 class InvalidPayload(errors.PermanentError):
@@ -48,10 +48,12 @@ def utc_now() -> datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, normalised to UTC; naive datetimes are refused."""
 
-PROCESS_TYPE_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
-"""Deis's Procfile process-type rule (API.md §2.4)."""
+PROCESS_TYPE_PATTERN = f"^{processtypes.PATTERN.pattern}$"
+"""Deis's Procfile process-type rule (API.md §2.4), as `deis_shared.processtypes` has it."""
 
-ProcessType = Annotated[str, Field(pattern=PROCESS_TYPE_PATTERN, max_length=63)]
+ProcessType = Annotated[
+    str, Field(pattern=PROCESS_TYPE_PATTERN, max_length=processtypes.MAX_LENGTH)
+]
 """A process type such as `web` or `worker-2`; it becomes part of process and resource names."""
 
 Username = Annotated[str, Field(pattern=r"^[\w.@+-]+$", min_length=1, max_length=150)]

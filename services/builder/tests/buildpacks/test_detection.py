@@ -6,6 +6,7 @@ import pytest
 
 from deis_builder.buildpacks.detection import CompiledApp
 from deis_builder.errors import BuildFailed
+from deis_shared import slugs
 
 NewApp = Callable[[dict[str, str]], Path]
 LOOKED_FOR = (
@@ -148,3 +149,29 @@ async def test_the_environment_is_not_changed(new_app: NewApp, build) -> None:
     app = new_app({"requirements.txt": "", "Procfile": "web: x"})
     await build.compile(app, env=env)
     assert env == build.env
+
+
+async def test_the_manifest_is_the_bytes_it_always_was_and_reads_back(
+    new_app: NewApp, build
+) -> None:
+    app = new_app({"index.html": "", "Procfile": "worker: echo h\u00e9llo\n"})
+    await _compile(app, build)
+    written = (app / ".deis/slug.json").read_bytes()
+    assert written == (
+        b"{\n"
+        b'  "schema": 1,\n'
+        b'  "buildpack": "static",\n'
+        b'  "process_types": {\n'
+        b'    "web": "python3 -m http.server $PORT",\n'
+        b'    "worker": "echo h\\u00e9llo"\n'
+        b"  },\n"
+        b'  "env": {}\n'
+        b"}\n"
+    )
+    manifest = slugs.read(app)
+    assert manifest.buildpack == "static"
+    assert manifest.process_types == {
+        "web": "python3 -m http.server $PORT",
+        "worker": "echo h\u00e9llo",
+    }
+    assert manifest.env == {}

@@ -58,7 +58,7 @@ from typing import Any, Final
 
 import pydantic
 
-from deis_shared import appnames, errors, wire
+from deis_shared import appnames, errors, processtypes
 from deis_shared.events import logs
 
 HERITAGE: Final = "deis"
@@ -74,7 +74,6 @@ MAX_MESSAGE: Final = 16 * 1024
 _MILLISECONDS_ABOVE: Final = 1e11
 """A numeric date above this is in milliseconds (1e11 seconds is the year 5138)."""
 
-_PROCESS_TYPE = re.compile(wire.PROCESS_TYPE_PATTERN.removeprefix("^").removesuffix("$"))
 _VERSION = re.compile(r"v[0-9]{1,9}")
 _POD_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _MAX_POD_NAME: Final = 253
@@ -203,7 +202,7 @@ def to_line(
         appnames.validate_app_name(app)
     except appnames.InvalidAppName as error:
         raise _Refused(f"a Deis app's namespace: {error}") from None
-    if _PROCESS_TYPE.fullmatch(kind) is None or len(kind) > 63:
+    if not processtypes.is_valid(kind):
         raise _Refused(f"label `type` {kind!r} is not a process type")
     parts = [kind]
     version = labels.get("version")

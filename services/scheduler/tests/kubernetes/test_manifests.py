@@ -11,6 +11,7 @@ import pytest
 
 from deis_scheduler.kubernetes import manifests
 from deis_scheduler.settings import SchedulerSettings
+from deis_shared import processtypes
 from deis_shared.kv import desired as desired_kv
 
 VERSIONS = ("1.29.0", "1.37.0")
@@ -84,7 +85,7 @@ def every_object(state: desired_kv.DesiredState) -> list[manifests.Manifest]:
         objects.append(registry)
     for kind in types:
         objects.append(manifests.deployment(state, kind=kind, settings=SETTINGS, replicas=1))
-        if kind in manifests.ROUTABLE:
+        if kind in processtypes.ROUTABLE:
             objects.append(manifests.service(state, kind=kind, settings=SETTINGS))
         if kind in state.autoscale:
             objects.append(manifests.autoscaler(state, kind=kind))

@@ -129,6 +129,26 @@ async def test_bad_metadata_is_a_slug_error(
         await cache.unpack(app=app_name, version=1, sha=SHA, slug_key=key)
 
 
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ([1], ".deis/slug.json in the slug of {app} v2 is not an object"),
+        ({"env": {"A": 1}}, "env in .deis/slug.json of {app} v2 is not an object of strings"),
+        (
+            {"process_types": [], "env": {}},
+            "process_types in .deis/slug.json of {app} v2 is not an object of strings",
+        ),
+    ],
+)
+async def test_bad_metadata_messages_name_the_release(
+    cache: SlugCache, make_slug: MakeSlug, app_name: str, metadata: object, message: str
+) -> None:
+    key = await make_slug(app_name, SHA, metadata=metadata)
+    with pytest.raises(SlugError) as caught:
+        await cache.unpack(app=app_name, version=2, sha=SHA, slug_key=key)
+    assert str(caught.value) == message.format(app=app_name)
+
+
 @pytest.mark.parametrize("app", ["../etc", "a/b", "App", "", "-x", "a..b", "a\nb", "x" * 64])
 async def test_hostile_app_names_are_refused(cache: SlugCache, app: str, tmp_path: Path) -> None:
     with pytest.raises(SlugError):

@@ -12,10 +12,10 @@ import socket
 from pathlib import Path
 from typing import Final
 
+from deis_shared import processtypes
+
 MARKER: Final = ".deis-slugrunner-started"
 """The marker's name in the scratch directory."""
-
-ROUTABLE: Final = ("web", "cmd")
 
 
 def mark_started(scratch: Path, *, process_type: str) -> None:
@@ -29,7 +29,8 @@ def healthy(scratch: Path, *, port: str | None, host: str = "127.0.0.1") -> bool
         started = json.loads((scratch / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    if not isinstance(started, dict) or started.get("type") not in ROUTABLE or not port:
+    routable = isinstance(started, dict) and started.get("type") in processtypes.ROUTABLE
+    if not routable or not port:
         return isinstance(started, dict)
     try:
         with socket.create_connection((host, int(port)), timeout=2.0):

@@ -6,22 +6,18 @@ the last run left. `tar` unpacks (GNU tar refuses member names that climb out wi
 strips leading `/`), without the archive's owners: the files belong to the user running.
 
 `.deis/slug.json`, written by the builder, gives the process types and the env of every
-process; its format is the builder's (`deis_builder.buildpacks.detection`).
+process; its format, and how it is read, are `deis_shared.slugs`'s.
 """
 
 import asyncio
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from deis_shared import errors
+from deis_shared import errors, slugs as slug_manifests
 from deis_shared.objectstore import errors as store_errors
 from deis_shared.objectstore.base import ObjectStore
-
-METADATA: Final = Path(".deis") / "slug.json"
-"""Where the builder puts the slug's metadata, relative to the slug's root."""
 
 TARBALL: Final = "slug.tar.gz"
 """The downloaded slug's name in the scratch directory."""
@@ -91,19 +87,11 @@ def read(app_dir: Path) -> Slug:
     Raises:
         SlugError: the metadata is not JSON, or not an object of the expected shape.
     """
-    path = app_dir / METADATA
-    if not path.is_file():
-        return Slug(env={}, process_types={})
     try:
-        metadata = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise SlugError(f"unreadable {METADATA} in the slug") from error
-    if not isinstance(metadata, dict):
-        raise SlugError(f"{METADATA} in the slug is not an object")
-    return Slug(
-        env=_string_map(metadata.get("env", {}), field="env"),
-        process_types=_string_map(metadata.get("process_types", {}), field="process_types"),
-    )
+        manifest = slug_manifests.read(app_dir)
+    except slug_manifests.InvalidManifest as error:
+        raise SlugError(str(error)) from error
+    return Slug(env=dict(manifest.env), process_types=dict(manifest.process_types))
 
 
 def _emptied(directory: Path) -> None:
@@ -113,11 +101,3 @@ def _emptied(directory: Path) -> None:
             shutil.rmtree(child)
         else:
             child.unlink()
-
-
-def _string_map(value: object, *, field: str) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise SlugError(f"{field} in {METADATA} is not an object of strings")
-    return dict(value)

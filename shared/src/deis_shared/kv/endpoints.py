@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from deis_shared import appnames, wire
+from deis_shared import appnames, processtypes, wire
 from deis_shared.kv import hosts
 
 BUCKET = "endpoints"
@@ -46,5 +46,5 @@ class Endpoints(wire.Message):
     app: appnames.AppName
     version: int = Field(ge=1)
     """Release the upstreams run."""
-    process_type: Literal["web", "cmd"] = "web"
+    process_type: processtypes.Routable = "web"
     upstreams: list[Upstream]

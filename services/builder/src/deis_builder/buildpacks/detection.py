@@ -6,22 +6,9 @@ static site (`index.html`). The buildpack compiles the tree in place; the repo's
 overrides the buildpack's default process types, type by type.
 
 The slug is the compiled directory, tarred as it is. `.deis/` in it belongs to the builder (a
-pushed `.deis/` is dropped) and holds the slug's metadata, `.deis/slug.json`, a contract with
-the scheduler that runs the slug:
-
-    {
-      "schema": 1,
-      "buildpack": "python",                      # "python" | "node" | "static"
-      "process_types": {"web": "gunicorn app:app"},   # type -> command, run by a shell
-      "env": {                                    # to set for every process of the app
-        "PYTHONPATH": "$HOME/.deis/python",
-        "PATH": "$HOME/.deis/python/bin:$PATH"
-      }
-    }
-
-In `env` values, `$HOME` stands for the directory the slug is unpacked into (the processes'
-working directory) and `$PATH` for the PATH the process would otherwise inherit; no other
-expansion happens. Per buildpack, `env` is:
+pushed `.deis/` is dropped) and holds the slug's manifest, `.deis/slug.json`, a contract with
+the scheduler that runs the slug: its format, and `$HOME` and `$PATH` in `env` values, are
+`deis_shared.slugs`'s. Per buildpack, `env` is:
 
     python   PYTHONPATH=$HOME/.deis/python, PATH=$HOME/.deis/python/bin:$PATH
     node     PATH=$HOME/node_modules/.bin:$PATH
@@ -36,7 +23,6 @@ The compile runs in the build's sandbox (`sandboxing`): `.deis/` is removed and 
 sandboxed commands (`writing`), never by the builder following a path through the tree.
 """
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +38,9 @@ from deis_builder.buildpacks import (
 )
 from deis_builder.domain import procfiles
 from deis_builder.errors import BuildFailed
+from deis_shared import slugs
 from deis_shared.sandbox import Sandbox
 
-SLUG_SCHEMA: Final = 1
-METADATA_DIR: Final = ".deis"
 LOOKED_FOR: Final = (
     "requirements.txt or pyproject.toml (Python), package.json (Node), index.html (static site)"
 )
@@ -183,11 +168,11 @@ def _read_procfile(app_dir: Path) -> dict[str, str] | None:
 async def _drop_pushed_metadata(
     app_dir: Path, *, sandbox: Sandbox, env: Mapping[str, str], out: output.Output
 ) -> None:
-    path = app_dir / METADATA_DIR
+    path = app_dir / slugs.METADATA_DIR
     if not sources.present(path):
         return
     await writing.remove(path, sandbox=sandbox, env=env, out=out)
-    await output.note(out, f"Ignoring the pushed {METADATA_DIR}/: the builder owns it")
+    await output.note(out, f"Ignoring the pushed {slugs.METADATA_DIR}/: the builder owns it")
 
 
 async def _write_metadata(
@@ -199,12 +184,8 @@ async def _write_metadata(
     env: Mapping[str, str],
     out: output.Output,
 ) -> None:
-    metadata = {
-        "schema": SLUG_SCHEMA,
-        "buildpack": buildpack.name,
-        "process_types": types,
-        "env": dict(buildpack.slug_env),
-    }
-    text = json.dumps(metadata, indent=2) + "\n"
-    path = app_dir / METADATA_DIR / "slug.json"
-    await writing.write_file(path, text.encode(), sandbox=sandbox, env=env, out=out)
+    manifest = slugs.SlugManifest(
+        buildpack=buildpack.name, process_types=types, env=dict(buildpack.slug_env)
+    )
+    path = app_dir / slugs.MANIFEST
+    await writing.write_file(path, slugs.dump(manifest), sandbox=sandbox, env=env, out=out)

@@ -2,17 +2,15 @@
 
 The format is Heroku's: one `type: command` per line; blank lines and lines starting with `#`
 are ignored. A process type names Kubernetes-style objects later on (`<app>-<type>`), so it must
-be a DNS label fragment: lowercase letters and digits in dash-separated runs, at most 63
-characters. The text is hostile (it comes from a push), so every refusal is one line, names the
-line number, and shows user text only escaped and truncated.
+be a DNS label fragment (`deis_shared.processtypes`): lowercase letters and digits in
+dash-separated runs, at most 63 characters. The text is hostile (it comes from a push), so
+every refusal is one line, names the line number, and shows user text only escaped and
+truncated.
 """
 
-import re
-
 from deis_builder.errors import BuildFailed
+from deis_shared import processtypes
 
-PROCESS_TYPE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-MAX_TYPE_LENGTH = 63
 _SHOWN = 40  # characters of a bad process type quoted back in an error
 
 
@@ -39,11 +37,11 @@ def parse_procfile(text: str) -> dict[str, str]:
         name, command = name.strip(), command.strip()
         if not colon:
             raise BuildFailed(f"Procfile line {number}: expected 'type: command'")
-        if len(name) > MAX_TYPE_LENGTH or not PROCESS_TYPE.fullmatch(name):
+        if not processtypes.is_valid(name):
             raise BuildFailed(
                 f"Procfile line {number}: process type {_shown(name)} must be lowercase letters"
-                f" and digits, optionally joined by single dashes, at most {MAX_TYPE_LENGTH}"
-                " characters"
+                " and digits, optionally joined by single dashes, at most"
+                f" {processtypes.MAX_LENGTH} characters"
             )
         if not command:
             raise BuildFailed(f"Procfile line {number}: process type '{name}' has no command")

@@ -6,11 +6,11 @@ of `FIELDS`.
 """
 
 import contextlib
-import re
 from typing import Any
 
 from deis_controller import errors
 from deis_controller.domain import jsondata, whitelist as whitelist_rules
+from deis_shared import processtypes
 
 FIELDS = ("maintenance", "routable", "whitelist", "autoscale", "label")
 """The changeable fields of an AppSettings row."""
@@ -32,9 +32,6 @@ NOT_BOOLEAN = "Must be a valid boolean."
 
 AUTOSCALE_FIELDS = ("min", "max", "cpu_percent")
 """What each process type's autoscale entry needs, all integers."""
-
-PROCESS_TYPE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
-"""Process types that may be autoscaled (the Procfile rule of API.md §2.4)."""
 
 
 def parse_boolean(value: Any, *, field: str) -> bool | None:
@@ -109,7 +106,7 @@ def validate_autoscale(value: Any) -> dict[str, dict[str, int] | None]:
         if entry is None:
             checked[kind] = None
             continue
-        if len(kind) > 63 or PROCESS_TYPE.fullmatch(kind) is None:
+        if not processtypes.is_valid(kind):
             problem: str | None = f"{kind!r} is not a valid process type"
         else:
             problem = _autoscale_problem(entry)

@@ -27,8 +27,8 @@ from urllib.parse import urlparse
 
 from deis_controller import errors
 from deis_controller.domain import jsondata
-from deis_controller.domain.procfiles import PROCESS_TYPE, PROCESS_TYPE_MESSAGE
-from deis_shared import limits
+from deis_controller.domain.procfiles import PROCESS_TYPE_MESSAGE
+from deis_shared import limits, processtypes
 
 FIELDS = ("values", "memory", "cpu", "tags", "registry", "healthcheck")
 """The fields of a config a request may change, in the order upstream validates them."""
@@ -145,7 +145,7 @@ def _limits_check(parse: Callable[[str], limits.Limit]) -> Callable[[dict[str, A
         for key, value in data.items():
             if value is None:
                 continue
-            if not PROCESS_TYPE.fullmatch(key):
+            if not processtypes.PATTERN.fullmatch(key):
                 raise _Invalid(PROCESS_TYPE_MESSAGE)
             try:
                 parse(str(value))

@@ -6,15 +6,12 @@ build (the Procfile-removal scale in `Build.save` and the default/type-change fo
 `App.deploy`) into one pure step.
 """
 
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from deis_controller import errors
 from deis_controller.domain import jsondata
-
-PROCESS_TYPE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
-"""A process type name (matched whole): lowercase alphanumeric words joined by single hyphens."""
+from deis_shared import processtypes
 
 PROCESS_TYPE_MESSAGE = "Process types can only contain lowercase alphanumeric characters"
 EMPTY_COMMAND_MESSAGE = "Command can't be empty for process type"
@@ -58,7 +55,7 @@ def validate_procfile(procfile: Any) -> dict[str, str]:
         # Upstream checks the command before the name; the first bad entry decides the message.
         if command is None or command == "":
             raise errors.FieldErrors.one("procfile", EMPTY_COMMAND_MESSAGE)
-        if not PROCESS_TYPE.fullmatch(proc_type):
+        if not processtypes.PATTERN.fullmatch(proc_type):
             raise errors.FieldErrors.one("procfile", PROCESS_TYPE_MESSAGE)
         if not isinstance(command, str):
             # Upstream stores any JSON here; a command is text to every runner, so say so.
@@ -143,7 +140,7 @@ def parse_scale(body: dict[str, Any]) -> dict[str, int]:
     if any(count < 0 for count in counts.values()):
         raise errors.BadRequest("Invalid scaling format: ['Must be greater than or equal to zero']")
     for proc_type in counts:
-        if not PROCESS_TYPE.fullmatch(proc_type):
+        if not processtypes.PATTERN.fullmatch(proc_type):
             raise errors.BadRequest(f"Invalid scaling format: {PROCESS_TYPE_MESSAGE}")
     return counts
 

@@ -16,14 +16,12 @@ import asyncpg
 
 from deis_controller import errors
 from deis_controller.settings import ControllerSettings
+from deis_shared import processtypes
 from deis_shared.events import logs as log_events
 from deis_shared.kv import desired as desired_kv, routes as routes_kv
 from deis_shared.outbox import errors as outbox_errors, outbox
 
 logger = logging.getLogger(__name__)
-
-ROUTABLE_TYPES = ("web", "cmd")
-"""Process types that receive traffic and the `web/cmd` healthcheck fallback."""
 
 _CURRENT_RELEASE = """
 SELECT r.uuid, r.version, r.summary, r.created,
@@ -68,7 +66,7 @@ def healthchecks(
     resolved: dict[str, desired_kv.Healthcheck] = {}
     for kind in {*types, *healthcheck}:
         entry = healthcheck.get(kind)
-        if entry is None and kind in ROUTABLE_TYPES:
+        if entry is None and kind in processtypes.ROUTABLE:
             entry = healthcheck.get("web/cmd")
         if entry is None or "/" in kind:
             continue

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from deis_scheduler.settings import SchedulerSettings
-from deis_shared import limits
+from deis_shared import limits, processtypes
 from deis_shared.kv import desired as desired_kv
 
 Manifest = dict[str, Any]
@@ -51,9 +51,6 @@ RELEASE: Final = "deis.io/release"
 RESTARTED_AT: Final = "deis.io/restartedAt"
 """Pod template annotation changed to restart every pod of a type (as `kubectl rollout
 restart` does)."""
-
-ROUTABLE: Final = ("web", "cmd")
-"""Process types that receive traffic."""
 
 STORE_SECRET: Final = "slug-store"
 """The Secret, in each app namespace, that tells the slug runner how to fetch slugs."""
@@ -281,7 +278,7 @@ def pod_spec(
         "envFrom": env_from,
         "securityContext": security,
     }
-    if kind in ROUTABLE and command is None:
+    if kind in processtypes.ROUTABLE and command is None:
         container["ports"] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
     resources = _resources(desired, kind)
     if resources:

@@ -26,7 +26,7 @@ from deis_scheduler.kubernetes import manifests, pods
 from deis_scheduler.kubernetes.client import KubeError
 from deis_scheduler.kubernetes.context import KubeContext
 from deis_scheduler.kubernetes.manifests import Manifest
-from deis_shared import wire
+from deis_shared import processtypes, wire
 from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
 
@@ -168,7 +168,7 @@ class KubeApp:
         if registry is not None:
             wanted.append(registry)
         wanted.append(manifests.env_secret(desired))
-        routable = next((kind for kind in manifests.ROUTABLE if kind in formation), None)
+        routable = processtypes.routed(formation)
         if routable is not None:
             wanted.append(manifests.service(desired, kind=routable, settings=settings))
         for kind, count in sorted(formation.items()):
@@ -404,7 +404,7 @@ class KubeApp:
     ) -> None:
         if self.version != desired.release.version:
             return
-        kind = next((k for k in manifests.ROUTABLE if k in formation), None)
+        kind = processtypes.routed(formation)
         upstreams = []
         if kind is not None and desired.routable:
             host = manifests.service_host(
@@ -416,7 +416,7 @@ class KubeApp:
         value = endpoints_kv.Endpoints(
             app=self.app,
             version=desired.release.version,
-            process_type="cmd" if kind == "cmd" else "web",
+            process_type=kind or "web",
             upstreams=upstreams,
         )
         previous = self._endpoints

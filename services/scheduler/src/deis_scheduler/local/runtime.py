@@ -48,6 +48,7 @@ from deis_scheduler.local import cgroups, health, launching, records, sandboxing
 from deis_scheduler.local.context import LocalContext
 from deis_scheduler.local.processes import Identity
 from deis_scheduler.local.supervision import Proc, State
+from deis_shared import processtypes
 from deis_shared.events import deploy as deploy_events
 from deis_shared.kv import desired as desired_kv, endpoints as endpoints_kv, procs as procs_kv
 
@@ -57,9 +58,6 @@ IMAGE_RELEASES_UNSUPPORTED = (
     "image releases (deis pull) run only on the Kubernetes backend; this scheduler runs slugs"
     " on its own host"
 )
-
-ROUTABLE = ("web", "cmd")
-"""Process types that serve traffic and get endpoints."""
 
 Key = tuple[str, int]
 
@@ -258,7 +256,7 @@ class AppRuntime:
 
     async def _drain_and_stop(self, procs: list[Proc]) -> None:
         try:
-            if any(proc.type in ROUTABLE for proc in procs):
+            if any(proc.type in processtypes.ROUTABLE for proc in procs):
                 await self._routers_moved(self._endpoints_sequence)
                 await asyncio.sleep(self._ctx.settings.drain_seconds)
             await self._stop(procs)
@@ -331,7 +329,7 @@ class AppRuntime:
                 self._reports.refused(f"{proc.label} was stopped and cannot restart: {exc}")
                 await self.publish_procs()
                 continue
-            if proc.type in ROUTABLE:
+            if proc.type in processtypes.ROUTABLE:
                 deadline = time.monotonic() + self._ctx.settings.deploy_timeout
                 try:
                     await supervision.ready(
@@ -456,7 +454,7 @@ class AppRuntime:
 
         async def one(proc: Proc) -> None:
             try:
-                if proc.type in ROUTABLE:
+                if proc.type in processtypes.ROUTABLE:
                     await supervision.ready(
                         proc, host=host, path=_readiness_path(desired, proc.type), deadline=deadline
                     )
@@ -503,7 +501,7 @@ class AppRuntime:
         upstreams = [
             endpoints_kv.Upstream(host=host, port=proc.port)
             for (kind, _), proc in sorted(self.procs.items())
-            if kind in ROUTABLE and desired.routable
+            if kind in processtypes.ROUTABLE and desired.routable
         ]
         if upstreams == self._endpoints or self.version is None:
             return

@@ -22,14 +22,13 @@ least 0644, executables 0755, setuid/setgid bits dropped, files owned by root vi
 traversable by that user too; that is the caller's choice of `root`. Downloaded tarballs stay
 private to the scheduler (`<root>/slugs` is 0700).
 
-The slug's `.deis/slug.json` (written by the builder) gives the process types and the env to
-set for every process, with `$HOME` standing for the slug's place (`/app`) and `$PATH` for the PATH
-the process would otherwise get; see `process_env`.
+The slug's `.deis/slug.json` (written by the builder, read by `deis_shared.slugs`) gives the
+process types and the env to set for every process, with `$HOME` standing for the slug's place
+(`/app`) and `$PATH` for the PATH the process would otherwise get; see `process_env`.
 """
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -41,15 +40,12 @@ from pathlib import Path
 from typing import Final
 
 from deis_scheduler.local.sandboxing import APP_HOME
-from deis_shared import appnames, errors
+from deis_shared import appnames, errors, slugs as slug_manifests
 from deis_shared.objectstore import errors as store_errors
 from deis_shared.objectstore.base import ObjectStore
 
 SHA_PATTERN: Final = re.compile(r"[0-9a-f]{7,40}", re.ASCII)
 """A git sha, full or abbreviated, as slugs are keyed; match with `fullmatch`."""
-
-METADATA: Final = Path(".deis") / "slug.json"
-"""Where the builder puts the slug's metadata, relative to the slug's root."""
 
 _HOME_REF: Final = re.compile(r"\$HOME(?![A-Za-z0-9_])")
 _PATH_REF: Final = re.compile(r"\$PATH(?![A-Za-z0-9_])")
@@ -264,35 +260,20 @@ def _open_up(path: Path) -> None:
 
 def _read_release(path: Path, *, app: str, version: int) -> UnpackedRelease:
     """Read `.deis/slug.json`, if present, into an `UnpackedRelease`."""
-    metadata_path = path / METADATA
-    if not metadata_path.is_file():
-        return UnpackedRelease(path=path, env={}, process_types={})
     try:
-        metadata = json.loads(metadata_path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise SlugError(f"unreadable {METADATA} in the slug of {app} v{version}") from error
-    if not isinstance(metadata, dict):
-        raise SlugError(f"{METADATA} in the slug of {app} v{version} is not an object")
-    env = _string_map(metadata.get("env", {}), field="env", app=app, version=version)
-    types = _string_map(
-        metadata.get("process_types", {}), field="process_types", app=app, version=version
-    )
+        manifest = slug_manifests.read(path, slug=f"{app} v{version}")
+    except slug_manifests.InvalidManifest as error:
+        raise SlugError(str(error)) from error
     home = APP_HOME
     return UnpackedRelease(
         path=path,
-        env={name: _expanded(value, ref=_HOME_REF, to=home) for name, value in env.items()},
-        process_types=types,
+        env={
+            name: _expanded(value, ref=_HOME_REF, to=home) for name, value in manifest.env.items()
+        },
+        process_types=dict(manifest.process_types),
     )
 
 
 def _expanded(value: str, *, ref: re.Pattern[str], to: str) -> str:
     # A function replacement, so that backslashes in `to` are taken literally.
     return ref.sub(lambda _: to, value)
-
-
-def _string_map(value: object, *, field: str, app: str, version: int) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise SlugError(f"{field} in {METADATA} of {app} v{version} is not an object of strings")
-    return dict(value)
