@@ -11,7 +11,7 @@ import nats.js.api
 import pytest
 from nats.aio.msg import Msg
 
-from deis_logger import pulling
+from deis_shared.bus import pulling
 from deis_shared.bus.delivery import Delivery
 from deis_testing import NatsServer, unique_name
 

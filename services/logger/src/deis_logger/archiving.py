@@ -2,9 +2,9 @@
 
 The stream keeps the last lines of each app for a while; the archive keeps them all. One
 task reads the stream through a durable pull consumer (`logger-archive`, acks `all`; pulled by
-`pulling`, which asks for the next batch while this one is spooled) and, one batch at a time,
-spools the batch's rendered lines (`spooling`, synced to disk), then acknowledges the whole
-batch with one synchronous ack of its last message. Between batches
+`deis_shared.bus.pulling`, which asks for the next batch while this one is spooled) and, one
+batch at a time, spools the batch's rendered lines (`spooling`, synced to disk), then
+acknowledges the whole batch with one synchronous ack of its last message. Between batches
 the same task uploads the hours that are closed and purges deleted apps, so neither races the
 spooling.
 
@@ -35,18 +35,12 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import nats.aio.client
-import nats.errors
-import nats.js
-import nats.js.api
-import nats.js.errors
-from nats.aio.msg import Msg
-
-from deis_logger.pulling import Puller
 from deis_logger.spooling import Entry, Spool, hour_of
 from deis_logger.uploading import Uploader
 from deis_shared import appnames, wire
+from deis_shared.bus import connection, errors as bus_errors, pulling
 from deis_shared.bus.delivery import Delivery
+from deis_shared.bus.pulling import Puller
 from deis_shared.events import logs
 from deis_shared.objectstore import errors as store_errors
 
@@ -79,8 +73,8 @@ class Archiver:
     def __init__(
         self,
         *,
-        nc: nats.aio.client.Client,
-        js: nats.js.JetStreamContext,
+        nc: connection.Client,
+        js: connection.JetStream,
         spool: Spool,
         uploader: Uploader,
         batch: int = 5000,
@@ -154,30 +148,20 @@ class Archiver:
     async def _subscribe(self) -> Puller | None:
         """Make the durable consumer anew after its ack floor; None when NATS is away."""
         try:
-            try:
-                info = await self._js.consumer_info(logs.STREAM, DURABLE)
-                floor = info.ack_floor.stream_seq if info.ack_floor else 0
-                await self._js.delete_consumer(logs.STREAM, DURABLE)
-            except nats.js.errors.NotFoundError:
-                floor = 0
-            config = nats.js.api.ConsumerConfig(
-                durable_name=DURABLE,
+            floor = await pulling.renew_consumer(
+                self._js,
+                stream=logs.STREAM,
+                durable=DURABLE,
                 filter_subject=logs.SUBJECTS,
-                ack_policy=nats.js.api.AckPolicy.ALL,
                 ack_wait=ACK_WAIT,
-                max_deliver=-1,
-                max_ack_pending=-1,
-                deliver_policy=nats.js.api.DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=(floor or 0) + 1,
             )
-            await self._js.add_consumer(logs.STREAM, config=config)
             sub = Puller(nc=self._nc, stream=logs.STREAM, consumer=DURABLE)
             await sub.start()
-        except (nats.errors.Error, TimeoutError, OSError) as exc:
+        except bus_errors.BusError as exc:
             logger.warning("cannot read log lines to archive yet: %r", exc)
             await asyncio.sleep(self._poll)
             return None
-        self._last_seq = floor or 0
+        self._last_seq = floor
         self._last_consumer_seq = 0
         return sub
 
@@ -185,7 +169,7 @@ class Archiver:
         """Spool and acknowledge one batch; False when the subscription must be made anew."""
         try:
             messages = await sub.fetch(self._batch, expires=self._poll)
-        except (nats.errors.Error, OSError) as exc:
+        except bus_errors.BusError as exc:
             logger.warning("fetching log lines to archive failed: %r", exc)
             await asyncio.sleep(self._poll)
             return False
@@ -213,8 +197,8 @@ class Archiver:
             return True  # stopping: the batch is delivered again at the next start
         last = messages[-1]
         try:
-            await last.ack_sync()
-        except (nats.errors.Error, TimeoutError) as exc:
+            await pulling.acknowledge(last)
+        except bus_errors.BusError as exc:
             # Spooled: the next ack covers it; if it comes again, the spool skips it.
             logger.warning("acknowledging archived lines failed: %r", exc)
             return False
@@ -263,11 +247,11 @@ class Archiver:
 async def _unsubscribe(sub: Puller) -> None:
     try:
         await sub.close()
-    except nats.errors.Error as exc:
+    except bus_errors.BusError as exc:
         logger.debug("unsubscribing the archiver failed: %r", exc)
 
 
-def _entry(msg: Msg, delivery: Delivery) -> Entry | None:
+def _entry(msg: connection.Msg, delivery: Delivery) -> Entry | None:
     app = _app_of(msg.subject)
     if app is None:
         logger.warning("not archiving a line on %r: no app name", msg.subject)

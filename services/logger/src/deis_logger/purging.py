@@ -15,12 +15,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-import nats.errors
-import nats.js
-
 from deis_shared import appnames
-from deis_shared.bus import watching
+from deis_shared.bus import connection, errors as bus_errors, kv, streams
 from deis_shared.events import logs
+from deis_shared.kv import desired as desired_kv
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +32,7 @@ class Forgetting(Protocol):
 
 
 async def purge(
-    js: nats.js.JetStreamContext, *, app: str, archive: Forgetting | None, stream: str = logs.STREAM
+    js: connection.JetStream, *, app: str, archive: Forgetting | None, stream: str = logs.STREAM
 ) -> None:
     """Purge the app's lines from the stream and have `archive` drop its archive.
 
@@ -49,8 +47,8 @@ async def purge(
     except appnames.InvalidAppName:
         return
     try:
-        await js.purge_stream(stream, subject=subject)
-    except (nats.errors.Error, TimeoutError) as exc:
+        await streams.purge_subject(js, stream, subject=subject)
+    except bus_errors.BusError as exc:
         # Made again at the next start of the watch (see the module docstring).
         logger.warning("purging the log lines of %s failed: %r", app, exc)
     else:
@@ -61,8 +59,8 @@ async def purge(
 
 async def watch_deletions(
     *,
-    js: nats.js.JetStreamContext,
-    watch: Callable[[], watching.Watcher],
+    js: connection.JetStream,
+    watch: Callable[[], kv.Watcher[desired_kv.DesiredState]],
     archive: Forgetting | None,
 ) -> None:
     """Purge every app whose `desired` key is deleted, until cancelled.
@@ -80,7 +78,7 @@ async def watch_deletions(
         await watcher.close()
 
 
-async def _deleted(watcher: watching.Watcher) -> AsyncIterator[str]:
+async def _deleted(watcher: kv.Watcher[desired_kv.DesiredState]) -> AsyncIterator[str]:
     async for entry in watcher:
-        if entry.operation in (watching.Operation.DELETE, watching.Operation.PURGE):
+        if entry.operation in (kv.Operation.DELETE, kv.Operation.PURGE):
             yield entry.key

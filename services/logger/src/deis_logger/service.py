@@ -28,7 +28,7 @@ from deis_logger.settings import LoggerSettings
 from deis_logger.spooling import Spool
 from deis_logger.uploading import Uploader
 from deis_shared import runner as shared_runner
-from deis_shared.bus import topology, watching
+from deis_shared.bus import kv, topology
 from deis_shared.kv import desired as desired_kv
 from deis_shared.runner import Service, ServiceRunner
 
@@ -90,7 +90,7 @@ async def start(service: Service, settings: LoggerSettings) -> Logger:
     service.tasks.spawn(
         purging.watch_deletions(
             js=bus.js,
-            watch=lambda: watching.watch(js=bus.js, nc=bus.nc, bucket=desired_kv.BUCKET),
+            watch=lambda: kv.watch(bus.js, desired_kv.SPEC, nc=bus.nc),
             archive=archiver,
         ),
         name="purge-deleted-apps",

@@ -27,6 +27,7 @@ import signal
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deis_router_agent.app import answering, metering, platform_tls, watching
 from deis_router_agent.app.applying import Applier
@@ -40,12 +41,13 @@ from deis_router_agent.nginx import checking, master as nginx_master, modules, s
 from deis_router_agent.nginx.layout import Layout
 from deis_router_agent.settings import RouterSettings, split_upstream
 from deis_shared import runner as shared_runner
-from deis_shared.bus import watching as bus_watching
+from deis_shared.bus import kv as bus_kv
 from deis_shared.kv import (
     challenges as challenges_kv,
     endpoints as endpoints_kv,
     routes as routes_kv,
 )
+from deis_shared.kv.bucket import Bucket
 from deis_shared.runner import Service, ServiceRunner
 
 logger = logging.getLogger(__name__)
@@ -178,9 +180,9 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
     applier = Applier(ctx, table=table)
     applier.revision = last_revision  # above any an adopted nginx serves
     synced: list[asyncio.Event] = []
-    kinds: tuple[tuple[watching.Kind, str], ...] = (
-        ("routes", routes_kv.BUCKET),
-        ("endpoints", endpoints_kv.BUCKET),
+    kinds: tuple[tuple[watching.Kind, Bucket[Any]], ...] = (
+        ("routes", routes_kv.SPEC),
+        ("endpoints", endpoints_kv.SPEC),
     )
     for kind, bucket in kinds:
         done = asyncio.Event()
@@ -188,14 +190,14 @@ async def start(service: Service, settings: RouterSettings, *, keep_nginx: bool 
         if await watching.bucket_is_empty(bus.js, bucket=bucket):
             done.set()
 
-        def watch(bucket: str = bucket) -> bus_watching.Watcher:
-            return bus_watching.watch(js=bus.js, nc=bus.nc, bucket=bucket)
+        def watch(bucket: Bucket[Any] = bucket) -> bus_kv.Watcher[Any]:
+            return bus_kv.watch(bus.js, bucket, nc=bus.nc)
 
         follow = watching.follow(watch=watch, table=table, kind=kind, synced=done)
         service.tasks.spawn(follow, name=f"watch-{kind}")
     answers = answering.Answers(ctx)
     applier.endpoints.on_full_send.append(answers.wake)  # nginx (re)started: it holds none
-    challenges = bus_watching.watch(js=bus.js, nc=bus.nc, bucket=challenges_kv.BUCKET)
+    challenges = bus_kv.watch(bus.js, challenges_kv.SPEC, nc=bus.nc)
     service.tasks.spawn(answers.follow(challenges), name="watch-challenges")
     try:
         async with asyncio.timeout(settings.initial_sync_timeout):

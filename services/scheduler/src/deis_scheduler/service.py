@@ -22,9 +22,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nats.aio.client import Client as NatsClient
-from nats.js import JetStreamContext
-
 from deis_scheduler.app import routers as routers_app
 from deis_scheduler.app.backend import ProcessBackend
 from deis_scheduler.app.context import Context
@@ -46,7 +43,7 @@ from deis_scheduler.settings import (
     process_base_environment,
 )
 from deis_shared import logconfig, runner as shared_runner, sandbox
-from deis_shared.bus import requesting, watching
+from deis_shared.bus import connection, kv, requesting
 from deis_shared.kv import desired as desired_kv, routers as routers_kv
 from deis_shared.rpc import scheduler as scheduler_rpc
 from deis_shared.runner import Service, ServiceRunner
@@ -95,7 +92,7 @@ async def start(service: Service, settings: SchedulerSettings) -> Scheduler:
     reconciler = Reconciler(
         ctx,
         backend=backend,
-        watch=lambda: watching.watch(js=bus.js, nc=bus.nc, bucket=desired_kv.BUCKET),
+        watch=lambda: kv.watch(bus.js, desired_kv.SPEC, nc=bus.nc),
     )
 
     async def run_command(request: scheduler_rpc.RunRequest) -> scheduler_rpc.RunReply:
@@ -134,8 +131,8 @@ async def _local_context(
     service: Service,
     settings: SchedulerSettings,
     *,
-    js: JetStreamContext,
-    nc: NatsClient,
+    js: connection.JetStream,
+    nc: connection.Client,
     shipper: LogShipper,
 ) -> LocalContext:
     """The local backend's context; the host must be able to make sandboxes."""
@@ -149,7 +146,7 @@ async def _local_context(
     routers = RouterSet()
     empty = await routers_app.bucket_is_empty(js)
     service.tasks.spawn(
-        routers.follow(lambda: watching.watch(js=js, nc=nc, bucket=routers_kv.BUCKET), empty=empty),
+        routers.follow(lambda: kv.watch(js, routers_kv.SPEC, nc=nc), empty=empty),
         name="watch-routers",
     )
     return LocalContext(
@@ -166,7 +163,7 @@ async def _local_context(
 
 
 async def _kubernetes_context(
-    settings: SchedulerSettings, *, js: JetStreamContext, log: LogShipper
+    settings: SchedulerSettings, *, js: connection.JetStream, log: LogShipper
 ) -> KubeContext:
     """The Kubernetes backend's context: a client, and a cache that starts watching."""
     if settings.object_store != "s3":

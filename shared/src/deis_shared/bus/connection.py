@@ -15,12 +15,22 @@ import urllib.parse
 
 import nats
 import nats.aio.client
+import nats.aio.msg
 import nats.errors
 import nats.js
 
 from deis_shared.bus import errors
 
 logger = logging.getLogger(__name__)
+
+Client = nats.aio.client.Client
+"""nats-py's core client, as services name it (they import no `nats`)."""
+
+JetStream = nats.js.JetStreamContext
+"""nats-py's JetStream context, as services name it."""
+
+Msg = nats.aio.msg.Msg
+"""A received NATS message (core or JetStream), as services name it."""
 
 RECONNECT_FOREVER = -1
 
@@ -205,3 +215,16 @@ def redacted(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
     return urllib.parse.urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def jetstream(nc: Client, *, timeout: float = 5.0) -> JetStream:
+    """A JetStream context on `nc` whose API calls wait at most `timeout` seconds.
+
+    Args:
+        nc: A connected client.
+        timeout: Seconds each JetStream API request waits for its answer (nats-py's default).
+
+    Returns:
+        The context (nothing is sent to the server).
+    """
+    return nc.jetstream(timeout=timeout)

@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 from collections.abc import Sequence
 
+import nats.aio.client
 import nats.errors
 import nats.js
 import nats.js.api
@@ -125,3 +126,32 @@ async def publish_many(
     finally:
         for future in futures:
             future.cancel()  # no-op on resolved ones; frees nats-py's bookkeeping for the rest
+
+
+async def send(nc: nats.aio.client.Client, *, subject: str, data: bytes) -> None:
+    """Publish one message on core NATS: no stream, no ack (log lines, notices).
+
+    Args:
+        nc: The client; while it reconnects, nats-py buffers the message.
+        subject: The subject.
+        data: The body.
+
+    Raises:
+        BusUnavailable: The client is closed or cannot take the message.
+    """
+    try:
+        await nc.publish(subject, data)
+    except (nats.errors.Error, OSError) as exc:
+        raise errors.translate(exc, context=f"publish to {subject}") from exc
+
+
+async def flush(nc: nats.aio.client.Client) -> None:
+    """Wait until the server has read everything published so far on `nc` (a PING/PONG).
+
+    Raises:
+        BusUnavailable: The client is closed or the PONG did not come back in time.
+    """
+    try:
+        await nc.flush()
+    except (nats.errors.Error, TimeoutError, OSError) as exc:
+        raise errors.translate(exc, context="flush") from exc

@@ -16,7 +16,7 @@ from typing import Final, Literal
 from pydantic import Field
 
 from deis_shared import appnames, wire
-from deis_shared.kv import hosts
+from deis_shared.kv import bucket, hosts
 
 BUCKET: Final = "challenges"
 """Name of the KV bucket."""
@@ -51,3 +51,7 @@ class Challenge(wire.Message):
     """The app whose domain is validated (for logs)."""
     domain: hosts.Domain
     """The domain being validated (for logs)."""
+
+
+SPEC: Final = bucket.Bucket(name=BUCKET, model=Challenge, key=key)
+"""The bucket as `deis_shared.bus.kv` reads and writes it."""

@@ -10,12 +10,13 @@ The value carries `registry` credentials and the app's whole environment: treat 
 secret (the Kubernetes backend puts `config` into a Secret, not a ConfigMap).
 """
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, Field
 
 from deis_shared import appnames, limits, wire
+from deis_shared.kv import bucket
 
 BUCKET = "desired"
 """Name of the KV bucket."""
@@ -180,3 +181,7 @@ class DesiredState(wire.Message):
     """Restart requests (`deis ps:restart`): `*` for every process, a process type, or a
     process name, mapped to a counter the controller raises on each request. The scheduler
     restarts the matching processes when a counter is higher than the one it last acted on."""
+
+
+SPEC: Final = bucket.Bucket(name=BUCKET, model=DesiredState, key=key)
+"""The bucket as `deis_shared.bus.kv` reads and writes it."""

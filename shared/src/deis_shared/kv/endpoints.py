@@ -5,12 +5,12 @@ restarts on another port); watched by the router agent, which turns it into an n
 Only `web` (or `cmd` for image apps) is routable, so one list per app is enough.
 """
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from deis_shared import appnames, processtypes, wire
-from deis_shared.kv import hosts
+from deis_shared.kv import bucket, hosts
 
 BUCKET = "endpoints"
 """Name of the KV bucket."""
@@ -48,3 +48,7 @@ class Endpoints(wire.Message):
     """Release the upstreams run."""
     process_type: processtypes.Routable = "web"
     upstreams: list[Upstream]
+
+
+SPEC: Final = bucket.Bucket(name=BUCKET, model=Endpoints, key=key)
+"""The bucket as `deis_shared.bus.kv` reads and writes it."""

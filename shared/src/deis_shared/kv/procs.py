@@ -7,11 +7,12 @@ so `deis ps` semantics stay in one place.
 """
 
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Final, Literal, Self
 
 from pydantic import Field, model_validator
 
 from deis_shared import appnames, wire
+from deis_shared.kv import bucket
 
 BUCKET = "procs"
 """Name of the KV bucket."""
@@ -97,3 +98,7 @@ class Procs(wire.Message):
                     f"for app {self.app!r} and type {process.type!r}"
                 )
         return self
+
+
+SPEC: Final = bucket.Bucket(name=BUCKET, model=Procs, key=key)
+"""The bucket as `deis_shared.bus.kv` reads and writes it."""

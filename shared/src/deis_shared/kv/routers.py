@@ -15,11 +15,12 @@ serves my change" is `endpoints_sequence >= my sequence` for each of them.
 
 import re
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from deis_shared import wire
+from deis_shared.kv import bucket
 
 BUCKET = "routers"
 """Name of the KV bucket."""
@@ -65,3 +66,7 @@ class RouterMember(wire.Message):
     def alive(self, now: datetime) -> bool:
         """Whether the agent wrote its key within `LAPSE_BEATS` heartbeats before `now`."""
         return now - self.ts <= timedelta(seconds=LAPSE_BEATS * self.heartbeat_seconds)
+
+
+SPEC: Final = bucket.Bucket(name=BUCKET, model=RouterMember, key=key)
+"""The bucket as `deis_shared.bus.kv` reads and writes it."""

@@ -9,12 +9,12 @@ The bucket carries TLS private keys in clear (`Certificate.key`): restrict who m
 and never log a value (the field is left out of `repr`).
 """
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field
 
 from deis_shared import appnames, wire
-from deis_shared.kv import hosts
+from deis_shared.kv import bucket, hosts
 
 BUCKET = "routes"
 """Name of the KV bucket."""
@@ -67,3 +67,7 @@ class Routes(wire.Message):
     """Serve a 503 maintenance page instead of the app."""
     routable: bool
     """Whether the app is served at all."""
+
+
+SPEC: Final = bucket.Bucket(name=BUCKET, model=Routes, key=key)
+"""The bucket as `deis_shared.bus.kv` reads and writes it."""

@@ -18,8 +18,10 @@ and a row claimed by another relay holds back the later rows it did not claim. A
 holds nothing back: the key's later rows carry the whole, newer value and supersede it, and
 the dead row is never tried again, so it can never overwrite them. Events carry no such order.
 
-KV writes go to the bucket's subject (`$KV.<bucket>.<key>`) with `js.publish` rather than
-`KeyValue.put`, because only `publish` can carry the `Nats-Msg-Id` header.
+KV writes go out through `deis_shared.bus.kv.publish` (a publish to the key's subject rather
+than `KeyValue.put`, because only `publish` can carry the `Nats-Msg-Id` header), events through
+`deis_shared.bus.publishing`. Both raise `BusError`s chained to nats-py's exception, which is
+what a row's failure is sorted and recorded by.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import asyncpg
 import nats.errors
 from nats.js import JetStreamContext
 
+from deis_shared.bus import errors as bus_errors, kv, publishing
 from deis_shared.db import errors as db_errors, pool as db_pool
 from deis_shared.outbox import dead as outbox_dead, outbox
 
@@ -308,10 +311,14 @@ async def _publish_rows(
                 continue
         try:
             await _publish(js, row=row, publish_timeout=publish_timeout, max_payload=max_payload)
-        except NATS_AWAY as exc:
-            outcome.retry.append((row, exc))
-            break
-        except nats.errors.Error as exc:  # this row's fault (no stream, too large): go on
+        except (bus_errors.BusError, outbox_dead.MessageTooLarge) as raised:
+            exc = _original(raised)
+            if isinstance(exc, NATS_AWAY):
+                outcome.retry.append((row, exc))
+                break
+            if not isinstance(exc, nats.errors.Error):
+                raise
+            # this row's fault (no stream, too large): go on
             if outbox_dead.is_too_large(exc) or row["rejections"] + 1 >= max_attempts:
                 outcome.dead.append((row, exc))
                 done_seqs.add(row["seq"])
@@ -327,14 +334,19 @@ async def _publish_rows(
     return outcome
 
 
+def _original(raised: BaseException) -> BaseException:
+    """What nats-py raised under a translated `BusError` (the row is judged by it)."""
+    if isinstance(raised, bus_errors.BusError) and raised.__cause__ is not None:
+        return raised.__cause__
+    return raised
+
+
 def _headers(row: asyncpg.Record) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    if row["headers"]:
-        headers.update(json.loads(row["headers"]))
-    headers["Nats-Msg-Id"] = str(row["id"])
-    if row["kind"] == "kv_delete":
-        headers["KV-Operation"] = "DEL"
-    return headers
+    return kv.write_headers(
+        msg_id=str(row["id"]),
+        delete=row["kind"] == "kv_delete",
+        headers=json.loads(row["headers"]) if row["headers"] else None,
+    )
 
 
 async def _publish(
@@ -346,5 +358,21 @@ async def _publish(
     if size > max_payload:
         # Sent anyway, the server would answer with an error and close the connection.
         raise outbox_dead.MessageTooLarge(size=size, max_payload=max_payload)
-    subject = row["subject"] if row["kind"] == "event" else f"$KV.{row['bucket']}.{row['key']}"
-    await js.publish(subject, payload, timeout=publish_timeout, headers=headers)
+    if row["kind"] == "event":
+        await publishing.publish(
+            js,
+            subject=row["subject"],
+            data=payload,
+            msg_id=str(row["id"]),
+            headers=headers,
+            timeout=publish_timeout,
+        )
+        return
+    await kv.publish(
+        js,
+        bucket=row["bucket"],
+        key=row["key"],
+        data=payload,
+        headers=headers,
+        timeout=publish_timeout,
+    )

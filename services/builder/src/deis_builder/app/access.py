@@ -6,17 +6,15 @@ admin, exact membership). A controller that does not answer refuses the request 
 the user can act on, rather than letting anyone in.
 """
 
-import nats.aio.client
-
 from deis_builder.errors import Refused
-from deis_shared.bus import errors as bus_errors, requesting
+from deis_shared.bus import connection, errors as bus_errors, requesting
 from deis_shared.rpc import controller as controller_rpc
 
 UNAVAILABLE = "the controller is not answering; try again in a moment"
 
 
 async def key_owner(
-    nc: nats.aio.client.Client,
+    nc: connection.Client,
     *,
     fingerprint: str,
     timeout: float,  # noqa: ASYNC109
@@ -40,7 +38,7 @@ async def key_owner(
 
 
 async def authorize(
-    nc: nats.aio.client.Client,
+    nc: connection.Client,
     *,
     username: str,
     app: str,

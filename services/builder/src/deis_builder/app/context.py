@@ -5,11 +5,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import nats.aio.client
-import nats.js
 
 from deis_builder.app.prereceive import HookServer
 from deis_builder.settings import BuilderSettings
+from deis_shared.bus import connection
 from deis_shared.objectstore.base import ObjectStore
 from deis_shared.sandbox import UidTable
 
@@ -20,8 +19,8 @@ class Context:
 
     settings: BuilderSettings
     pool: asyncpg.Pool
-    nc: nats.aio.client.Client
-    js: nats.js.JetStreamContext
+    nc: connection.Client
+    js: connection.JetStream
     store: ObjectStore
     hooks: HookServer
     env: Mapping[str, str]

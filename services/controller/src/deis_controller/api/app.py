@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import nats.aio.client
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import PlainTextResponse, Response
@@ -17,6 +16,7 @@ from deis_controller.domain.credentials import Passwords
 from deis_controller.settings import PLATFORM_VERSION, ControllerSettings
 from deis_controller.usecases import undelivered
 from deis_controller.usecases.context import Context
+from deis_shared.bus import connection
 from deis_shared.db import migrations
 from deis_shared.runner import MigrationSet, Service, ServiceRunner
 
@@ -63,7 +63,7 @@ HEADER_ROOM = 4096
 """Bytes of a NATS server's `max_payload` left for a message's headers and KV overhead."""
 
 
-def bus_message_limit(settings: ControllerSettings, *, server: nats.aio.client.Client) -> int:
+def bus_message_limit(settings: ControllerSettings, *, server: connection.Client) -> int:
     """The largest value the controller may write to the bus.
 
     The server's `max_payload` less `HEADER_ROOM`, or `max_message_bytes` if that is lower.

@@ -4,10 +4,10 @@ import asyncio
 from dataclasses import dataclass, field
 
 import asyncpg
-import nats.aio.client
 
 from deis_controller.domain.credentials import Passwords
 from deis_controller.settings import ControllerSettings
+from deis_shared.bus import connection
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Context:
     settings: ControllerSettings
     pool: asyncpg.Pool
     passwords: Passwords
-    nc: nats.aio.client.Client | None = None
+    nc: connection.Client | None = None
     """For RPCs to the scheduler and the logger; `None` when running without NATS."""
     issuer_wake: asyncio.Event = field(default_factory=asyncio.Event)
     """Set to run the certificate issuer's next pass now (`workers.issuing`)."""

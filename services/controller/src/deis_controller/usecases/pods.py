@@ -12,14 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import nats.errors
-import nats.js.errors
-
 from deis_controller import errors
 from deis_controller.domain.formats import timestamp
 from deis_controller.usecases.context import Context
 from deis_controller.usecases.records import AppAccess
-from deis_shared import wire
+from deis_shared.bus import connection, errors as bus_errors, kv
 from deis_shared.kv import procs as procs_kv
 
 logger = logging.getLogger(__name__)
@@ -109,21 +106,18 @@ async def processes_of(ctx: Context, *, app_id: str) -> list[procs_kv.Process]:
     """
     if ctx.nc is None or not ctx.nc.is_connected:
         raise errors.ServiceUnavailable()
+    js = connection.jetstream(ctx.nc, timeout=ctx.settings.rpc_timeout)
     try:
-        bucket = await ctx.nc.jetstream(timeout=ctx.settings.rpc_timeout).key_value(procs_kv.BUCKET)
-        entry = await bucket.get(procs_kv.key(app_id))
-    except (nats.js.errors.BucketNotFoundError, nats.js.errors.KeyNotFoundError):
+        value = await kv.get(js, procs_kv.SPEC, app_id)
+    except kv.BucketNotFound:
         return []
-    except (nats.errors.Error, TimeoutError, OSError) as exc:
-        logger.warning("cannot read the processes of %s: %s", app_id, exc)
-        raise errors.ServiceUnavailable() from exc
-    if not entry.value:
-        return []
-    try:
-        return list(wire.decode(entry.value, procs_kv.Procs).processes)
-    except wire.InvalidPayload as exc:
+    except bus_errors.InvalidMessage as exc:
         logger.error("unreadable processes of %s: %s", app_id, exc)
         raise errors.ServiceUnavailable() from exc
+    except bus_errors.BusError as exc:
+        logger.warning("cannot read the processes of %s: %s", app_id, exc)
+        raise errors.ServiceUnavailable() from exc
+    return [] if value is None else list(value.processes)
 
 
 async def list_pods(

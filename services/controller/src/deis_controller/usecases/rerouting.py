@@ -25,11 +25,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import nats.aio.client
-import nats.errors
-from nats.aio.msg import Msg
-
 from deis_shared import wire
+from deis_shared.bus import connection, subscribing
 from deis_shared.events import router as router_events
 
 logger = logging.getLogger(__name__)
@@ -46,7 +43,7 @@ class RouterWatch:
         self.app = app
         self._applied: asyncio.Queue[router_events.RouterApplied] = asyncio.Queue()
 
-    async def deliver(self, msg: Msg) -> None:
+    async def deliver(self, msg: connection.Msg) -> None:
         """Subscription callback: keep an event naming the app."""
         try:
             applied = wire.decode(msg.data, router_events.RouterApplied)
@@ -82,13 +79,10 @@ class RouterWatch:
 
 
 @contextlib.asynccontextmanager
-async def watch(nc: nats.aio.client.Client, *, app: str) -> AsyncIterator[RouterWatch]:
+async def watch(nc: connection.Client, *, app: str) -> AsyncIterator[RouterWatch]:
     """Collect the router's `applied` events naming `app` for the duration of the context."""
     watcher = RouterWatch(app)
-    sub = await nc.subscribe(router_events.APPLIED_SUBJECT, cb=watcher.deliver)
-    try:
-        await nc.flush()
+    async with subscribing.subscription(
+        nc, subject=router_events.APPLIED_SUBJECT, callback=watcher.deliver
+    ):
         yield watcher
-    finally:
-        with contextlib.suppress(nats.errors.Error):
-            await sub.unsubscribe()

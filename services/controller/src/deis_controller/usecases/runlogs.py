@@ -18,14 +18,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg
-import nats.aio.client
-import nats.errors
 
 from deis_controller import errors
 from deis_controller.usecases import state
 from deis_controller.usecases.context import Context
 from deis_controller.usecases.records import AppAccess
-from deis_shared.bus import errors as bus_errors, logreading, requesting
+from deis_shared.bus import connection, errors as bus_errors, logreading, requesting, streams
 from deis_shared.errors import DeisError
 from deis_shared.events import logs as log_events
 from deis_shared.rpc import logger as logger_rpc, scheduler as scheduler_rpc
@@ -70,7 +68,7 @@ class RunResult:
     output: str
 
 
-def _client(ctx: Context) -> nats.aio.client.Client:
+def _client(ctx: Context) -> connection.Client:
     if ctx.nc is None:
         raise bus_errors.BusUnavailable("the controller runs without NATS")
     return ctx.nc
@@ -181,7 +179,7 @@ class Follow:
                         line = await anext(self.reader)
                 except (TimeoutError, StopAsyncIteration):
                     break
-                except (bus_errors.BusError, nats.errors.Error) as exc:
+                except bus_errors.BusError as exc:
                     logger.info("log follow ended: %r", exc)  # NATS went away: end the stream
                     break
                 yield line
@@ -190,7 +188,7 @@ class Follow:
 
     async def close(self) -> None:
         """Stop reading; idempotent."""
-        with contextlib.suppress(bus_errors.BusError, nats.errors.Error):
+        with contextlib.suppress(bus_errors.BusError):
             await self.reader.close()
 
 
@@ -205,9 +203,9 @@ async def follow(*, ctx: Context, app_id: str, lines: int) -> Follow:
     """
     try:
         nc = _client(ctx)
-        js = nc.jetstream()
-        await js.stream_info(log_events.STREAM)
-    except (bus_errors.BusError, nats.errors.Error, TimeoutError) as exc:
+        js = connection.jetstream(nc)
+        await streams.check_stream(js, log_events.STREAM)
+    except bus_errors.BusError as exc:
         raise LogsUnavailable(f"Error accessing logs for {app_id}") from exc
     reader = logreading.LogReader(js=js, nc=nc, app=app_id, lines=lines, follow=True)
     return Follow(reader=reader, deadline=time.monotonic() + ctx.settings.follow_max_seconds)

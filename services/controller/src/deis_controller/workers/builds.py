@@ -15,13 +15,11 @@ import logging
 from typing import cast
 
 import asyncpg
-import nats.js
-from nats.aio.msg import Msg
 
 from deis_controller.usecases import deploys, pushes
 from deis_controller.usecases.context import Context
 from deis_shared import events, wire
-from deis_shared.bus import consuming
+from deis_shared.bus import connection, consuming
 from deis_shared.db import errors as db_errors
 from deis_shared.events import build as build_events, deploy as deploy_events
 
@@ -43,7 +41,7 @@ class EventHandlers:
     def __init__(self, *, ctx: Context) -> None:
         self._ctx = ctx
 
-    async def build_completed(self, msg: Msg) -> None:
+    async def build_completed(self, msg: connection.Msg) -> None:
         """Release a completed build, unless it was released before."""
         event = wire.decode(msg.data, build_events.BuildCompleted)
         with db_errors.mapped_errors():
@@ -55,7 +53,7 @@ class EventHandlers:
                 "released build %s of %s as v%d", event.build_id, event.app, released.version
             )
 
-    async def deploy_failed(self, msg: Msg) -> None:
+    async def deploy_failed(self, msg: connection.Msg) -> None:
         """Mark the release of a failed deploy failed."""
         event = wire.decode(msg.data, deploy_events.DeployFailed)
         with db_errors.mapped_errors():
@@ -66,7 +64,7 @@ class EventHandlers:
             logger.info("release v%d of %s failed to deploy", event.version, event.app)
 
 
-def consumers(*, js: nats.js.JetStreamContext, ctx: Context) -> dict[str, consuming.Consumer]:
+def consumers(*, js: connection.JetStream, ctx: Context) -> dict[str, consuming.Consumer]:
     """The build and deploy consumers by durable name, not running yet."""
     handlers = EventHandlers(ctx=ctx)
     return {

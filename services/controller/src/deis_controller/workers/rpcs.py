@@ -7,10 +7,9 @@ that is away is a transient failure: the builder gets `RpcUnavailable` and may r
 from typing import Any, cast
 
 import asyncpg
-import nats.aio.client
 
 from deis_controller.usecases import builder
-from deis_shared.bus import requesting
+from deis_shared.bus import connection, requesting
 from deis_shared.db import errors as db_errors
 from deis_shared.rpc import controller as controller_rpc
 
@@ -46,7 +45,7 @@ class BuilderRpcs:
 
 
 def responders(
-    *, nc: nats.aio.client.Client, pool: asyncpg.Pool
+    *, nc: connection.Client, pool: asyncpg.Pool
 ) -> list[requesting.Responder[Any, Any]]:
     """The key and authorize responders, not started yet."""
     handlers = BuilderRpcs(pool=pool)

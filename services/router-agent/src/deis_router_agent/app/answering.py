@@ -17,7 +17,7 @@ from deis_router_agent.domain import challenging
 from deis_router_agent.errors import NginxFailed, UnsafeValue
 from deis_router_agent.nginx import agentsocket
 from deis_shared import wire
-from deis_shared.bus import watching
+from deis_shared.bus import kv
 from deis_shared.kv import challenges as challenges_kv
 
 logger = logging.getLogger(__name__)
@@ -42,15 +42,16 @@ class Answers:
         """Send the set again (nginx (re)started: it holds none)."""
         self.changed.set()
 
-    def offer(self, entry: watching.Entry) -> None:
+    def offer(self, entry: kv.Entry[challenges_kv.Challenge]) -> None:
         """Take one entry of the watch: a challenge put, or deleted."""
         token = entry.key
-        if entry.value is None:
+        if entry.data is None:
             if self.tokens.pop(token, None) is not None:
                 self.changed.set()
             return
         try:
-            challenge = wire.decode(entry.value, challenges_kv.Challenge)
+            challenge = entry.value()
+            assert challenge is not None  # a put
             if challenge.token != token:
                 raise wire.InvalidPayload(f"challenge of token {challenge.token} under another")
             challenges_kv.key(token)
@@ -67,7 +68,7 @@ class Answers:
                 challenge.app,
             )
 
-    async def follow(self, watcher: watching.Watcher) -> None:
+    async def follow(self, watcher: kv.Watcher[challenges_kv.Challenge]) -> None:
         """Feed every entry of `watcher` into the set, then close it; runs until cancelled."""
         try:
             async for entry in watcher:

@@ -2,12 +2,11 @@
 
 from dataclasses import dataclass
 
-import nats.js
-
 from deis_router_agent.domain.options import Options
 from deis_router_agent.nginx.layout import Layout
 from deis_router_agent.nginx.master import NginxMaster
 from deis_router_agent.settings import RouterSettings
+from deis_shared.bus import connection
 
 
 @dataclass(frozen=True)
@@ -20,4 +19,4 @@ class Context:
     master: NginxMaster
     binary: str
     """The nginx executable, for `nginx -t`."""
-    js: nats.js.JetStreamContext
+    js: connection.JetStream

@@ -18,14 +18,11 @@ agent takes over in time.
 import asyncio
 import logging
 import time
-import uuid
-
-import nats.js
 
 from deis_router_agent.app.applying import Applier
 from deis_router_agent.app.table import RoutingTable
 from deis_shared import errors, wire
-from deis_shared.bus import publishing
+from deis_shared.bus import connection, kv
 from deis_shared.kv import routers as routers_kv
 
 logger = logging.getLogger(__name__)
@@ -37,7 +34,7 @@ class Membership:
     def __init__(
         self,
         *,
-        js: nats.js.JetStreamContext,
+        js: connection.JetStream,
         agent: str,
         heartbeat_seconds: float,
         table: RoutingTable,
@@ -58,7 +55,7 @@ class Membership:
     @property
     def subject(self) -> str:
         """The subject of this agent's key."""
-        return f"$KV.{routers_kv.BUCKET}.{self._key}"
+        return kv.subject(routers_kv.BUCKET, self._key)
 
     def member(self) -> routers_kv.RouterMember:
         """What this agent serves now."""
@@ -79,9 +76,7 @@ class Membership:
                 return False
             value = self.member()
             try:
-                await publishing.publish(
-                    self._js, subject=self.subject, data=value, msg_id=str(value.id)
-                )
+                await kv.put(self._js, routers_kv.SPEC, self._key, value)
             except errors.DeisError as error:
                 logger.warning("could not write router key %s: %s", self._key, error)
                 return False
@@ -123,12 +118,6 @@ class Membership:
         async with self._writing:
             self._left = True
             try:
-                await publishing.publish(
-                    self._js,
-                    subject=self.subject,
-                    data=b"",
-                    msg_id=str(uuid.uuid4()),
-                    headers={"KV-Operation": "DEL"},
-                )
+                await kv.delete(self._js, routers_kv.SPEC, self._key)
             except errors.DeisError as error:
                 logger.warning("could not delete router key %s: %s", self._key, error)

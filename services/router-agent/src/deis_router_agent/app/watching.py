@@ -8,31 +8,28 @@ or the bucket holds nothing at all), so the first configuration nginx starts wit
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Literal
-
-import nats.errors
-import nats.js
+from typing import Any, Literal
 
 from deis_router_agent.app.table import RoutingTable
 from deis_shared import appnames, wire
-from deis_shared.bus import watching
+from deis_shared.bus import connection, errors as bus_errors, kv
 from deis_shared.kv import endpoints as endpoints_kv, routes as routes_kv
+from deis_shared.kv.bucket import Bucket
 
 logger = logging.getLogger(__name__)
 
 Kind = Literal["routes", "endpoints"]
 
 
-async def bucket_is_empty(js: nats.js.JetStreamContext, *, bucket: str) -> bool:
+async def bucket_is_empty(js: connection.JetStream, *, bucket: Bucket[Any]) -> bool:
     """Whether the bucket's stream holds no message at all (a watch would deliver nothing)."""
     try:
-        info = await js.stream_info(f"KV_{bucket}")
-    except (nats.errors.Error, TimeoutError):
+        return await kv.count(js, bucket) == 0
+    except bus_errors.BusError:
         return False
-    return info.state.messages == 0
 
 
-def _offer(table: RoutingTable, *, kind: Kind, entry: watching.Entry) -> None:
+def _offer(table: RoutingTable, *, kind: Kind, entry: kv.Entry[Any]) -> None:
     try:
         app = appnames.validate_app_name(entry.key)
     except appnames.InvalidAppName:
@@ -40,14 +37,12 @@ def _offer(table: RoutingTable, *, kind: Kind, entry: watching.Entry) -> None:
         return
     try:
         if kind == "routes":
-            routes = None if entry.value is None else wire.decode(entry.value, routes_kv.Routes)
+            routes: routes_kv.Routes | None = entry.value()
             if routes is not None and routes.app != app:
                 raise wire.InvalidPayload(f"routes of {routes.app} under key {app}")
             table.put_routes(app, routes)
         else:
-            value = (
-                None if entry.value is None else wire.decode(entry.value, endpoints_kv.Endpoints)
-            )
+            value: endpoints_kv.Endpoints | None = entry.value()
             if value is not None and value.app != app:
                 raise wire.InvalidPayload(f"endpoints of {value.app} under key {app}")
             table.put_endpoints(app, value)
@@ -58,7 +53,7 @@ def _offer(table: RoutingTable, *, kind: Kind, entry: watching.Entry) -> None:
 
 async def follow(
     *,
-    watch: Callable[[], watching.Watcher],
+    watch: Callable[[], kv.Watcher[Any]],
     table: RoutingTable,
     kind: Kind,
     synced: asyncio.Event,

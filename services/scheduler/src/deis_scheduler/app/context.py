@@ -2,9 +2,8 @@
 
 from dataclasses import dataclass
 
-import nats.js
-
 from deis_scheduler.settings import SchedulerSettings
+from deis_shared.bus import connection
 
 
 @dataclass(frozen=True)
@@ -12,4 +11,4 @@ class Context:
     """The scheduler's settings and JetStream, handed to the reconciler and every backend."""
 
     settings: SchedulerSettings
-    js: nats.js.JetStreamContext
+    js: connection.JetStream

@@ -23,14 +23,11 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
-import nats.errors
-import nats.js.errors
-
 from deis_scheduler import errors
 from deis_scheduler.app.backend import AppProcesses, ProcessBackend
 from deis_scheduler.app.context import Context
 from deis_shared import appnames, wire
-from deis_shared.bus import watching
+from deis_shared.bus import errors as bus_errors, kv
 from deis_shared.kv import desired as desired_kv
 
 logger = logging.getLogger(__name__)
@@ -119,7 +116,7 @@ class Reconciler:
         ctx: Context,
         *,
         backend: ProcessBackend,
-        watch: Callable[[], watching.Watcher],
+        watch: Callable[[], kv.Watcher[desired_kv.DesiredState]],
     ) -> None:
         self._ctx = ctx
         self._backend = backend
@@ -151,11 +148,9 @@ class Reconciler:
 
     async def _desired_exists(self, app: str) -> bool:
         try:
-            kv = await self._ctx.js.key_value(desired_kv.BUCKET)
-            await kv.get(app)
-        except nats.js.errors.KeyNotFoundError:  # also a deleted or purged key
-            return False
-        except (nats.errors.Error, TimeoutError) as exc:
+            if await kv.read(self._ctx.js, desired_kv.SPEC, app) is None:
+                return False  # absent, deleted or purged
+        except (bus_errors.BusError, appnames.InvalidAppName) as exc:
             # The watch and the resyncs converge it later; assume it is still wanted.
             logger.warning("cannot read the desired state of %s: %s", app, exc)
         return True
@@ -170,14 +165,14 @@ class Reconciler:
                 except appnames.InvalidAppName:
                     logger.warning("ignoring desired state under key %r", entry.key)
                     continue
-                if entry.value is None:
+                if entry.data is None:
                     self.worker(app).offer(None)
                     continue
                 try:
-                    desired = wire.decode(entry.value, desired_kv.DesiredState)
+                    desired = entry.value()
                 except wire.InvalidPayload as exc:
                     logger.error("ignoring desired state of %s: %s", app, exc)
-                    version = _release_version(entry.value)
+                    version = _release_version(entry.data)
                     if version is not None:  # its release fails; what runs stays
                         self.worker(app).refuse(version=version, reason=str(exc)[:REASON_MAX])
                     continue

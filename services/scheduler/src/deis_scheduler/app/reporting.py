@@ -17,9 +17,8 @@ import logging
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-import nats.js
-
 from deis_scheduler.app import facts
+from deis_shared.bus import connection
 from deis_shared.events import deploy as deploy_events
 
 logger = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class _Queued:
 class Reports:
     """The deploy results of one app not yet published, and its last refusal."""
 
-    def __init__(self, *, app: str, js: nats.js.JetStreamContext, log: AppLog) -> None:
+    def __init__(self, *, app: str, js: connection.JetStream, log: AppLog) -> None:
         """Report about `app` through `js` (events) and `log` (the app's log)."""
         self._app = app
         self._js = js

@@ -20,11 +20,8 @@ import logging
 import time
 from collections.abc import Callable
 
-import nats.errors
-import nats.js
-
 from deis_shared import wire
-from deis_shared.bus import watching
+from deis_shared.bus import connection, errors as bus_errors, kv
 from deis_shared.kv import routers as routers_kv
 
 logger = logging.getLogger(__name__)
@@ -64,7 +61,9 @@ class RouterSet:
         """Set once the watch delivered every key the bucket held (or it held none)."""
         self._changed = asyncio.Condition()
 
-    async def follow(self, watch: Callable[[], watching.Watcher], *, empty: bool) -> None:
+    async def follow(
+        self, watch: Callable[[], kv.Watcher[routers_kv.RouterMember]], *, empty: bool
+    ) -> None:
         """Feed the bucket's entries into the set; runs until cancelled.
 
         `empty`: the bucket held nothing when this started (the watch would deliver nothing).
@@ -78,15 +77,15 @@ class RouterSet:
         finally:
             await watcher.close()
 
-    async def offer(self, entry: watching.Entry) -> None:
+    async def offer(self, entry: kv.Entry[routers_kv.RouterMember]) -> None:
         """Take one entry of the watch."""
-        if entry.value is None:
-            self.members.pop(entry.key, None)
+        try:
+            value = entry.value()
+        except wire.InvalidPayload as error:
+            logger.error("ignoring router key %r: %s", entry.key, error)
         else:
-            try:
-                value = wire.decode(entry.value, routers_kv.RouterMember)
-            except wire.InvalidPayload as error:
-                logger.error("ignoring router key %r: %s", entry.key, error)
+            if value is None:
+                self.members.pop(entry.key, None)
             else:
                 self.members[entry.key] = Member(value=value, arrived=self._clock())
         if entry.pending == 0:
@@ -130,10 +129,9 @@ class RouterSet:
                     pass
 
 
-async def bucket_is_empty(js: nats.js.JetStreamContext) -> bool:
+async def bucket_is_empty(js: connection.JetStream) -> bool:
     """Whether KV `routers` holds no message at all (a watch of it would deliver nothing)."""
     try:
-        info = await js.stream_info(f"KV_{routers_kv.BUCKET}")
-    except (nats.errors.Error, TimeoutError):
+        return await kv.count(js, routers_kv.SPEC) == 0
+    except bus_errors.BusError:
         return False
-    return info.state.messages == 0

@@ -23,11 +23,9 @@ import asyncio
 import contextlib
 from typing import Final
 
-import nats.aio.client
-import nats.errors
-
 from deis_scheduler.app.reporting import PLATFORM_PROCESS
 from deis_shared import wire
+from deis_shared.bus import connection, errors as bus_errors, publishing
 from deis_shared.events import logs
 
 MAX_MESSAGE: Final = 16 * 1024
@@ -46,7 +44,7 @@ class LogShipper:
     def __init__(
         self,
         *,
-        nc: nats.aio.client.Client,
+        nc: connection.Client,
         capacity: int = 10_000,
         close_timeout: float = CLOSE_TIMEOUT,
     ) -> None:
@@ -126,8 +124,8 @@ class LogShipper:
                         self._queue.task_done()
                 if self._nc.is_connected:
                     # Once the PONG is back, the client has written out its pending lines.
-                    with contextlib.suppress(nats.errors.Error):
-                        await self._nc.flush()
+                    with contextlib.suppress(bus_errors.BusError):
+                        await publishing.flush(self._nc)
 
     async def _ship(self, entry: logs.LogLine) -> None:
         if self._away and self._nc.is_connected:
@@ -159,8 +157,10 @@ class LogShipper:
         if not self._nc.is_connected:
             return False
         try:
-            await self._nc.publish(logs.subject(entry.app), wire.encode(entry))
-        except (nats.errors.Error, OSError):
+            await publishing.send(
+                self._nc, subject=logs.subject(entry.app), data=wire.encode(entry)
+            )
+        except bus_errors.BusError:
             return False
         return True
 

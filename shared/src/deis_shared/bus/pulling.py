@@ -13,14 +13,17 @@ buffer until a `fetch` hands them out, so a cancelled fetch loses none. One requ
 at a time. It ends when its batch is full (the server says nothing more) or with a status on
 its own reply subject: 404 (nothing to deliver) or 408 (expired). Any other status but a
 heartbeat (409 consumer deleted or leadership changed, 503 no responders when the consumer
-is missing) raises `PullError`: the caller makes the consumer anew. A request that never ends
-(its answer lost in a reconnect) is given up `_LATE` seconds after it expired; whatever it
-still brings is kept for the next fetch, in order.
+is missing) raises `PullError`: the caller makes the consumer anew (`renew_consumer`). A
+request that never ends (its answer lost in a reconnect) is given up `_LATE` seconds after it
+expired; whatever it still brings is kept for the next fetch, in order.
 
 A fetch that hands out a full batch asks for the next one at once (the consumer is likely
 behind), so the server sends it while the caller spools and acknowledges this one. Those
 messages are delivered and not acknowledged: a caller that gives up a puller must make the
-consumer anew after its ack floor (as the archiver does), or wait `ack_wait` for them.
+consumer anew after its ack floor (`renew_consumer`, as the logger's archiver does), or wait
+`ack_wait` for them.
+
+Failures are `BusError`s, as everywhere in `deis_shared.bus`: nats-py's are translated.
 """
 
 import asyncio
@@ -28,8 +31,13 @@ import json
 
 import nats.aio.client
 import nats.errors
+import nats.js
+import nats.js.api
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+
+from deis_shared.bus import errors
 
 _LATE = 0.5
 """Seconds after a request expired before its missing end is given up."""
@@ -38,7 +46,7 @@ _ENDED = frozenset({"404", "408"})
 _HEARTBEAT = "100"
 
 
-class PullError(nats.errors.Error):
+class PullError(errors.BusError):
     """The server refused a pull request: the consumer must be made anew."""
 
 
@@ -63,16 +71,30 @@ class Puller:
         self._wake = asyncio.Event()
 
     async def start(self) -> None:
-        """Subscribe the inbox."""
-        self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._receive)
+        """Subscribe the inbox.
+
+        Raises:
+            BusUnavailable: The client is closed.
+        """
+        try:
+            self._sub = await self._nc.subscribe(f"{self._inbox}.*", cb=self._receive)
+        except (nats.errors.Error, OSError) as exc:
+            raise errors.translate(exc, context=f"subscribe to {self._inbox}.*") from exc
 
     async def close(self) -> None:
-        """Unsubscribe; idempotent, safe before `start()`. Buffered messages are dropped."""
+        """Unsubscribe; idempotent, safe before `start()`. Buffered messages are dropped.
+
+        Raises:
+            BusUnavailable: The client is closed.
+        """
         sub, self._sub = self._sub, None
         self._buffer.clear()
         self._open = None
         if sub is not None:
-            await sub.unsubscribe()
+            try:
+                await sub.unsubscribe()
+            except nats.errors.Error as exc:
+                raise errors.translate(exc, context=f"unsubscribe from {self._inbox}.*") from exc
 
     async def fetch(self, batch: int, *, expires: float) -> list[Msg]:
         """Up to `batch` messages: those buffered, and what the open request brings.
@@ -86,7 +108,7 @@ class Puller:
 
         Raises:
             PullError: the server refused a request.
-            nats.errors.Error: the connection is closed.
+            BusUnavailable: the connection is closed.
         """
         if self._sub is None:
             raise RuntimeError("the puller is not started")
@@ -106,7 +128,10 @@ class Puller:
         payload = json.dumps({"batch": batch, "expires": int(expires * 1e9)}).encode()
         self._open, self._expected = reply, batch
         self._deadline = asyncio.get_running_loop().time() + expires + _LATE
-        await self._nc.publish(self._subject, payload, reply=reply)
+        try:
+            await self._nc.publish(self._subject, payload, reply=reply)
+        except (nats.errors.Error, OSError) as exc:
+            raise errors.translate(exc, context=f"publish to {self._subject}") from exc
 
     async def _wait(self, batch: int) -> None:
         self._want = batch
@@ -144,3 +169,64 @@ class Puller:
         error, self._error = self._error, None
         if error is not None:
             raise error
+
+
+async def renew_consumer(
+    js: nats.js.JetStreamContext,
+    *,
+    stream: str,
+    durable: str,
+    filter_subject: str,
+    ack_wait: float,
+) -> int:
+    """Make durable pull consumer `durable` of `stream` anew, starting after its ack floor.
+
+    What the old consumer delivered and was not acknowledged is delivered again by the new
+    one; what was acknowledged is not. A missing consumer starts at the stream's beginning.
+
+    Args:
+        js: The JetStream context.
+        stream: The stream.
+        durable: The consumer's durable name.
+        filter_subject: The subjects it reads.
+        ack_wait: Seconds a delivered message waits for its ack before it comes again.
+
+    Returns:
+        The ack floor the new consumer starts after (0: the beginning).
+
+    Raises:
+        BusError: The server did not answer, or refused.
+    """
+    try:
+        try:
+            info = await js.consumer_info(stream, durable)
+            floor = info.ack_floor.stream_seq if info.ack_floor else 0
+            await js.delete_consumer(stream, durable)
+        except nats.js.errors.NotFoundError:
+            floor = 0
+        config = nats.js.api.ConsumerConfig(
+            durable_name=durable,
+            filter_subject=filter_subject,
+            ack_policy=nats.js.api.AckPolicy.ALL,
+            ack_wait=ack_wait,
+            max_deliver=-1,
+            max_ack_pending=-1,
+            deliver_policy=nats.js.api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=(floor or 0) + 1,
+        )
+        await js.add_consumer(stream, config=config)
+    except (nats.errors.Error, TimeoutError, OSError) as exc:
+        raise errors.translate(exc, context=f"make consumer {durable} of {stream}") from exc
+    return floor or 0
+
+
+async def acknowledge(msg: Msg) -> None:
+    """Acknowledge `msg` and wait for the server to confirm (ack policy all: and those before).
+
+    Raises:
+        BusError: No confirmation came, or the client is closed.
+    """
+    try:
+        await msg.ack_sync()
+    except (nats.errors.Error, TimeoutError) as exc:
+        raise errors.translate(exc, context=f"acknowledge {msg.subject}") from exc
