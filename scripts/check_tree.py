@@ -1,4 +1,4 @@
-"""Check the workspace layout and module sizes (STYLE.md rules 1 and 3).
+"""Check the workspace layout and module sizes (docs/conventions.md: the workspace, module sizes).
 
 Every workspace member has `pyproject.toml` and `README.md`. A member that is a package
 (`tool.uv.package` is not false) also has `src/<package>/py.typed` and `tests/`. A Python module

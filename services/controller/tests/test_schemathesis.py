@@ -41,7 +41,7 @@ enabled = false
 include-name = "DELETE /v2/auth/cancel/"
 enabled = false
 
-# API.md §2.2: with no logger answering, logs are a 500 (text) and run a 503. No logger or
+# docs/api.md §2.2: with no logger answering, logs are a 500 (text) and run a 503. No logger or
 # scheduler runs here, so those statuses are the documented answer, not a crash.
 [[operations]]
 include-name = "GET /v2/apps/{app_id}/logs/"
@@ -51,7 +51,7 @@ checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 500]
 include-name = "POST /v2/apps/{app_id}/run/"
 checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 503]
 
-# Changes that roll out wait for the scheduler's report (API.md §2.4-2.6); with none running,
+# Changes that roll out wait for the scheduler's report (docs/api.md §2.4-2.6); with none running,
 # the deadline (DEIS_ROLLOUT_WAIT, 1 s here) passes and the answer is the documented 503.
 [[operations]]
 include-name = "POST /v2/apps/{app_id}/builds/"
@@ -65,7 +65,7 @@ checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 503]
 include-name = "POST /v2/apps/{app_id}/releases/rollback/"
 checks.not_a_server_error.expected-statuses = ["2XX", "4XX", 503]
 
-# A scale waits for its processes too (API.md §2.2): once a fuzzed build exists, its counts
+# A scale waits for its processes too (docs/api.md §2.2): once a fuzzed build exists, its counts
 # never run here.
 [[operations]]
 include-name = "POST /v2/apps/{app_id}/scale/"

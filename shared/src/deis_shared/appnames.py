@@ -4,7 +4,7 @@ An app name ends up in NATS subjects (`deis.events.build.<app>.completed`), KV k
 keys (`slugs/<app>/...`), paths under the git root, nginx configuration, Kubernetes namespaces
 and DNS labels. A `.`, `*` or `>` would widen a subject or a wildcard subscription, a `/` or
 `..` would escape a directory, whitespace or a NUL would split a command or a config line. So
-every name is checked here, once, against Deis's own rule (API.md §2.2): lowercase ASCII
+every name is checked here, once, against Deis's own rule (docs/api.md §2.2): lowercase ASCII
 letters, digits and hyphens, starting with a letter, not ending with a hyphen, at most 63
 characters (one DNS label). Reserved names are a controller policy, not part of this check.
 

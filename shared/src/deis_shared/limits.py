@@ -1,6 +1,6 @@
 """Resource limits of a process type: the one definition of what a `memory` or `cpu` value may be.
 
-Deis takes each as `<limit>` or `<request>/<limit>` (API.md §2.3). The controller validates a
+Deis takes each as `<limit>` or `<request>/<limit>` (docs/api.md §2.3). The controller validates a
 value with `parse_memory` / `parse_cpu` before it stores it, the desired state's models check it
 again on the wire, and every scheduler backend reads it with the same two functions, so a value
 one accepts the others can run.

@@ -2,7 +2,7 @@
 
 A process type is declared in a Procfile (`web: gunicorn app:app`) or implied (`cmd`, the
 image's own command). Its name becomes part of process, Kubernetes object and DNS names
-(`<app>-<type>`), so it is Deis's Procfile rule (API.md §2.4): lowercase ASCII letters and
+(`<app>-<type>`), so it is Deis's Procfile rule (docs/api.md §2.4): lowercase ASCII letters and
 digits in runs joined by single dashes, at most 63 characters (one DNS label).
 
 `web`, or `cmd` for an image without a Procfile, is the routable type: the one that gets a

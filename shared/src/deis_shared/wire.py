@@ -49,7 +49,7 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware datetime, normalised to UTC; naive datetimes are refused."""
 
 PROCESS_TYPE_PATTERN = f"^{processtypes.PATTERN.pattern}$"
-"""Deis's Procfile process-type rule (API.md §2.4), as `deis_shared.processtypes` has it."""
+"""Deis's Procfile process-type rule (docs/api.md §2.4), as `deis_shared.processtypes` has it."""
 
 ProcessType = Annotated[
     str, Field(pattern=PROCESS_TYPE_PATTERN, max_length=processtypes.MAX_LENGTH)
@@ -57,7 +57,7 @@ ProcessType = Annotated[
 """A process type such as `web` or `worker-2`; it becomes part of process and resource names."""
 
 Username = Annotated[str, Field(pattern=r"^[\w.@+-]+$", min_length=1, max_length=150)]
-"""A Deis username: letters, digits and `@.+-_`, at most 150 characters (API.md §2.1)."""
+"""A Deis username: letters, digits and `@.+-_`, at most 150 characters (docs/api.md §2.1)."""
 
 
 class Part(BaseModel):

@@ -1,4 +1,4 @@
-"""Where the builder and the apps are, derived from the controller's URL (API.md §4).
+"""Where the builder and the apps are, derived from the controller's URL (docs/api.md §4).
 
 Deis's rule: the builder is the controller's host with `-builder` appended to its first label,
 port 2222 (`deis.10.0.0.1.nip.io` → `deis-builder.10.0.0.1.nip.io`), and an app's default domain

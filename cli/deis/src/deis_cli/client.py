@@ -1,4 +1,4 @@
-"""The controller's REST API over HTTP, with Deis's transport conventions (API.md §1).
+"""The controller's REST API over HTTP, with Deis's transport conventions (docs/api.md §1).
 
 Every request carries `Authorization: token <t>` (when logged in), `Content-Type:
 application/json` and a `User-Agent`; every answer is checked for `DEIS_API_VERSION`. Errors
@@ -60,7 +60,7 @@ def describe(response: httpx.Response) -> str:
 
 
 def _version_mismatch(server: str | None) -> bool:
-    # Deis compares majors as numbers and minors as strings (API.md §1.3).
+    # Deis compares majors as numbers and minors as strings (docs/api.md §1.3).
     if server is None:
         return False
     ours, theirs = API_VERSION.split("."), server.split(".")

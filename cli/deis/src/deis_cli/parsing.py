@@ -1,4 +1,4 @@
-"""The CLI's own checks of arguments before anything is sent (API.md §4).
+"""The CLI's own checks of arguments before anything is sent (docs/api.md §4).
 
 Each parser raises `InvalidInput` with a message naming the bad argument and an example.
 """

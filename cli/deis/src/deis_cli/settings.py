@@ -1,4 +1,4 @@
-"""The environment the `deis` command reads, in one place (STYLE.md rule 9).
+"""The environment the `deis` command reads, in one place (docs/conventions.md, "Settings").
 
 Every other module receives an `Environment`: `HOME` and `DEIS_PROFILE` locate the client
 profile, `DEIS_BUILDER_URL` and `DEIS_ROUTER_URL` override the builder's and the router's

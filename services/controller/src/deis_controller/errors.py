@@ -1,7 +1,7 @@
 """Errors of the controller's use cases, each carrying the HTTP answer Deis gives for it.
 
 Use cases raise these; one exception handler in `api.errors` turns them into responses
-(API.md §1.6). Nothing below the API layer knows about FastAPI.
+(docs/api.md §1.6). Nothing below the API layer knows about FastAPI.
 
     ApiError
     ├── FieldErrors          400 {"<field>": ["msg", ...]}

@@ -1,7 +1,8 @@
 """The controller process: uvicorn serving the API, whose lifespan opens every resource.
 
-Shutdown follows STYLE.md rule 7: on SIGTERM uvicorn stops accepting connections and finishes
-in-flight requests, then the lifespan closes the service runner (workers, NATS drain, pool).
+Shutdown follows docs/conventions.md ("Async"): on SIGTERM uvicorn stops accepting
+connections and finishes in-flight requests, then the lifespan closes the service runner
+(workers, NATS drain, pool).
 A background task that dies makes the process stop with exit code 1.
 """
 

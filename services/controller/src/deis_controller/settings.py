@@ -7,7 +7,7 @@ from pydantic import Field, SecretStr
 from deis_shared.settings import ServiceSettings
 
 API_VERSION = "2.3"
-"""`DEIS_API_VERSION` on every response: the `deis` CLI compares it with its own (API.md §1.3)."""
+"""`DEIS_API_VERSION` on every response: the `deis` CLI checks it against its own (api.md §1.3)."""
 
 PLATFORM_VERSION = "2.3.0"
 """`DEIS_PLATFORM_VERSION` on every response."""

@@ -1,4 +1,4 @@
-"""App settings over HTTP: maintenance, routing, whitelist, autoscale, labels (API.md §2.11)."""
+"""App settings over HTTP: maintenance, routing, whitelist, autoscale, labels (api.md §2.11)."""
 
 import json
 import uuid

@@ -1,4 +1,4 @@
-"""Users and credentials over HTTP (API.md §2.1)."""
+"""Users and credentials over HTTP (docs/api.md §2.1)."""
 
 import httpx
 import pytest

@@ -1,4 +1,4 @@
-"""The builder hooks over HTTP (API.md §2.12): only the builder's key opens them."""
+"""The builder hooks over HTTP (docs/api.md §2.12): only the builder's key opens them."""
 
 import secrets
 import uuid

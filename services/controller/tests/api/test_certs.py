@@ -1,4 +1,4 @@
-"""Certificates over HTTP (API.md §2.8): upload, list, show, delete, attach and detach, who
+"""Certificates over HTTP (docs/api.md §2.8): upload, list, show, delete, attach and detach, who
 sees what, the `routes` value of every app whose domains a change touches, and the checks of an
 upload: hostile certificates and keys answered 4xx with the reason, nothing stored."""
 
@@ -329,7 +329,7 @@ async def test_attach_refusals(client, auth, users, app_id):
 async def test_any_user_may_attach_their_certificate_to_any_free_domain(
     controller, client, auth, users, app_id
 ):
-    """Upstream checks the certificate's owner only, not the domain's app (API.md §2.8)."""
+    """Upstream checks the certificate's owner only, not the domain's app (docs/api.md §2.8)."""
     assert (await upload(client, auth(users["eve"]), "eves")).status_code == 201
     attached = await attach(client, auth(users["eve"]), "eves", "api.example.com")
     assert attached.status_code == 201

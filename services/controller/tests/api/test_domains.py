@@ -1,4 +1,4 @@
-"""Domains over HTTP (API.md §2.7): list, add, remove, validation, global uniqueness, who may
+"""Domains over HTTP (docs/api.md §2.7): list, add, remove, validation, global uniqueness, who may
 do what, and the `routes` value and log lines each change sends through the outbox."""
 
 import datetime

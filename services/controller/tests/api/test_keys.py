@@ -1,4 +1,4 @@
-"""SSH keys over HTTP (API.md §2.10): add, list, show, remove; validation, global uniqueness of
+"""SSH keys over HTTP (docs/api.md §2.10): add, list, show, remove; validation, global uniqueness of
 ids and keys, each user seeing only their own, and ids running to the end of the URL."""
 
 import base64

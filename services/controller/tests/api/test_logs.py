@@ -1,4 +1,4 @@
-"""`deis logs [-f]` over HTTP (API.md §2.2): the tail from the logger, the follow from `LOGS`.
+"""`deis logs [-f]` over HTTP (docs/api.md §2.2): the tail from the logger, the follow from `LOGS`.
 
 The logger runs for real, as a process on the test session's nats-server, for the tests that
 need it; the lines are published to `deis.logs.<app>` as the scheduler publishes them. The

@@ -1,5 +1,5 @@
 """The permission matrix: every route and method, for anonymous, other user, collaborator, owner
-and admin, with the exact status each must get (API.md §1.7 and the "Who" column of §2).
+and admin, with the exact status each must get (docs/api.md §1.7 and the "Who" column of §2).
 
 Each case runs every role against its own fresh app (created by the owner, shared with the
 collaborator, and prepared by the case's `setup`), so that one role's success cannot change what

@@ -1,4 +1,4 @@
-"""Collaborators over HTTP (API.md §2.9): list, grant, revoke, and who may do each."""
+"""Collaborators over HTTP (docs/api.md §2.9): list, grant, revoke, and who may do each."""
 
 import json
 

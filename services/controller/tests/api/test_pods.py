@@ -1,5 +1,5 @@
 """Pods over HTTP: `deis ps` and `deis ps:restart` read the scheduler's `procs` KV value
-(API.md §2.6)."""
+(docs/api.md §2.6)."""
 
 import dataclasses
 import json

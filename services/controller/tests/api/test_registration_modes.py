@@ -1,4 +1,4 @@
-"""Registration modes (API.md §1.7)."""
+"""Registration modes (docs/api.md §1.7)."""
 
 import httpx
 import pytest

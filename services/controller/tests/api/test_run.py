@@ -1,4 +1,4 @@
-"""`deis run` over HTTP (API.md §2.2): the controller asks the scheduler over NATS.
+"""`deis run` over HTTP (docs/api.md §2.2): the controller asks the scheduler over NATS.
 
 Most tests start a tiny `Responder` on `deis.rpc.scheduler.run` as the scheduler's double: it
 plays the scheduler's side of the RPC contract only, so that each kind of answer (a reply, a

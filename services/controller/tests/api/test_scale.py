@@ -1,4 +1,4 @@
-"""Scaling over HTTP: `POST /v2/apps/<id>/scale/` (API.md §2.2)."""
+"""Scaling over HTTP: `POST /v2/apps/<id>/scale/` (docs/api.md §2.2)."""
 
 import json
 import uuid

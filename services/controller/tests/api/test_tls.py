@@ -1,4 +1,4 @@
-"""TLS (HTTPS enforcement) over HTTP (API.md §2.11)."""
+"""TLS (HTTPS enforcement) over HTTP (docs/api.md §2.11)."""
 
 import json
 import uuid

@@ -1,4 +1,4 @@
-"""The whitelist over HTTP: list, add, remove addresses (API.md §2.11)."""
+"""The whitelist over HTTP: list, add, remove addresses (docs/api.md §2.11)."""
 
 import json
 from typing import Any

@@ -1,4 +1,4 @@
-"""App names for new apps and generated names (API.md §2.2), including hostile names."""
+"""App names for new apps and generated names (docs/api.md §2.2), including hostile names."""
 
 import random
 import re

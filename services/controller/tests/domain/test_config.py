@@ -1,4 +1,4 @@
-"""Config merge rules (API.md §2.3): decoding, validation vectors, merge, healthchecks."""
+"""Config merge rules (docs/api.md §2.3): decoding, validation vectors, merge, healthchecks."""
 
 import json
 from typing import Any

@@ -1,4 +1,4 @@
-"""Domain validation and its ACE normal form (API.md §2.7), including hostile input."""
+"""Domain validation and its ACE normal form (docs/api.md §2.7), including hostile input."""
 
 import pydantic
 import pytest

@@ -1,4 +1,4 @@
-"""Procfile checks, build types, formations and scale bodies (API.md §2.2, §2.4, §3.4)."""
+"""Procfile checks, build types, formations and scale bodies (docs/api.md §2.2, §2.4, §3.4)."""
 
 from typing import Any
 

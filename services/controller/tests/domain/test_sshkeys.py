@@ -1,4 +1,4 @@
-"""SSH public key parsing, fingerprints and key ids (API.md §2.10)."""
+"""SSH public key parsing, fingerprints and key ids (docs/api.md §2.10)."""
 
 import base64
 import re

@@ -1,4 +1,4 @@
-"""Release summaries (API.md §3.3), worded as upstream words them."""
+"""Release summaries (docs/api.md §3.3), worded as upstream words them."""
 
 import uuid
 

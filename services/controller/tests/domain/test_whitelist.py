@@ -1,4 +1,4 @@
-"""Whitelist address checks (API.md §2.11), including what nginx would misread."""
+"""Whitelist address checks (docs/api.md §2.11), including what nginx would misread."""
 
 from typing import Any
 

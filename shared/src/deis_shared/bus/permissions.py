@@ -2,7 +2,8 @@
 
 A server that gives each service a user of its own (`deisctl` does, `deisctl.embedded`)
 checks every publish and subscription of that user against these allow lists, so a service can
-only write what the NATS contract (DESIGN.md) says it writes, and only answer its own RPCs.
+only write what the NATS contract (docs/architecture.md) says it writes, and only answer its
+own RPCs.
 They are derived from what the code does:
 
     controller  writes release events, refused builds, KV desired, routes and challenges,

@@ -1,4 +1,4 @@
-"""The fixed streams and KV buckets of DESIGN.md, and how to make a server match them.
+"""The NATS contract's streams and KV buckets (docs/architecture.md); making a server hold them.
 
 `ensure_topology()` runs at every service start, so it must be idempotent and safe to race:
 two services starting at once may both find a stream missing and both create it. Creating an
@@ -214,7 +214,7 @@ async def ensure_topology(
     logs_max_age: float | None = None,
     replicas: int = 1,
 ) -> None:
-    """Make the server hold the streams and buckets of DESIGN.md; idempotent and race-safe.
+    """Make the server hold the streams and buckets of the NATS contract; idempotent and race-safe.
 
     Without log limits (every service but the logger), `LOGS` is created with the defaults
     when missing and otherwise left as it is; with them, it is made to match (see the module

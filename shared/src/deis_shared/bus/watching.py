@@ -1,7 +1,7 @@
 """Watch a KV bucket: the latest value of every key, then every change, across restarts.
 
-Readers of KV are level-triggered (DESIGN.md): they converge on whatever the latest values
-are. So the watcher does not try to resume precisely; whenever it doubts its subscription it
+Readers of KV are level-triggered (docs/architecture.md): they converge on whatever the latest
+values are. So the watcher does not try to resume precisely; whenever it doubts its subscription it
 starts over and replays the latest value of every key, which is always correct.
 
 It does not use nats-py's `kv.watch()`, whose ordered consumer recreates itself in an

@@ -2,7 +2,7 @@
 
 JSON and jsonb columns take and give Python values.
 
-Each service owns one Postgres schema (DESIGN.md: no service reads another's tables). The
+Each service owns one Postgres schema (docs/architecture.md: no service reads another's tables). The
 pool sets `search_path` to `<schema>, public` as a startup parameter of every connection, so
 unqualified SQL in the service and in shared code (the outbox) lands in that schema, and a
 pool reset (`RESET ALL` on release) returns to it. The schema name goes into SQL text, so it

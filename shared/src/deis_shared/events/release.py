@@ -35,7 +35,7 @@ def created_subject(app: str) -> str:
 
 
 class ReleaseCreated(wire.Message):
-    """Release `v<version>` of `app` exists (API.md §3.3 says what triggers one)."""
+    """Release `v<version>` of `app` exists (docs/api.md §3.3 says what triggers one)."""
 
     schema_version: Literal[1] = Field(1, alias="schema")
 

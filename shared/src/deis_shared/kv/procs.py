@@ -1,7 +1,7 @@
 """KV bucket `procs`, key `<app>`: every process the scheduler runs for an app, and its state.
 
 Written by the scheduler on every state change of a process; read by the controller to answer
-`GET /v2/apps/<app>/pods/` (API.md §2.6). The controller renders `release` as `v<N>` and
+`GET /v2/apps/<app>/pods/` (docs/api.md §2.6). The controller renders `release` as `v<N>` and
 filters out `run` processes and those `down`, `crashed` or `destroyed`; the value lists them all
 so `deis ps` semantics stay in one place.
 """
@@ -60,7 +60,7 @@ class Process(wire.Part):
     """One process (a pod on Kubernetes)."""
 
     name: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=253)
-    """`<app>-<type>-<suffix>`; the CLI derives the type by stripping `<app>-` (API.md §2.6)."""
+    """`<app>-<type>-<suffix>`; the CLI finds the type by stripping `<app>-` (docs/api.md §2.6)."""
     type: wire.ProcessType
     index: int = Field(ge=1)
     """1-based index within the type, shown in logs as `<type>.<index>`."""

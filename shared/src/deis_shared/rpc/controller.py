@@ -17,7 +17,7 @@ AUTHORIZE_SUBJECT = "deis.rpc.controller.authorize"
 """Subject of `AuthorizeRequest` -> `AuthorizeReply`."""
 
 FINGERPRINT_PATTERN = r"^[0-9a-f]{2}(:[0-9a-f]{2}){15}$"
-"""MD5 fingerprint of a public key, lowercase hex pairs joined by `:` (API.md §2.10)."""
+"""MD5 fingerprint of a public key, lowercase hex pairs joined by `:` (docs/api.md §2.10)."""
 
 
 class KeyLookupRequest(wire.Message):

@@ -1,4 +1,4 @@
-"""A Kubernetes API emulator for tests: the one test double of the platform (STYLE.md rule 13).
+"""A Kubernetes API emulator for tests: the platform's one test double (docs/conventions.md).
 
 No Kubernetes API server can run where the tests run, so the scheduler's `kubernetes`
 backend is tested against this: a real HTTP server speaking the Kubernetes REST API to the

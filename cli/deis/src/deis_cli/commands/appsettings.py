@@ -1,4 +1,4 @@
-"""App settings: maintenance, routing, whitelist, TLS and labels (API.md §2.11).
+"""App settings: maintenance, routing, whitelist, TLS and labels (docs/api.md §2.11).
 
 None of these make a release; an unchanged setting is the controller's 409.
 """

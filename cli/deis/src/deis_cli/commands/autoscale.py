@@ -1,4 +1,4 @@
-"""Autoscaling per process type: autoscale:list, set, unset (app settings, API.md §2.11)."""
+"""Autoscaling per process type: autoscale:list, set, unset (app settings, docs/api.md §2.11)."""
 
 from typing import Any
 

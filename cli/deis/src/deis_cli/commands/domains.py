@@ -1,4 +1,4 @@
-"""Domains of an app: domains:add, list, remove (API.md §2.7)."""
+"""Domains of an app: domains:add, list, remove (docs/api.md §2.7)."""
 
 import click
 

@@ -1,4 +1,4 @@
-"""Health checks per process type: healthchecks:list, set, unset (API.md §2.3).
+"""Health checks per process type: healthchecks:list, set, unset (docs/api.md §2.3).
 
 `healthchecks:set liveness|readiness httpGet PORT | tcpSocket PORT | exec -- CMD...` builds the
 probe Deis's CLI builds, with its default timings.

@@ -1,4 +1,4 @@
-"""SSH keys for `git push`: keys:add, list, remove (API.md §2.10)."""
+"""SSH keys for `git push`: keys:add, list, remove (docs/api.md §2.10)."""
 
 from pathlib import Path
 

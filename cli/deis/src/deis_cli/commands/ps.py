@@ -1,4 +1,4 @@
-"""Processes: ps:list, ps:scale, ps:restart (API.md §2.6)."""
+"""Processes: ps:list, ps:scale, ps:restart (docs/api.md §2.6)."""
 
 import re
 from typing import Any

@@ -1,4 +1,4 @@
-"""Releases: releases:list, info, rollback (API.md §2.5)."""
+"""Releases: releases:list, info, rollback (docs/api.md §2.5)."""
 
 import click
 

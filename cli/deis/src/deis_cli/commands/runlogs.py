@@ -1,4 +1,4 @@
-"""One-off commands and logs: `deis run` and `deis logs [-n N] [-f]` (API.md §2.2)."""
+"""One-off commands and logs: `deis run` and `deis logs [-n N] [-f]` (docs/api.md §2.2)."""
 
 import click
 

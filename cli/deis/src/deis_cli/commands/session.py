@@ -1,7 +1,7 @@
 """What every command needs: the profile, a client for the controller, the app to work on.
 
 The app is `-a/--app` when given, else the one the working copy's builder remote names, else the
-current directory's name lowercased (API.md §4).
+current directory's name lowercased (docs/api.md §4).
 """
 
 from dataclasses import dataclass

@@ -1,7 +1,7 @@
 """Request bodies: JSON, form or multipart, validated into models with Deis's error shapes.
 
 Deis (DRF) parses all three; the SDK sends JSON, upstream's tests send forms whose nested
-fields are JSON-encoded strings (API.md §1.4). FastAPI's own body handling would answer 422
+fields are JSON-encoded strings (docs/api.md §1.4). FastAPI's own body handling would answer 422
 with its own error format, so bodies are read here and validated with pydantic, and errors
 become `{"<field>": ["msg"]}`. The model is still published in the OpenAPI document through
 `openapi_body`.

@@ -1,4 +1,4 @@
-"""The one place where errors become HTTP responses, in Deis's shapes (API.md §1.6)."""
+"""The one place where errors become HTTP responses, in Deis's shapes (docs/api.md §1.6)."""
 
 import logging
 

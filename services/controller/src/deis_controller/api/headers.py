@@ -1,4 +1,4 @@
-"""`DEIS_API_VERSION` and `DEIS_PLATFORM_VERSION` on every response (API.md §1.3).
+"""`DEIS_API_VERSION` and `DEIS_PLATFORM_VERSION` on every response (docs/api.md §1.3).
 
 A pure ASGI middleware: cheaper than Starlette's `BaseHTTPMiddleware` and it also covers
 streaming responses. Responses produced by the last-resort 500 handler bypass middleware, so

@@ -1,4 +1,4 @@
-"""DRF's limit/offset pagination envelope (API.md §1.5)."""
+"""DRF's limit/offset pagination envelope (docs/api.md §1.5)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

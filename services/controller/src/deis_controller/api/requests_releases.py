@@ -9,7 +9,7 @@ from typing import Any
 from deis_controller.api.requests import Body
 
 JsonObject = dict[str, Any] | str
-"""An object, or a string containing one (API.md §1.4)."""
+"""An object, or a string containing one (docs/api.md §1.4)."""
 
 
 class ConfigBody(Body):

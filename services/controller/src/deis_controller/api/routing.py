@@ -1,4 +1,4 @@
-"""Route registration with Deis's trailing-slash rules (API.md §1.1).
+"""Route registration with Deis's trailing-slash rules (docs/api.md §1.1).
 
 Almost every Deis route takes an optional trailing slash, a few require it and a few forbid
 it; nothing redirects. An optional slash is one route whose path ends in a `slash` convertor

@@ -1,4 +1,4 @@
-"""Response models for the OpenAPI document (API.md §3.1).
+"""Response models for the OpenAPI document (docs/api.md §3.1).
 
 Routes build their JSON by hand for speed and return it as a `JSONResponse`, so FastAPI does
 not validate responses against these; the schemathesis test does, against a running server.

@@ -1,4 +1,4 @@
-"""Response models of config, builds and releases for the OpenAPI document (API.md §3.1).
+"""Response models of config, builds and releases for the OpenAPI document (docs/api.md §3.1).
 
 Like `api.schemas`, these only document: routes answer hand-built JSON, checked against these
 by the schemathesis test.

@@ -1,4 +1,4 @@
-"""Response models of domains, certificates, SSH keys and collaborators (API.md §2.7 to §2.10).
+"""Response models of domains, certificates, SSH keys and collaborators (docs/api.md §2.7 to §2.10).
 
 As in `api.schemas`, routes build their JSON by hand; these only document it.
 """

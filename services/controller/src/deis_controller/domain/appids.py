@@ -1,4 +1,4 @@
-"""App names: the rule for new apps and generated names (API.md §2.2).
+"""App names: the rule for new apps and generated names (docs/api.md §2.2).
 
 A named security boundary: an app name becomes part of NATS subjects, KV keys, paths,
 namespaces and hostnames. The character rule itself is `deis_shared.appnames`, checked here once

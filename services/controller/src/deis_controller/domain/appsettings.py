@@ -1,4 +1,4 @@
-"""Rules of app settings and TLS: reading posted values and merging them (API.md §2.11).
+"""Rules of app settings and TLS: reading posted values and merging them (docs/api.md §2.11).
 
 Pure functions over plain values: the use cases in `app.appsettings` read the current row,
 call `apply` and `describe`, and store the result. A settings value is a dict with the keys
@@ -55,7 +55,7 @@ def parse_boolean(value: Any, *, field: str) -> bool | None:
 
 
 def parse_map(value: Any, *, field: str) -> dict[str, Any]:
-    """An object, or a string holding one (forms send nested fields as JSON, API.md §1.4).
+    """An object, or a string holding one (forms send nested fields as JSON, docs/api.md §1.4).
 
     Raises:
         FieldErrors: Invalid JSON, or not an object.

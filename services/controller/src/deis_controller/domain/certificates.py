@@ -1,7 +1,7 @@
 r"""TLS certificates users upload: the checks they must pass and what Deis shows about them.
 
 `parse_certificate` is the boundary for the `certificate` and `key` fields of `POST /v2/certs/`
-(API.md §2.8). Every refusal is a `FieldErrors` on the field at fault, with the reason, and the
+(docs/api.md §2.8). Every refusal is a `FieldErrors` on the field at fault, with the reason, and the
 time taken is bounded by the size limits whatever the input:
 
 - a text longer than its limit, checked before anything is parsed;

@@ -1,4 +1,4 @@
-"""A release's config and the rules of changing it (API.md §2.3).
+"""A release's config and the rules of changing it (docs/api.md §2.3).
 
 `merge` applies a POST /config body to the config of the latest good release, in upstream's
 order: decode and validate each field (400 with `{field: [message]}`), merge key by key (a null
@@ -232,7 +232,7 @@ def _exec_problem(handler: Any) -> str | None:
 
 
 def probe_problem(probe: Any) -> str | None:
-    """What breaks upstream's probe JSON schema (API.md §2.3), or `None` if nothing does."""
+    """What breaks upstream's probe JSON schema (docs/api.md §2.3), or `None` if nothing does."""
     if not isinstance(probe, dict):
         return _not_of_type(probe, "object")
     for key in _PROBE_INTEGERS:

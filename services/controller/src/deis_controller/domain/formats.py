@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 
 def timestamp(value: datetime) -> str:
-    """Render a time as Deis does: `YYYY-MM-DDTHH:MM:SSZ`, UTC, no fractions (API.md §1.8)."""
+    """Render a time as Deis does: `YYYY-MM-DDTHH:MM:SSZ`, UTC, no fractions (docs/api.md §1.8)."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

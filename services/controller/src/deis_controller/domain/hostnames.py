@@ -1,4 +1,4 @@
-"""Domain names an app may claim: Deis's validation and its ACE normal form (API.md §2.7).
+"""Domain names an app may claim: Deis's validation and its ACE normal form (docs/api.md §2.7).
 
 A named security boundary. A domain is written verbatim into the shared router's nginx
 configuration (`server_name`), so a space, `;`, brace or newline slipping through would let one

@@ -1,6 +1,6 @@
 """Process types: Procfile checks, build types, the formation a build gets, scale bodies.
 
-The rules of API.md §2.4 (Procfile validation), §2.2 (scale body) and §3.4 (build type and
+The rules of docs/api.md §2.4 (Procfile validation), §2.2 (scale body) and §3.4 (build type and
 default formation). `next_structure` folds the two places upstream changes `structure` during a
 build (the Procfile-removal scale in `Build.save` and the default/type-change formation in
 `App.deploy`) into one pure step.
@@ -74,7 +74,7 @@ def build_type(*, sha: str, dockerfile: str) -> BuildType:
 
 
 def default_structure(build: BuildShape) -> dict[str, int]:
-    """The formation a build starts with when nothing is scaled yet (API.md §3.4)."""
+    """The formation a build starts with when nothing is scaled yet (docs/api.md §3.4)."""
     if "web" in build.procfile:
         return {"web": 1}
     if not build.sha or build.dockerfile:

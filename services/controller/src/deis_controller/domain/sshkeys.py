@@ -1,4 +1,4 @@
-"""SSH public keys users register for `git push`: parsing, checking, fingerprints (API.md §2.10).
+"""SSH public keys users register for `git push`: parse, check, fingerprint (docs/api.md §2.10).
 
 A key is one line, `<type> <base64> [comment]`, as in a `.pub` file. Its fingerprint is the MD5
 of the decoded blob, which is what the builder computes from the key a client offers, so the two

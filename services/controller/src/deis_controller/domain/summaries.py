@@ -1,4 +1,4 @@
-"""Release summaries: the one-line account of what a release changed (API.md §3.3).
+"""Release summaries: the one-line account of what a release changed (docs/api.md §3.3).
 
 Worded as upstream's `Release.save` words them, key lists sorted so a summary does not depend on
 dict order. The limits part is appended without the " and " joiner the other parts get, an

@@ -1,4 +1,4 @@
-"""Addresses allowed to reach an app: checking a posted whitelist (API.md §2.11).
+"""Addresses allowed to reach an app: checking a posted whitelist (docs/api.md §2.11).
 
 Entries end up in the router's nginx `allow` lines, so each must also be what the routing
 bucket's `WhitelistEntry` accepts: Python's `ipaddress` alone would let through IPv6 scope ids

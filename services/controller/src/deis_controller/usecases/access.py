@@ -1,4 +1,4 @@
-"""Who may do what: token authentication and app access (API.md §1.2, §1.7)."""
+"""Who may do what: token authentication and app access (docs/api.md §1.2, §1.7)."""
 
 import asyncpg
 

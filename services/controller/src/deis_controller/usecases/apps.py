@@ -1,4 +1,4 @@
-"""Apps: list, create, show, transfer, destroy (API.md §2.2, §3.2).
+"""Apps: list, create, show, transfer, destroy (docs/api.md §2.2, §3.2).
 
 Creating an app also creates release v1, its settings and TLS rows and its default domain.
 """

@@ -1,4 +1,4 @@
-"""App settings, whitelist and TLS: append-only histories, read and changed (API.md §2.11).
+"""App settings, whitelist and TLS: append-only histories, read and changed (docs/api.md §2.11).
 
 Every change appends a row (owned by the caller) to `app_settings` or `tls`, never updates
 one, and within the same transaction takes the app's lock, recomputes the app's `desired` and
@@ -72,7 +72,7 @@ class AppSettings:
     updated: datetime
 
     def public(self) -> dict[str, Any]:
-        """The AppSettings object of API.md §3.1."""
+        """The AppSettings object of docs/api.md §3.1."""
         return {
             "uuid": str(self.uuid),
             "owner": self.owner,
@@ -106,7 +106,7 @@ class Tls:
     """Each domain's automatic TLS state (`issuing.statuses`); empty while it is off."""
 
     def public(self) -> dict[str, Any]:
-        """The TLS object of API.md §3.1, with automatic TLS (§2.11)."""
+        """The TLS object of docs/api.md §3.1, with automatic TLS (§2.11)."""
         return {
             "uuid": str(self.uuid),
             "owner": self.owner,

@@ -1,4 +1,4 @@
-"""The builder's HTTP hooks (API.md §2.12): key owner, app config, build, app users' keys.
+"""The builder's HTTP hooks (docs/api.md §2.12): key owner, app config, build, app users' keys.
 
 The builder of this platform uses NATS (`workers.rpcs`, `workers.builds`); these hooks keep
 Deis's own builder working against the controller. The caller is the builder, authenticated by
@@ -53,7 +53,7 @@ _USER_KEYS = "SELECT public, fingerprint FROM keys WHERE owner_id = $1 ORDER BY 
 NO_KEYS = "No Keys match the given query."
 
 STRINGIFIED = ("values", "memory", "cpu", "tags", "registry")
-"""Config fields whose values Deis renders as strings (API.md §2.3)."""
+"""Config fields whose values Deis renders as strings (docs/api.md §2.3)."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ async def _receiving(conn: asyncpg.Connection, *, data: dict[str, Any]) -> AppAc
 
 
 def config_object(row: asyncpg.Record, *, app_id: str) -> dict[str, Any]:
-    """The Config object of API.md §3.1 from a `_CURRENT_CONFIG` row."""
+    """The Config object of docs/api.md §3.1 from a `_CURRENT_CONFIG` row."""
     body: dict[str, Any] = {"uuid": str(row["uuid"]), "owner": row["owner"], "app": app_id}
     for field in STRINGIFIED:
         body[field] = {key: str(value) for key, value in row[field].items()}

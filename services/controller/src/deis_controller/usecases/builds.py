@@ -1,7 +1,7 @@
-"""Builds: list, create (which releases the build) and show (API.md §2.4).
+"""Builds: list, create (which releases the build) and show (docs/api.md §2.4).
 
 `GET /builds/<uuid>/` answers the build with that uuid. Upstream answered the latest release's
-build whatever the uuid (API.md §6 lists it as a bug worth fixing); the SDK only ever asks for
+build whatever the uuid (docs/api.md §6 lists it as a bug worth fixing); the SDK only ever asks for
 builds it has just listed, so the exact answer is compatible and not surprising.
 """
 

@@ -1,4 +1,4 @@
-"""TLS certificates (API.md §2.8): upload, list, show, delete, attach to and detach from domains.
+"""TLS certificates (docs/api.md §2.8): upload, list, show, delete, attach to and detach.
 
 Certificates are global and belong to the user who uploaded them; nobody else sees them, not
 even an admin (a lookup of someone else's is a 404, as upstream's owner-filtered queryset).
@@ -67,7 +67,7 @@ class Certificate:
         return cls(**values)
 
     def public(self) -> dict[str, Any]:
-        """The Cert object of API.md §2.8."""
+        """The Cert object of docs/api.md §2.8."""
         return {
             "id": self.id,
             "name": self.name,
@@ -285,7 +285,7 @@ async def attach(
     name: str,
     domain: Any,
 ) -> None:
-    """Serve the caller's certificate on a domain (of any app, as upstream: API.md §2.8).
+    """Serve the caller's certificate on a domain (of any app, as upstream: docs/api.md §2.8).
 
     Raises:
         BadRequest: No domain given.

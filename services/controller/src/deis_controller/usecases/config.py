@@ -1,4 +1,4 @@
-"""An app's config: show the current one, and change it, which makes a release (API.md §2.3).
+"""An app's config: show the current one, and change it, which makes a release (docs/api.md §2.3).
 
 Configs are an append-only history: a change merges the request into the config of the latest
 release that did not fail (`domain.config.merge` holds every rule), stores the result as a new
@@ -44,7 +44,7 @@ SELECT {CONFIG_COLUMNS} FROM c JOIN users o ON o.id = c.owner_id
 
 
 def config_public(row: asyncpg.Record, *, app_id: str) -> dict[str, Any]:
-    """The Config object of API.md §3.1 from a row selected with `CONFIG_COLUMNS`."""
+    """The Config object of docs/api.md §3.1 from a row selected with `CONFIG_COLUMNS`."""
     return {
         "uuid": str(row["uuid"]),
         "owner": row["owner"],

@@ -1,4 +1,4 @@
-"""Custom domains of an app (API.md §2.7): list, add, remove.
+"""Custom domains of an app (docs/api.md §2.7): list, add, remove.
 
 Domains are unique across all apps and stored in ACE form. Every change takes the app's lock
 and re-sends its `routes` value (which lists the domains and the certificates attached to
@@ -43,7 +43,7 @@ class Domain:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
     def public(self) -> dict[str, Any]:
-        """The Domain object of API.md §3.1."""
+        """The Domain object of docs/api.md §3.1."""
         return {
             "owner": self.owner,
             "app": self.app,

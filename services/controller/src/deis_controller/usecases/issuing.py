@@ -456,7 +456,7 @@ async def _resync(
 
 
 async def statuses(conn: asyncpg.Connection, *, app_uuid: UUID) -> list[dict[str, Any]]:
-    """`certs_auto_status` of an app (API.md §2.11): each domain's issuance state."""
+    """`certs_auto_status` of an app (docs/api.md §2.11): each domain's issuance state."""
     rows = await conn.fetch(
         """
         SELECT d.domain, coalesce(s.state, 'pending') AS state, c.name AS certificate,

@@ -1,4 +1,4 @@
-"""SSH public keys of users (API.md §2.10): list, add, show, remove.
+"""SSH public keys of users (docs/api.md §2.10): list, add, show, remove.
 
 Each user sees and manages only their own keys. A key's id and its fingerprint are unique
 across all users: the builder finds the pushing user by the fingerprint of the key offered,
@@ -45,7 +45,7 @@ class Key:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
     def public_object(self) -> dict[str, Any]:
-        """The Key object of API.md §3.1."""
+        """The Key object of docs/api.md §3.1."""
         return {
             "uuid": str(self.uuid),
             "id": self.id,

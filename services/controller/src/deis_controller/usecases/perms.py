@@ -1,6 +1,6 @@
-"""Sharing an app with collaborators (API.md §2.9): list, grant, revoke.
+"""Sharing an app with collaborators (docs/api.md §2.9): list, grant, revoke.
 
-A collaborator may use every app sub-resource except DELETEs (API.md §1.7). The owner is
+A collaborator may use every app sub-resource except DELETEs (docs/api.md §1.7). The owner is
 never listed as a collaborator: granting the owner changes nothing, and after a transfer the
 new owner's old grant is not shown.
 """

@@ -1,4 +1,4 @@
-"""An app's pods (`deis ps`): read from the scheduler's `procs` KV value (API.md §2.6).
+"""An app's pods (`deis ps`): read from the scheduler's `procs` KV value (docs/api.md §2.6).
 
 The scheduler writes every process of an app, with its state, under key `<app>` of bucket
 `procs`; this module keeps the processes `deis ps` shows: those of the latest non-failed
@@ -45,7 +45,7 @@ class Pod:
     started: datetime
 
     def public(self) -> dict[str, Any]:
-        """The Pod object of API.md §3.1."""
+        """The Pod object of docs/api.md §3.1."""
         return {
             "name": self.name,
             "state": self.state,

@@ -10,7 +10,7 @@ import asyncpg
 from deis_controller.domain.formats import optional_timestamp, timestamp
 
 Role = Literal["owner", "collaborator", "admin"]
-"""How a user may use an app (API.md §1.7)."""
+"""How a user may use an app (docs/api.md §1.7)."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class User:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
     def public(self) -> dict[str, Any]:
-        """The User object of API.md §3.1."""
+        """The User object of docs/api.md §3.1."""
         return {
             "username": self.username,
             "email": self.email,
@@ -75,7 +75,7 @@ class App:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
 
     def public(self) -> dict[str, Any]:
-        """The App object of API.md §3.1."""
+        """The App object of docs/api.md §3.1."""
         return {
             "uuid": str(self.uuid),
             "id": self.id,
@@ -100,5 +100,5 @@ class AppAccess:
 
     @property
     def may_delete(self) -> bool:
-        """Owners and admins may delete; collaborators may not (API.md §1.7)."""
+        """Owners and admins may delete; collaborators may not (docs/api.md §1.7)."""
         return self.role != "collaborator"

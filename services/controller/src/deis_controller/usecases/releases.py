@@ -1,7 +1,7 @@
 """Releases: the one place a release is created, and listing, showing and rolling back.
 
 A release pairs a build (or none, before the first) with a config and gets the next version of
-the app, counting failed ones too (API.md §3.3). Every new release, whatever made it (a build,
+the app, counting failed ones too (docs/api.md §3.3). Every new release, whatever made it (a build,
 a config change, a rollback), goes through `record`: inside the caller's transaction and under
 the app's row lock it inserts the row, announces `ReleaseCreated` through the outbox, enqueues
 the app's `desired` state and writes a platform log line. Deploying is the scheduler's job: it
@@ -111,7 +111,7 @@ _BUILD_FIELDS = ("image", "sha", "procfile", "dockerfile")
 
 
 def build_public(row: asyncpg.Record, *, app_id: str) -> dict[str, Any]:
-    """The Build object of API.md §3.1 from a row selected with `BUILD_COLUMNS`."""
+    """The Build object of docs/api.md §3.1 from a row selected with `BUILD_COLUMNS`."""
     return {
         "uuid": str(row["uuid"]),
         "owner": row["owner"],
@@ -123,7 +123,7 @@ def build_public(row: asyncpg.Record, *, app_id: str) -> dict[str, Any]:
 
 
 def release_public(row: asyncpg.Record, *, app_id: str) -> dict[str, Any]:
-    """The Release object of API.md §3.1 from a row selected with `_RELEASE_COLUMNS`."""
+    """The Release object of docs/api.md §3.1 from a row selected with `_RELEASE_COLUMNS`."""
     build = row["build_uuid"]
     return {
         "uuid": str(row["uuid"]),
@@ -349,7 +349,7 @@ async def show_release(conn: asyncpg.Connection, *, app: App, version: str) -> d
 
 
 def _target(data: dict[str, Any], *, current: int) -> int:
-    """The version a rollback asks for, checked as Deis does: by Python's `int` (API.md §2.5)."""
+    """The version a rollback asks for, checked as Deis does, by Python's `int` (api.md §2.5)."""
     given = data.get("version")
     try:
         target = current - 1 if given is None else int(given)

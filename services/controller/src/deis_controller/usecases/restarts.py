@@ -1,4 +1,4 @@
-"""Restarting an app's pods (`deis ps:restart [type|pod]`, API.md §2.6).
+"""Restarting an app's pods (`deis ps:restart [type|pod]`, docs/api.md §2.6).
 
 The request is a counter in the app's `desired` value (`restarts`), raised under the app's
 lock: the scheduler restarts the matching processes, one by one for web, when it sees the

@@ -1,4 +1,4 @@
-"""One-off processes and logs of an app (`deis run`, `deis logs [-f]`; API.md §2.2).
+"""One-off processes and logs of an app (`deis run`, `deis logs [-f]`; docs/api.md §2.2).
 
 Both ask another service over NATS: the scheduler runs the command, the logger keeps the
 lines. Neither holds a pooled database connection while waiting for it: a `deis run` may take

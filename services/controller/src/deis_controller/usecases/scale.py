@@ -1,11 +1,11 @@
-"""Scaling an app's process types (`deis scale web=3`, API.md §2.2).
+"""Scaling an app's process types (`deis scale web=3`, docs/api.md §2.2).
 
 Scaling changes `apps.structure` and the `formation` of the app's desired state; it creates
 no release. As Deis did, the answer waits until the scheduler runs the new counts of the types
 the request set (`waiting.Waiter.settled`): every one up, the extra ones of a scale-down gone.
 A process of the new formation that crashes fails the request (400, with its exit code and
 last lines), and the counts go back to what they were, as Deis scaled the pods back to the old
-structure (API.md: "structure rolled back"); the deadline passed (503), the scale goes on.
+structure (docs/api.md: "structure rolled back"); the deadline passed (503), the scale goes on.
 """
 
 from dataclasses import dataclass

@@ -75,7 +75,7 @@ def healthchecks(
 
 
 def port_of(values: dict[str, str], *, has_build: bool) -> int | None:
-    """The web port: `PORT` from the config, else 5000 for slug builds (API.md §3.4)."""
+    """The web port: `PORT` from the config, else 5000 for slug builds (docs/api.md §3.4)."""
     if "PORT" in values:
         return int(values["PORT"])
     return 5000 if has_build else None

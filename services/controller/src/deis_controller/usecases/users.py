@@ -1,4 +1,4 @@
-"""Users and their credentials: register, login, password, tokens, cancel, admins (API.md §2.1)."""
+"""Users and credentials: register, login, password, tokens, cancel, admins (docs/api.md §2.1)."""
 
 import asyncio
 import re

@@ -1,7 +1,7 @@
 """A request that makes a release answers once the release runs: the truth about the rollout.
 
-As Deis Workflow did (API.md §2.3 to §2.5), `config:set`, `deis pull` and `rollback` answer only
-when the scheduler has rolled the new release out and the router serves it, within
+As Deis Workflow did (docs/api.md §2.3 to §2.5), `config:set`, `deis pull` and `rollback`
+answer only when the scheduler has rolled the new release out and the router serves it, within
 `rollout_wait` seconds:
 
 - success: the usual answer;

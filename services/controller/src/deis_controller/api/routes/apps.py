@@ -1,4 +1,4 @@
-"""Routes of apps: list, create, show, transfer, destroy (API.md §2.2)."""
+"""Routes of apps: list, create, show, transfer, destroy (docs/api.md §2.2)."""
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response

@@ -1,4 +1,4 @@
-"""Routes of app settings, the whitelist and TLS (API.md §2.11)."""
+"""Routes of app settings, the whitelist and TLS (docs/api.md §2.11)."""
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response

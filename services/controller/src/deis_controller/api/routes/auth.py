@@ -1,4 +1,4 @@
-"""Routes of users and credentials (API.md §1.3, §2.1).
+"""Routes of users and credentials (docs/api.md §1.3, §2.1).
 
 API root, register, login, whoami, passwd, cancel, tokens, users list, admin perms.
 """

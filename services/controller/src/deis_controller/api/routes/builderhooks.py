@@ -1,4 +1,4 @@
-"""Routes of the builder hooks (API.md §2.12): only the builder, by its shared key, calls them."""
+"""Routes of the builder hooks (docs/api.md §2.12): only the builder, by its shared key."""
 
 from typing import Annotated
 

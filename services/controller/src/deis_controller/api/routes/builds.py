@@ -1,4 +1,4 @@
-"""Routes of an app's builds: list, create (which releases), show (API.md §2.4)."""
+"""Routes of an app's builds: list, create (which releases), show (docs/api.md §2.4)."""
 
 from typing import Annotated
 

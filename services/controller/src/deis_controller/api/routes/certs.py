@@ -1,8 +1,9 @@
-"""Routes of TLS certificates: list, upload, show, delete, attach, detach (API.md §2.8).
+"""Routes of TLS certificates: list, upload, show, delete, attach, detach (docs/api.md §2.8).
 
-Upload and show answer the Cert object of API.md unchanged; for a certificate that expires within
-30 days they add a `Warning: 299 - "<text>"` header (RFC 7234's field, deprecated by RFC 9111 but
-still how the Kubernetes API server sends warnings), which clients that do not know it ignore.
+Upload and show answer the Cert object of docs/api.md unchanged; for a certificate that
+expires within 30 days they add a `Warning: 299 - "<text>"` header (RFC 7234's field,
+deprecated by RFC 9111 but still how the Kubernetes API server sends warnings), which
+clients that do not know it ignore.
 """
 
 from datetime import UTC, datetime

@@ -1,4 +1,4 @@
-"""Routes of an app's config: show and set (API.md §2.3)."""
+"""Routes of an app's config: show and set (docs/api.md §2.3)."""
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response

@@ -1,4 +1,4 @@
-"""Routes of an app's domains: list, add, remove (API.md §2.7)."""
+"""Routes of an app's domains: list, add, remove (docs/api.md §2.7)."""
 
 from typing import Annotated
 

@@ -1,4 +1,4 @@
-"""Routes of the caller's SSH keys: list, add, show, remove (API.md §2.10).
+"""Routes of the caller's SSH keys: list, add, show, remove (docs/api.md §2.10).
 
 A key's id is everything after `/v2/keys/`, slashes included: `/v2/keys/foo/` names the key
 `foo/`, as Deis's greedy pattern did.

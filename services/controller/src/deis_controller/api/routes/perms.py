@@ -1,4 +1,4 @@
-"""Routes of an app's collaborators: list, grant, revoke (API.md §2.9)."""
+"""Routes of an app's collaborators: list, grant, revoke (docs/api.md §2.9)."""
 
 from typing import Annotated
 

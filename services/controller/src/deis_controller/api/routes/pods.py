@@ -1,4 +1,4 @@
-"""Routes of pods (`deis ps`, `deis ps:restart`) and scaling (API.md §2.2, §2.6).
+"""Routes of pods (`deis ps`, `deis ps:restart`) and scaling (docs/api.md §2.2, §2.6).
 
 These routes take `UsableApp` rather than `Conn`: they read NATS, and a restart or a scale waits
 for the scheduler (`app.waiting`), holding no pooled connection meanwhile.

@@ -1,4 +1,4 @@
-"""Routes of an app's releases: list, show, roll back (API.md §2.5)."""
+"""Routes of an app's releases: list, show, roll back (docs/api.md §2.5)."""
 
 from typing import Annotated
 

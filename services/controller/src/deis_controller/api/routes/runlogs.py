@@ -1,4 +1,4 @@
-"""Routes of one-off processes and logs: `deis run` and `deis logs [-f]` (API.md §2.2).
+"""Routes of one-off processes and logs: `deis run` and `deis logs [-f]` (docs/api.md §2.2).
 
 Neither route holds a pooled connection while the scheduler or the logger works: they take
 `UsableApp` (whose check returns its connection at once) or check access themselves.
