@@ -4,7 +4,9 @@ import asyncpg
 import pytest
 from pydantic import BaseModel
 
+from deis_shared import appnames
 from deis_shared.db import migrations, pool as db_pool
+from deis_shared.kv import challenges as challenges_kv, routes as routes_kv
 from deis_shared.outbox import errors, outbox, schema as outbox_schema
 
 
@@ -141,3 +143,36 @@ async def test_a_message_larger_than_the_bus_carries_is_refused_before_commit(po
                 conn, bucket="b", key="k", value=b"x" * 1024, max_payload=1024
             )
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 1
+
+
+async def test_typed_puts_and_deletes_take_the_buckets_key_rule_and_model(pool):
+    challenge = challenges_kv.Challenge(
+        token="t" * 22, key_authorization="t" * 22 + ".thumb", app="web", domain="web.example.com"
+    )
+    routes = routes_kv.Routes(
+        app="web",
+        default_domain="web.example.com",
+        domains=[],
+        https_enforced=False,
+        maintenance=False,
+        routable=True,
+    )
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            await outbox.enqueue_put(conn, routes_kv.SPEC, "web", routes)
+            await outbox.enqueue_put(conn, challenges_kv.SPEC, "t" * 22, challenge)
+            await outbox.enqueue_delete(conn, routes_kv.SPEC, "gone")
+            for hostile in ("Web", "web.evil", "web>", "", "-web"):
+                with pytest.raises(appnames.InvalidAppName):
+                    await outbox.enqueue_put(conn, routes_kv.SPEC, hostile, routes)
+                with pytest.raises(appnames.InvalidAppName):
+                    await outbox.enqueue_delete(conn, routes_kv.SPEC, hostile)
+            with pytest.raises(TypeError):
+                await outbox.enqueue_put(conn, routes_kv.SPEC, "web", challenge)  # type: ignore[misc]
+        rows = await conn.fetch("SELECT kind, bucket, key, payload FROM outbox ORDER BY seq")
+    assert [(r["kind"], r["bucket"], r["key"]) for r in rows] == [
+        ("kv_put", "routes", "web"),
+        ("kv_put", "challenges", "t" * 22),
+        ("kv_delete", "routes", "gone"),
+    ]
+    assert routes_kv.Routes.model_validate_json(rows[0]["payload"]) == routes

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 
 from deis_shared.db import errors as db_errors
+from deis_shared.kv.bucket import Bucket
 from deis_shared.outbox import errors
+from deis_shared.wire import M
 
 if TYPE_CHECKING:
     from deis_shared.db.pool import Connection
@@ -218,6 +220,48 @@ async def enqueue_kv_delete(
         payload=b"",
         headers=None,
     )
+
+
+async def enqueue_put(
+    conn: Connection,
+    spec: Bucket[M],
+    name: str,
+    value: M,
+    *,
+    msg_id: uuid.UUID | None = None,
+    max_payload: int | None = None,
+) -> uuid.UUID:
+    """Add a put of `value` to the typed bucket `spec` under `name`'s key, in the transaction.
+
+    The key is `spec.key(name)`, validated as every reader of the bucket expects.
+
+    Raises:
+        TypeError: `value` is not the bucket's model.
+        InvalidAppName, ValueError: `name` cannot be a key of the bucket.
+        NotInTransaction, TooLarge, DatabaseError: as `enqueue_kv_put`.
+    """
+    if not isinstance(value, spec.model):
+        raise TypeError(f"KV {spec.name} holds {spec.model.__name__}, not {type(value).__name__}")
+    return await enqueue_kv_put(
+        conn,
+        bucket=spec.name,
+        key=spec.key(name),
+        value=value,
+        msg_id=msg_id,
+        max_payload=max_payload,
+    )
+
+
+async def enqueue_delete(
+    conn: Connection, spec: Bucket[M], name: str, *, msg_id: uuid.UUID | None = None
+) -> uuid.UUID:
+    """Add a delete of `name`'s key from the typed bucket `spec`, in the caller's transaction.
+
+    Raises:
+        InvalidAppName, ValueError: `name` cannot be a key of the bucket.
+        NotInTransaction, DatabaseError: as `enqueue_kv_delete`.
+    """
+    return await enqueue_kv_delete(conn, bucket=spec.name, key=spec.key(name), msg_id=msg_id)
 
 
 def _check_kv(*, bucket: str, key: str) -> None:

@@ -277,20 +277,18 @@ class Issuer:
             if tokens:
                 async with self._connect() as conn, conn.transaction():
                     for token in tokens:
-                        await outbox.enqueue_kv_delete(
-                            conn, bucket=challenges_kv.BUCKET, key=challenges_kv.key(token)
-                        )
+                        await outbox.enqueue_delete(conn, challenges_kv.SPEC, token)
 
     async def _publish(self, row: asyncpg.Record, answers: list[ordering.Answer]) -> None:
         """Write the answers to KV `challenges` and wait until the relay has sent them."""
         async with self._connect() as conn:
             async with conn.transaction():
                 ids = [
-                    await outbox.enqueue_kv_put(
+                    await outbox.enqueue_put(
                         conn,
-                        bucket=challenges_kv.BUCKET,
-                        key=challenges_kv.key(answer.token),
-                        value=challenges_kv.Challenge(
+                        challenges_kv.SPEC,
+                        answer.token,
+                        challenges_kv.Challenge(
                             token=answer.token,
                             key_authorization=answer.key_authorization,
                             app=row["app_id"],

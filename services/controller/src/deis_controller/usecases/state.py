@@ -19,7 +19,9 @@ from deis_controller.settings import ControllerSettings
 from deis_shared import processtypes
 from deis_shared.events import logs as log_events
 from deis_shared.kv import desired as desired_kv, routes as routes_kv
+from deis_shared.kv.bucket import Bucket
 from deis_shared.outbox import errors as outbox_errors, outbox
+from deis_shared.wire import M
 
 logger = logging.getLogger(__name__)
 
@@ -192,32 +194,28 @@ async def sync(
         restarts=app["restarts"],
     )
     if state is not None:
-        key = desired_kv.key(app["id"])
-        await _put(conn, bucket=desired_kv.BUCKET, key=key, value=state, limit=limit)
+        await _put(conn, desired_kv.SPEC, app["id"], state, limit=limit)
     if parts == "desired":
         return
     routing = await routes(
         conn, app_uuid=app_uuid, app_id=app["id"], platform_domain=settings.platform_domain
     )
-    key = routes_kv.key(app["id"])
-    await _put(conn, bucket=routes_kv.BUCKET, key=key, value=routing, limit=limit)
+    await _put(conn, routes_kv.SPEC, app["id"], routing, limit=limit)
 
 
 async def _put(
     conn: asyncpg.Connection,
+    spec: Bucket[M],
+    app_id: str,
+    value: M,
     *,
-    bucket: str,
-    key: str,
-    value: desired_kv.DesiredState | routes_kv.Routes,
     limit: int | None,
 ) -> None:
     """Enqueue an app's KV value, refusing one larger than the bus carries (400)."""
     try:
-        await outbox.enqueue_kv_put(conn, bucket=bucket, key=key, value=value, max_payload=limit)
+        await outbox.enqueue_put(conn, spec, app_id, value, max_payload=limit)
     except outbox_errors.TooLarge as exc:
-        what = (
-            "config and healthchecks" if bucket == desired_kv.BUCKET else "domains and certificates"
-        )
+        what = "config and healthchecks" if spec is desired_kv.SPEC else "domains and certificates"
         raise errors.BadRequest(
             f"This change would make what the platform sends for the app {exc.size:,} bytes, "
             f"more than the message bus carries ({exc.limit:,}): use fewer or smaller {what}."
@@ -226,8 +224,8 @@ async def _put(
 
 async def forget(conn: asyncpg.Connection, *, app_id: str) -> None:
     """Enqueue the deletion of a deleted app's `desired` and `routes` values."""
-    await outbox.enqueue_kv_delete(conn, bucket=desired_kv.BUCKET, key=desired_kv.key(app_id))
-    await outbox.enqueue_kv_delete(conn, bucket=routes_kv.BUCKET, key=routes_kv.key(app_id))
+    await outbox.enqueue_delete(conn, desired_kv.SPEC, app_id)
+    await outbox.enqueue_delete(conn, routes_kv.SPEC, app_id)
 
 
 async def platform_log(conn: asyncpg.Connection, *, app_id: str, message: str) -> None:
