@@ -8,6 +8,7 @@ import pytest
 PLATFORM_COMPONENTS = ("controller", "builder", "scheduler", "logger", "router", "nats")
 
 
+@pytest.mark.timeout(60)  # Helm's own engine, in a subprocess: the first call starts it cold
 @pytest.mark.parametrize("kube_version", ["v1.29.0", "v1.37.0"])
 def test_the_chart_lints_clean_in_strict_mode(chart, scenario, kube_version):
     report = helm.lint(

@@ -48,6 +48,7 @@ def sleepers() -> Iterator[list[subprocess.Popen[bytes]]]:
         process.wait()
 
 
+@pytest.mark.timeout(60)  # `deisctl down` runs the scheduler's stop-apps: a fresh interpreter
 def test_down_without_a_supervisor_stops_the_recorded_app_processes(tmp_path, sleepers):
     layout = Layout(tmp_path / "data")
     layout.create()
@@ -86,6 +87,7 @@ def test_down_without_a_supervisor_stops_the_recorded_app_processes(tmp_path, sl
     assert other.poll() is None
 
 
+@pytest.mark.timeout(60)
 def test_down_with_nothing_recorded_says_not_running(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "deisctl.main", "down", "--data-dir", str(tmp_path / "x")],

@@ -114,6 +114,7 @@ async def test_the_recorded_processes_stop_and_no_other(spawned, tmp_path, until
     assert follower.poll() is None
 
 
+@pytest.mark.timeout(60)  # a fresh interpreter imports the whole scheduler (cold: seconds)
 async def test_stop_apps_is_a_command_of_the_scheduler(spawned, tmp_path):
     app = unique_name("app-")
     process = spawn("exec sleep 300")
