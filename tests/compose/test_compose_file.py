@@ -304,6 +304,7 @@ def test_the_hack_override_runs_each_service_from_this_checkout(services):
         assert services[name]["image"]  # an override of a service of the main file
 
 
+@pytest.mark.timeout(60)  # `docker compose config` in a subprocess: the 5 s unit limit met it
 def test_compose_accepts_the_files_with_a_generated_env(tmp_path, compose_cli):
     composing.write(tmp_path)
     for files in ([COMPOSE_FILE], [COMPOSE_FILE, HACK_FILE]):

@@ -22,7 +22,9 @@ WORKLOADS = {
     "s3": "deis-s3",
 }
 
-pytestmark = pytest.mark.docker
+# The first test here sets up the `images` fixture: scripts/build-images, seconds when docker's
+# layer cache holds every image, as long as a build when not (as in test_images.py).
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800 + 300)]
 
 
 def chart_users() -> dict[str, int]:
