@@ -2,8 +2,8 @@
 
 Both watches write here; the applier takes the changed apps in batches. A value equal to the
 one held (ignoring its id and time, as a watch restart replays every key) is not a change, so
-replays cost no reload. The table also tells whether only endpoints changed so far: those
-need no reload, so the applier sends them without waiting for the burst around them to end.
+replays cost nothing. Each batch also names the apps whose routes changed (`Batch.routes`),
+which `router.applied` reports.
 """
 
 import asyncio
@@ -56,11 +56,6 @@ class RoutingTable:
     def first_change(self) -> float | None:
         """`time.monotonic()` of the oldest change not yet taken."""
         return self._since
-
-    @property
-    def only_endpoints(self) -> bool:
-        """Whether the changes not yet taken are all of endpoints (and there are some)."""
-        return bool(self._dirty) and not self._routes_dirty
 
     def mark(self, app: str, *, routes: bool = True) -> None:
         """Count `app` as changed (to render it again; `routes`: maybe its file too)."""
